@@ -1,0 +1,70 @@
+"""Notification commands (the outbox), their results, and the ``ack-sent`` event payload."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+from schemas.base import Extra, empty_map, extra_field, record
+from schemas.message import Address
+
+NotificationKind = Literal[
+    "auto-ack",
+    "agent-reply",
+    "escalation-alert",
+    "sla-warning",
+    "sla-breach",
+    "supervisor-alert",
+    "assignment",
+]
+NotificationChannel = Literal["email", "chat", "webhook"]
+Outcome = Literal["sent", "suppressed", "retrying", "failed"]
+
+
+@record
+class Notification:
+    """A command to tell someone something. ``notification_id`` is deterministic (hash of the
+    cause), so a replayed cause produces the same id and the sent-log stops a second send."""
+
+    schema_version: int = 1
+    notification_id: str
+    kind: NotificationKind
+    channel: NotificationChannel
+    ticket_id: str
+    ticket_number: str
+    created_at: datetime
+    recipient: Address | None = None  # email / chat visitor
+    webhook: str | None = None  # the configured webhook's name, never a raw URL
+    mailbox: str | None = None  # brand / support mailbox it is sent from
+    language: str | None = None
+    template: str | None = None
+    subject: str | None = None
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    conversation_id: str | None = None
+    context: Mapping[str, Any] = empty_map()
+    extra: Extra = extra_field()
+
+
+@record
+class NotificationResult:
+    schema_version: int = 1
+    notification_id: str
+    ticket_id: str
+    outcome: Outcome
+    at: datetime
+    attempts: int = 1
+    detail: str = ""
+    server_reply: str | None = None  # the SMTP server's own words on failure
+    message_id: str | None = None  # Message-ID of what we sent
+    extra: Extra = extra_field()
+
+
+@record
+class AckSent:
+    TAG: ClassVar[str] = "ack-sent"
+    notification_id: str
+    channel: NotificationChannel
+    message_id: str | None = None
+    extra: Extra = extra_field()

@@ -1,0 +1,53 @@
+"""What connectors put on the raw topics: bytes off the wire plus an envelope, nothing parsed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Literal
+
+from schemas.base import Extra, empty_map, extra_field, record
+
+EmailSource = Literal["imap", "smtp", "lmtp", "file"]
+
+
+@record
+class RawEmail:
+    """One RFC 822 message exactly as received.
+
+    ``mailbox`` names the configured support mailbox (the partition key); for IMAP, ``folder``,
+    ``uidvalidity`` and ``uid`` locate the message on the server and form the checkpoint.
+    """
+
+    schema_version: int = 1
+    source: EmailSource
+    mailbox: str
+    raw: bytes
+    received_at: datetime
+    folder: str | None = None
+    uidvalidity: int | None = None
+    uid: int | None = None
+    envelope_from: str | None = None
+    envelope_to: tuple[str, ...] = ()
+    extra: Extra = extra_field()
+
+
+@record
+class RawChatMessage:
+    """One message typed into the chat widget (or an API client), as the chat service accepted it."""
+
+    schema_version: int = 1
+    site_id: str
+    conversation_id: str
+    message_id: str
+    visitor_id: str
+    text: str
+    received_at: datetime
+    # Set only when the site proved the identity (identifier_hash checked by the server).
+    verified_identifier: str | None = None
+    name: str | None = None
+    email: str | None = None
+    locale: str | None = None
+    page_url: str | None = None
+    fields: Mapping[str, str] = empty_map()
+    extra: Extra = extra_field()

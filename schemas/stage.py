@@ -1,0 +1,62 @@
+"""The contract between a stage's logic and the runner that moves its records.
+
+A stage is an object that turns decoded input records into output records. It does no I/O:
+the runner (``runtime.runner``) consumes, decodes, calls :meth:`Stage.process`, encodes,
+produces, and commits offsets only after the outputs were acknowledged by the broker. So a
+stage is tested with plain lists, and the same logic runs under any runner.
+
+State: a stage that needs state keeps it in memory and persists it by emitting records to a
+compacted topic listed in ``tables``; at start-up (and while running) the runner feeds every
+record of those topics to :meth:`Stage.restore`, before any input is processed. Reference data
+(customers, rules, agents) arrives the same way.
+
+Failure: :meth:`Stage.process` must leave its state untouched for a record it raises on. The
+runner retries a failed batch record by record and sends each record that still fails to the
+stage's dead-letter topic with the error and the original bytes; the worker carries on.
+
+Time: ``now`` is a parameter, never read from a clock inside a stage. Stages with timers set
+``tick_interval`` and the runner calls :meth:`Stage.tick` with the current time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from schemas.topics import TopicSpec
+
+
+@dataclass(frozen=True, slots=True)
+class In:
+    """One decoded input record, with where it came from."""
+
+    topic: TopicSpec
+    key: bytes | None
+    value: Any
+    partition: int = 0
+    offset: int = 0
+    timestamp_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Out:
+    """One record to produce. ``value=None`` is a tombstone (compacted topics only)."""
+
+    topic: TopicSpec
+    key: bytes
+    value: Any
+
+
+class Stage(Protocol):
+    name: str
+    inputs: tuple[TopicSpec, ...]
+    tables: tuple[TopicSpec, ...]
+    tick_interval: float | None
+
+    def restore(self, topic: TopicSpec, key: bytes, value: Any | None) -> None: ...
+
+    def process(self, batch: Sequence[In], now: datetime) -> list[Out]: ...
+
+    def tick(self, now: datetime) -> list[Out]: ...

@@ -1,0 +1,112 @@
+"""Every topic helpline uses, in one place: name, key, value schema, partitions, retention.
+
+Names are relative; ``runtime`` prefixes them (``helpline.`` by default, configurable so that
+several deployments or test runs can share one cluster). Stages refer to topics by these
+constants, never by string.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from schemas.commands import AgentAction
+from schemas.deadletter import DeadLetter
+from schemas.directory import Agent, CustomerRecord, RulesetRecord
+from schemas.events import TicketEvent
+from schemas.message import InboundMessage
+from schemas.notification import Notification, NotificationResult
+from schemas.raw import RawChatMessage, RawEmail
+from schemas.ticket import Ticket
+
+Cleanup = Literal["delete", "compact"]
+
+DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    value_type: type
+    key: str  # what the key is, for humans and for `helpline topics list`
+    cleanup: Cleanup = "delete"
+    retention_ms: int | None = 7 * DAY_MS  # None: keep forever
+    partitions: int | None = None  # None: the configured default
+    dlq: str | None = None  # the dead-letter topic of the stage consuming this topic
+    description: str = ""
+
+    def configs(self) -> dict[str, str]:
+        out = {"cleanup.policy": self.cleanup}
+        if self.retention_ms is not None and self.cleanup == "delete":
+            out["retention.ms"] = str(self.retention_ms)
+        elif self.retention_ms is None:
+            out["retention.ms"] = "-1"
+        return out
+
+
+def dlq_name(stage: str) -> str:
+    return f"dlq.{stage}"
+
+
+STAGES = ("normalize", "tickets", "classify", "route", "notify")
+
+RAW_EMAIL = TopicSpec(
+    "raw.email", RawEmail, key="mailbox", retention_ms=None, dlq=dlq_name("normalize"),
+    description="RFC 822 bytes + envelope, as received; kept forever so parsing can be replayed",
+)
+RAW_CHAT = TopicSpec(
+    "raw.chat", RawChatMessage, key="site:conversation", retention_ms=None,
+    dlq=dlq_name("normalize"), description="chat messages as accepted by the chat service",
+)
+MESSAGES = TopicSpec(
+    "messages", InboundMessage, key="sender address / chat conversation",
+    dlq=dlq_name("tickets"), description="normalized inbound messages",
+)
+TICKET_COMMANDS = TopicSpec(
+    "ticket.commands", AgentAction, key="ticket id", dlq=dlq_name("tickets"),
+    description="agent actions: reply, status, assign, merge, link to master",
+)
+TICKET_EVENTS = TopicSpec(
+    "ticket.events", TicketEvent, key="ticket id", retention_ms=None, dlq=dlq_name("classify"),
+    description="the immutable event log, one ticket's events ordered on one partition",
+)
+TICKET_STATE = TopicSpec(
+    "ticket.state", Ticket, key="ticket id", cleanup="compact", retention_ms=None,
+    description="current state of every ticket (compacted)",
+)
+CUSTOMERS = TopicSpec(
+    "customers", CustomerRecord, key="customer id", cleanup="compact", retention_ms=None,
+    description="customer directory (compacted)",
+)
+RULES = TopicSpec(
+    "rules", RulesetRecord, key="ruleset name", cleanup="compact", retention_ms=None,
+    partitions=1, description="classification rule sets (compacted)",
+)
+AGENTS = TopicSpec(
+    "agents", Agent, key="agent id", cleanup="compact", retention_ms=None, partitions=1,
+    description="agents, skills, capacity, presence (compacted)",
+)
+NOTIFY_OUTBOX = TopicSpec(
+    "notify.outbox", Notification, key="ticket id", dlq=dlq_name("notify"),
+    description="notifications to send",
+)
+NOTIFY_RESULTS = TopicSpec(
+    "notify.results", NotificationResult, key="notification id",
+    description="what happened to each notification",
+)
+NOTIFY_SENTLOG = TopicSpec(
+    "notify.sentlog", NotificationResult, key="notification id", cleanup="compact",
+    retention_ms=None, description="sent-log: a notification id found here is never sent again",
+)
+
+DEAD_LETTERS = tuple(
+    TopicSpec(dlq_name(s), DeadLetter, key="source key", retention_ms=None,
+              description=f"what the {s} stage could not process, with the original bytes")
+    for s in STAGES
+)
+
+ALL: tuple[TopicSpec, ...] = (
+    RAW_EMAIL, RAW_CHAT, MESSAGES, TICKET_COMMANDS, TICKET_EVENTS, TICKET_STATE, CUSTOMERS, RULES,
+    AGENTS, NOTIFY_OUTBOX, NOTIFY_RESULTS, NOTIFY_SENTLOG, *DEAD_LETTERS,
+)
+BY_NAME: dict[str, TopicSpec] = {t.name: t for t in ALL}
