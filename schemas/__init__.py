@@ -6,7 +6,7 @@ from schemas.deadletter import DeadLetter
 from schemas.directory import Agent, CustomerRecord, RulesetRecord, WorkingHours
 from schemas.events import EVENT_KINDS, Actor, EventPayload, TicketEvent
 from schemas.message import Address, Attachment, Bounce, InboundMessage, MessageFlags
-from schemas.notification import AckSent, Notification, NotificationResult
+from schemas.notification import AckSent, ChatReply, Notification, NotificationResult
 from schemas.raw import RawChatMessage, RawEmail
 from schemas.ticket import Ticket
 
@@ -19,6 +19,7 @@ __all__ = [
     "AgentAction",
     "Attachment",
     "Bounce",
+    "ChatReply",
     "CustomerRecord",
     "DeadLetter",
     "DecodeError",

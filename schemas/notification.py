@@ -68,3 +68,23 @@ class AckSent:
     channel: NotificationChannel
     message_id: str | None = None
     extra: Extra = extra_field()
+
+
+@record
+class ChatReply:
+    """A message for an open chat widget session (auto-ack, agent reply); the chat service
+    pushes it to the visitor, or falls back to email when the visitor left an address."""
+
+    schema_version: int = 1
+    notification_id: str
+    site_id: str
+    conversation_id: str
+    ticket_id: str
+    ticket_number: str
+    kind: NotificationKind
+    text: str
+    at: datetime
+    author: str = ""
+    fallback_email: str | None = None
+    language: str | None = None
+    extra: Extra = extra_field()

@@ -14,13 +14,16 @@ Failure: :meth:`Stage.process` must leave its state untouched for a record it ra
 runner retries a failed batch record by record and sends each record that still fails to the
 stage's dead-letter topic with the error and the original bytes; the worker carries on.
 
+I/O stages (the notifier) may make ``process`` a coroutine; the runner awaits it. Such a stage
+does its own I/O through ports passed to its constructor.
+
 Time: ``now`` is a parameter, never read from a clock inside a stage. Stages with timers set
 ``tick_interval`` and the runner calls :meth:`Stage.tick` with the current time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -57,6 +60,45 @@ class Stage(Protocol):
 
     def restore(self, topic: TopicSpec, key: bytes, value: Any | None) -> None: ...
 
-    def process(self, batch: Sequence[In], now: datetime) -> list[Out]: ...
+    def process(
+        self, batch: Sequence[In], now: datetime
+    ) -> list[Out] | Awaitable[list[Out]]: ...
 
     def tick(self, now: datetime) -> list[Out]: ...
+
+
+class Publisher(Protocol):
+    """A port to the broker for connectors: ``publish`` returns only once the broker has
+    acknowledged the record (so a checkpoint may be committed after it) and raises
+    ``runtime.errors.BrokerUnavailable``-like errors (``retriable = True``) otherwise."""
+
+    async def publish(self, topic: TopicSpec, key: bytes, value: Any) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaConnection:
+    """How to reach the broker, as validated settings (aiokafka keyword arguments)."""
+
+    bootstrap_servers: str
+    topic_prefix: str = "helpline."
+    client_options: tuple[tuple[str, Any], ...] = ()  # security_protocol, sasl_*, ssl_context
+
+    def topic(self, spec: TopicSpec) -> str:
+        return self.topic_prefix + spec.name
+
+    def options(self) -> dict[str, Any]:
+        return {"bootstrap_servers": self.bootstrap_servers, **dict(self.client_options)}
+
+
+@dataclass(frozen=True, slots=True)
+class StageContext:
+    """What the runtime hands a stage factory or a connector service: its validated settings
+    section, the broker connection and the signing key. Packages never read the environment."""
+
+    kafka: KafkaConnection
+    sections: Any  # runtime.settings.Settings; packages read their own section from it
+    signing_key: bytes
+    instance_id: str = "0"
+
+    def section(self, name: str) -> Any:
+        return getattr(self.sections, name)

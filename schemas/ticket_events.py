@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import ClassVar, Literal
 
 from schemas.base import Extra, extra_field, record
-from schemas.message import Address, Attachment, Channel
+from schemas.message import Address, Attachment, Channel, MessageFlags
 
 Status = Literal["new", "open", "pending", "on-hold", "solved", "closed"]
 Priority = Literal["low", "normal", "high", "urgent"]
@@ -46,6 +46,10 @@ class MessageAdded:
     internet_message_id: str | None = None
     attachments: tuple[Attachment, ...] = ()
     customer_id: str | None = None
+    language: str | None = None
+    flags: MessageFlags = MessageFlags()  # auto-reply / bounce / list: loop protection downstream
+    in_reply_to: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
     extra: Extra = extra_field()
 
 

@@ -15,7 +15,7 @@ from schemas.deadletter import DeadLetter
 from schemas.directory import Agent, CustomerRecord, RulesetRecord
 from schemas.events import TicketEvent
 from schemas.message import InboundMessage
-from schemas.notification import Notification, NotificationResult
+from schemas.notification import ChatReply, Notification, NotificationResult
 from schemas.raw import RawChatMessage, RawEmail
 from schemas.ticket import Ticket
 
@@ -99,6 +99,11 @@ NOTIFY_SENTLOG = TopicSpec(
     retention_ms=None, description="sent-log: a notification id found here is never sent again",
 )
 
+CHAT_OUTBOUND = TopicSpec(
+    "chat.outbound", ChatReply, key="site:conversation",
+    description="replies and auto-acks for open chat sessions",
+)
+
 DEAD_LETTERS = tuple(
     TopicSpec(dlq_name(s), DeadLetter, key="source key", retention_ms=None,
               description=f"what the {s} stage could not process, with the original bytes")
@@ -107,6 +112,6 @@ DEAD_LETTERS = tuple(
 
 ALL: tuple[TopicSpec, ...] = (
     RAW_EMAIL, RAW_CHAT, MESSAGES, TICKET_COMMANDS, TICKET_EVENTS, TICKET_STATE, CUSTOMERS, RULES,
-    AGENTS, NOTIFY_OUTBOX, NOTIFY_RESULTS, NOTIFY_SENTLOG, *DEAD_LETTERS,
+    AGENTS, NOTIFY_OUTBOX, NOTIFY_RESULTS, NOTIFY_SENTLOG, CHAT_OUTBOUND, *DEAD_LETTERS,
 )
 BY_NAME: dict[str, TopicSpec] = {t.name: t for t in ALL}

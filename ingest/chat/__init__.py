@@ -1,0 +1,1 @@
+"""The chat channel: HTTP service, embeddable widget, and the chat -> InboundMessage mapping."""

@@ -1,0 +1,108 @@
+"""The ``helpline`` command.
+
+Core commands (kafka, topics, worker, replay, dev) live in ``runtime``; each stage package may
+add its own in ``<package>/cli.py`` through ``register(app, get_ctx)``, where ``get_ctx()``
+returns the validated :class:`schemas.stage.StageContext` (settings are read once, lazily).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+
+from runtime.errors import BrokerUnavailable, ConfigError, HelplineError, MissingTool
+from runtime.settings import Settings, load_settings
+from schemas.stage import StageContext
+
+app = typer.Typer(
+    name="helpline",
+    help="Support inbox pipeline: email and chat in, tickets out, on Apache Kafka.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+_state: dict[str, Any] = {"config": None, "settings": None}
+
+PLUGINS = ("ingest.cli", "tickets.cli", "classify.cli", "route.cli", "notify.cli")
+
+
+def get_settings() -> Settings:
+    if _state["settings"] is None:
+        _state["settings"] = load_settings(_state["config"])
+    settings: Settings = _state["settings"]
+    return settings
+
+
+def get_ctx(bootstrap: str | None = None) -> StageContext:
+    from runtime.kafka import resolve_bootstrap
+
+    s = get_settings()
+    return StageContext(
+        kafka=s.connection(bootstrap or resolve_bootstrap(s)),
+        sections=s,
+        signing_key=s.signing_key,
+    )
+
+
+@app.callback()
+def _root(
+    config: Annotated[
+        str | None,
+        typer.Option("--config", "-c", envvar="HELPLINE_CONFIG", help="TOML config file"),
+    ] = None,
+) -> None:
+    _state["config"] = config
+    _state["settings"] = None
+
+
+def _register_plugins() -> None:
+    for name in PLUGINS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        register: Callable[[typer.Typer, Callable[[], StageContext]], None] = module.register
+        register(app, get_ctx)
+
+
+def _register_core() -> None:
+    from runtime import commands
+
+    commands.register(app, get_settings, get_ctx)
+
+
+def main(argv: list[str] | None = None) -> None:
+    _register_core()
+    _register_plugins()
+    try:
+        app(args=argv, standalone_mode=False)
+    except ConfigError as exc:
+        typer.echo(f"helpline: configuration error: {exc}", err=True)
+        sys.exit(2)
+    except (BrokerUnavailable, MissingTool) as exc:
+        typer.echo(f"helpline: {exc}", err=True)
+        sys.exit(1)
+    except HelplineError as exc:
+        typer.echo(f"helpline: {exc}", err=True)
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        sys.exit(130)
+    except Exception as exc:  # click usage errors come here with standalone_mode=False
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""One error hierarchy. ``retriable`` says whether trying again later may succeed."""
+
+from __future__ import annotations
+
+
+class HelplineError(Exception):
+    retriable: bool = False
+
+
+class ConfigError(HelplineError):
+    """Settings that do not validate. ``key`` names the offending setting."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+        self.message = message
+
+
+class BrokerUnavailable(HelplineError):
+    """Kafka could not be reached or did not acknowledge in time."""
+
+    retriable = True
+
+    def __init__(self, bootstrap: str, detail: str = "") -> None:
+        msg = f"Kafka broker not reachable at {bootstrap}"
+        super().__init__(f"{msg}: {detail}" if detail else msg)
+        self.bootstrap = bootstrap
+
+
+class MissingTool(HelplineError):
+    """A program the local Kafka needs (java, mvn) is not installed."""
+
+
+class StageError(HelplineError):
+    """A record a stage could not process; goes to the dead-letter topic."""
+
+    def __init__(self, message: str, *, retriable: bool = False) -> None:
+        super().__init__(message)
+        self.retriable = retriable
