@@ -27,7 +27,15 @@ app = typer.Typer(
 
 _state: dict[str, Any] = {"config": None, "settings": None}
 
-PLUGINS = ("ingest.cli", "tickets.cli", "classify.cli", "route.cli", "notify.cli")
+PLUGINS = (
+    "ingest.cli",
+    "ingest.mailbox_cli",
+    "ingest.chat.cli",
+    "tickets.cli",
+    "classify.cli",
+    "route.cli",
+    "notify.cli",
+)
 
 
 def get_settings() -> Settings:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from classify.settings import ClassifySettings
+from ingest.normalize_settings import NormalizeSettings
 from ingest.settings import ChatSettings, EmailSettings
 from notify.settings import NotifySettings
 from route.settings import RouteSettings
@@ -93,6 +94,7 @@ class Settings(BaseSettings):
     runner: RunnerSettings = RunnerSettings()
     observability: ObservabilitySettings = ObservabilitySettings()
     email: EmailSettings = EmailSettings()
+    normalize: NormalizeSettings = NormalizeSettings()
     chat: ChatSettings = ChatSettings()
     tickets: TicketsSettings = TicketsSettings()
     classify: ClassifySettings = ClassifySettings()
