@@ -75,3 +75,74 @@ class SlaBreached:
     metric: SlaMetric
     due_at: datetime
     extra: Extra = extra_field()
+
+
+# ---------------------------------------------------------------------------------------------
+# The route stage's own per-ticket state (compacted ``route.state`` table, key ticket id).
+# Not an event: the facts routing needs, the SLA clocks and the record of timers that fired,
+# so that a restarted worker neither loses a timer nor fires it twice.
+
+
+@record
+class SlaClock:
+    """One SLA metric's clock. Business time consumed before the current running segment is
+    ``elapsed_s``; while running, the due time is ``running_since`` + the remaining target in
+    the policy's calendar. A paused clock has ``running_since=None``; a met one ``met_at``."""
+
+    metric: SlaMetric
+    target_s: float
+    cycle: int = 0  # next-response restarts with every unanswered customer message
+    elapsed_s: float = 0.0
+    running_since: datetime | None = None
+    due_at: datetime | None = None
+    met_at: datetime | None = None
+    warned: bool = False
+    breached: bool = False
+    extra: Extra = extra_field()
+
+
+@record
+class RouteTicketState:
+    schema_version: int = 1
+    ticket_id: str
+    number: str
+    channel: str = "email"
+    mailbox: str = ""
+    customer_id: str = ""
+    subject: str = ""
+    language: str | None = None
+    priority: str = "normal"
+    status: str = "new"
+    type: str | None = None
+    category: str | None = None
+    tags: tuple[str, ...] = ()
+    sentiment: str | None = None
+    sentiment_score: float | None = None
+    customer_tier: str | None = None
+    classified: bool = False
+    assign_to: str | None = None  # requested by rules (agent id)
+    sla_policy_hint: str | None = None  # requested by rules
+    department: str | None = None
+    team: str | None = None
+    tier: Tier = "L1"
+    tier_since: datetime | None = None
+    assignee: str | None = None
+    assigned_at: datetime | None = None
+    accepted: bool = False
+    passed_over: tuple[str, ...] = ()  # agents whose assignment timed out on this ticket
+    queued_since: datetime | None = None
+    sla_policy: str | None = None
+    clocks: tuple[SlaClock, ...] = ()
+    awaiting_since: datetime | None = None  # oldest unanswered customer message
+    inbound_count: int = 0
+    outbound_count: int = 0
+    state_since: datetime | None = None
+    fired: tuple[str, ...] = ()  # timer / rule firings already emitted
+    seen: tuple[str, ...] = ()  # recent input event ids, for redelivery dedupe
+    created_at: datetime
+    updated_at: datetime
+    extra: Extra = extra_field()
+
+    @property
+    def exchanges(self) -> int:
+        return self.inbound_count + self.outbound_count

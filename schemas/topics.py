@@ -17,6 +17,7 @@ from schemas.events import TicketEvent
 from schemas.message import InboundMessage
 from schemas.notification import ChatReply, Notification, NotificationResult
 from schemas.raw import RawChatMessage, RawEmail
+from schemas.route_events import RouteTicketState
 from schemas.ticket import Ticket
 
 Cleanup = Literal["delete", "compact"]
@@ -104,6 +105,11 @@ CHAT_OUTBOUND = TopicSpec(
     description="replies and auto-acks for open chat sessions",
 )
 
+ROUTE_STATE = TopicSpec(
+    "route.state", RouteTicketState, key="ticket id", cleanup="compact", retention_ms=None,
+    description="the route stage's per-ticket facts, SLA clocks and fired timers (compacted)",
+)
+
 DEAD_LETTERS = tuple(
     TopicSpec(dlq_name(s), DeadLetter, key="source key", retention_ms=None,
               description=f"what the {s} stage could not process, with the original bytes")
@@ -112,6 +118,7 @@ DEAD_LETTERS = tuple(
 
 ALL: tuple[TopicSpec, ...] = (
     RAW_EMAIL, RAW_CHAT, MESSAGES, TICKET_COMMANDS, TICKET_EVENTS, TICKET_STATE, CUSTOMERS, RULES,
-    AGENTS, NOTIFY_OUTBOX, NOTIFY_RESULTS, NOTIFY_SENTLOG, CHAT_OUTBOUND, *DEAD_LETTERS,
+    AGENTS, NOTIFY_OUTBOX, NOTIFY_RESULTS, NOTIFY_SENTLOG, CHAT_OUTBOUND, ROUTE_STATE,
+    *DEAD_LETTERS,
 )
 BY_NAME: dict[str, TopicSpec] = {t.name: t for t in ALL}
