@@ -162,14 +162,15 @@ def load_settings(
     try:
         if env is None:
             return Settings(**data)
+        env_vars = {k.lower(): v for k, v in env.items()}
         # explicit environment (tests): bypass os.environ
         from pydantic_settings import EnvSettingsSource
 
         class _S(Settings):
             @classmethod
-            def settings_customise_sources(cls, settings_cls, init_settings, *_a: Any, **_k: Any):  # type: ignore[no-untyped-def, override]
+            def settings_customise_sources(cls, settings_cls, init_settings, *_a: Any, **_k: Any):  # type: ignore[no-untyped-def]
                 src = EnvSettingsSource(settings_cls)
-                src.env_vars = {k.lower(): v for k, v in env.items()}
+                src.env_vars = env_vars
                 return (src, init_settings)
 
         return _S(**data)

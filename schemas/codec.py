@@ -114,7 +114,7 @@ def _converter(tp: Any) -> _Conv:
     return conv
 
 
-def _build_converter(tp: Any) -> _Conv:  # noqa: C901 - one branch per supported kind of type
+def _build_converter(tp: Any) -> _Conv:
     if tp is str:
         return _conv_str
     if tp is int:
@@ -161,7 +161,8 @@ def _build_converter(tp: Any) -> _Conv:  # noqa: C901 - one branch per supported
         def conv_fixed_tuple(v: Any, path: str) -> tuple[Any, ...]:
             if type(v) is not list or len(v) != len(items):
                 raise _fail(f"array of {len(items)}", v, path)
-            return tuple(c(x, f"{path}[{i}]") for i, (c, x) in enumerate(zip(items, v, strict=True)))
+            pairs = enumerate(zip(items, v, strict=True))
+            return tuple(c(x, f"{path}[{i}]") for i, (c, x) in pairs)
 
         return conv_fixed_tuple
     if origin is dict or origin is Mapping:

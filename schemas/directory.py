@@ -30,6 +30,7 @@ class CustomerRecord:
     attributes: Mapping[str, str] = empty_map()
     updated_at: datetime | None = None
     deleted: bool = False
+    merged_into: str | None = None  # this record was merged into another customer
     extra: Extra = extra_field()
 
 

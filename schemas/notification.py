@@ -20,6 +20,11 @@ NotificationKind = Literal[
 ]
 NotificationChannel = Literal["email", "chat", "webhook"]
 Outcome = Literal["sent", "suppressed", "retrying", "failed"]
+# What a notify.sentlog record is. Only "final" records go to notify.results; the others are the
+# notifier's own durable state (see notify/sentlog.py): a decided ack waiting for its SLA or for
+# a digest window ("deferred"), a send about to happen with its Message-ID ("intent"), an
+# address that hard-bounced ("hard-bounce", keyed by address hash).
+SentLogPhase = Literal["final", "deferred", "intent", "hard-bounce"]
 
 
 @record
@@ -58,6 +63,9 @@ class NotificationResult:
     detail: str = ""
     server_reply: str | None = None  # the SMTP server's own words on failure
     message_id: str | None = None  # Message-ID of what we sent
+    phase: SentLogPhase = "final"
+    notification: Notification | None = None  # carried by deferred/intent sent-log records
+    recipient: str | None = None  # who it went to (caps are rebuilt from the sent-log)
     extra: Extra = extra_field()
 
 

@@ -34,7 +34,7 @@ class RawEmail:
 
 @record
 class RawChatMessage:
-    """One message typed into the chat widget (or an API client), as the chat service accepted it."""
+    """One message typed into the chat widget (or an API client), as the chat service took it."""
 
     schema_version: int = 1
     site_id: str

@@ -50,6 +50,14 @@ class Ticket:
     merged_into: str | None = None
     follow_up_of: str | None = None
     acked: bool = False
+    sentiment: str | None = None
+    follow_ups: tuple[str, ...] = ()
+    merged_from: tuple[str, ...] = ()
+    delivery_failures: int = 0
+    reopened_count: int = 0
+    sla_warned: tuple[str, ...] = ()  # metrics warned about (sla-warning)
+    sla_breached: tuple[str, ...] = ()  # metrics breached (sla-breached)
+    event_ids: tuple[str, ...] = ()  # every event folded, so a redelivered event is a no-op
     version: int = 0  # number of events folded
     last_event_id: str | None = None
     extra: Extra = extra_field()

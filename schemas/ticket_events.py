@@ -14,7 +14,9 @@ from schemas.message import Address, Attachment, Channel, MessageFlags
 Status = Literal["new", "open", "pending", "on-hold", "solved", "closed"]
 Priority = Literal["low", "normal", "high", "urgent"]
 Direction = Literal["inbound", "outbound", "note"]
-LinkRelation = Literal["follow-up-of", "followed-up-by", "child-of", "master-of", "duplicate-of"]
+LinkRelation = Literal[
+    "follow-up-of", "followed-up-by", "child-of", "master-of", "duplicate-of", "merged-from"
+]
 
 
 @record
@@ -50,6 +52,10 @@ class MessageAdded:
     flags: MessageFlags = MessageFlags()  # auto-reply / bounce / list: loop protection downstream
     in_reply_to: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
+    to: tuple[Address, ...] = ()
+    cc: tuple[Address, ...] = ()
+    visitor_id: str | None = None
+    agent_id: str | None = None  # outbound replies and notes
     extra: Extra = extra_field()
 
 

@@ -37,7 +37,7 @@ class TopicSpec:
     description: str = ""
 
     def configs(self) -> dict[str, str]:
-        out = {"cleanup.policy": self.cleanup}
+        out: dict[str, str] = {"cleanup.policy": self.cleanup}
         if self.retention_ms is not None and self.cleanup == "delete":
             out["retention.ms"] = str(self.retention_ms)
         elif self.retention_ms is None:

@@ -1,0 +1,160 @@
+"""aiokafka adapters: the Publisher port for connectors, and topic administration."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+
+from runtime.errors import BrokerUnavailable
+from schemas.codec import encode
+from schemas.stage import KafkaConnection
+from schemas.topics import ALL, TopicSpec
+
+
+def make_producer(conn: KafkaConnection, linger_ms: int = 5, **extra: Any) -> AIOKafkaProducer:
+    opts = conn.options()
+    opts.update(acks="all", enable_idempotence=True, linger_ms=linger_ms, **extra)
+    return AIOKafkaProducer(**opts)
+
+
+async def start_client(client: Any, conn: KafkaConnection) -> None:
+    """Start an aiokafka client; a broker that is not there is a readable error, not a trace."""
+    try:
+        await client.start()
+    except KafkaConnectionError as exc:
+        raise BrokerUnavailable(conn.bootstrap_servers, str(exc)) from None
+    except KafkaError as exc:
+        raise BrokerUnavailable(conn.bootstrap_servers, f"{type(exc).__name__}: {exc}") from None
+
+
+class KafkaPublisher:
+    """Publishes one record and returns only after the broker acknowledged it (acks=all)."""
+
+    def __init__(self, conn: KafkaConnection, timeout_s: float = 10.0, linger_ms: int = 0) -> None:
+        self._conn = conn
+        self._timeout_s = timeout_s
+        self._producer = make_producer(conn, linger_ms=linger_ms,
+                                       request_timeout_ms=int(timeout_s * 1000))
+
+    async def start(self) -> None:
+        await start_client(self._producer, self._conn)
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def __aenter__(self) -> KafkaPublisher:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def publish(self, topic: TopicSpec, key: bytes, value: Any) -> None:
+        data = None if value is None else encode(value)
+        try:
+            await asyncio.wait_for(
+                self._producer.send_and_wait(self._conn.topic(topic), data, key=key),
+                timeout=self._timeout_s,
+            )
+        except (TimeoutError, KafkaError) as exc:
+            raise BrokerUnavailable(self._conn.bootstrap_servers,
+                                    f"write to {topic.name} not acknowledged: {exc!r}") from None
+
+
+@dataclass(frozen=True)
+class TopicStatus:
+    name: str
+    key: str
+    cleanup: str
+    partitions: int
+    end_offsets: int
+    lag: dict[str, int]
+
+
+async def create_topics(
+    conn: KafkaConnection,
+    specs: Iterable[TopicSpec] = ALL,
+    partitions: int = 4,
+    replication_factor: int = 1,
+) -> list[str]:
+    """Create the topics that do not exist yet; returns the names created. Idempotent."""
+    admin = AIOKafkaAdminClient(**conn.options())
+    await start_client(admin, conn)
+    try:
+        existing = set(await admin.list_topics())
+        new = [
+            NewTopic(conn.topic(s), s.partitions or partitions, replication_factor,
+                     topic_configs=s.configs())
+            for s in specs if conn.topic(s) not in existing
+        ]
+        created: list[str] = []
+        for topic in new:  # one by one: a concurrent creator must not fail the whole batch
+            try:
+                await admin.create_topics([topic])
+                created.append(topic.name)
+            except TopicAlreadyExistsError:
+                pass
+        await _wait_for_metadata(admin, [t.name for t in new])
+        return created
+    finally:
+        await admin.close()
+
+
+async def _wait_for_metadata(admin: AIOKafkaAdminClient, names: Sequence[str]) -> None:
+    for _ in range(100):
+        if set(names) <= set(await admin.list_topics()):
+            return
+        await asyncio.sleep(0.1)
+
+
+def group_id(conn: KafkaConnection, stage: str) -> str:
+    """Consumer group of a stage; prefixed so deployments sharing a cluster stay apart."""
+    return f"{conn.topic_prefix}{stage}"
+
+
+async def topic_status(
+    conn: KafkaConnection, specs: Iterable[TopicSpec], consumers: dict[str, Sequence[str]]
+) -> list[TopicStatus]:
+    """End offsets per topic and the lag of each stage consuming it.
+
+    ``consumers`` maps a topic name to the stages that consume it.
+    """
+    admin = AIOKafkaAdminClient(**conn.options())
+    await start_client(admin, conn)
+    consumer = AIOKafkaConsumer(**conn.options(), enable_auto_commit=False)
+    await start_client(consumer, conn)
+    try:
+        existing = set(await admin.list_topics())
+        out: list[TopicStatus] = []
+        group_offsets: dict[str, dict[TopicPartition, int]] = {}
+        for spec in specs:
+            name = conn.topic(spec)
+            if name not in existing:
+                out.append(TopicStatus(spec.name, spec.key, spec.cleanup, 0, -1, {}))
+                continue
+            parts = consumer.partitions_for_topic(name) or set()
+            if not parts:
+                await consumer._client.force_metadata_update()
+                parts = consumer.partitions_for_topic(name) or set()
+            tps = [TopicPartition(name, p) for p in sorted(parts)]
+            ends = await consumer.end_offsets(tps) if tps else {}
+            lag: dict[str, int] = {}
+            for stage in consumers.get(spec.name, ()):
+                gid = group_id(conn, stage)
+                if gid not in group_offsets:
+                    offsets = await admin.list_consumer_group_offsets(gid)
+                    group_offsets[gid] = {tp: om.offset for tp, om in offsets.items()}
+                committed = group_offsets[gid]
+                lag[stage] = sum(max(0, ends[tp] - max(committed.get(tp, 0), 0)) for tp in tps)
+            out.append(TopicStatus(spec.name, spec.key, spec.cleanup, len(tps),
+                                   sum(ends.values()), lag))
+        return out
+    finally:
+        await consumer.stop()
+        await admin.close()
