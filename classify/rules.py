@@ -1,0 +1,113 @@
+"""The rules engine: ordered condition → action rules, as helpdesk triggers run them.
+
+Pure: a compiled :class:`Ruleset` and the facts of one ticket in, an :class:`Outcome` out.
+``mode = "first"`` applies the first matching rule only; ``mode = "all"`` applies every matching
+rule in file order (a later rule's value wins, tags and notifications add up) until a rule with
+``stop = true`` matches. Each matched rule is reported with one reason line per condition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Literal
+
+from classify.conditions import Condition
+from classify.facts import BusinessHours, FactView, TicketFacts
+from schemas.classify_events import RuleMatch
+
+Mode = Literal["first", "all"]
+PRIORITIES = ("low", "normal", "high", "urgent")
+SCALAR_ACTIONS = (
+    "category", "type", "priority", "department", "team", "language", "assign_to", "sla_policy",
+)
+LIST_ACTIONS = ("tags", "notify")
+ACTIONS = (*SCALAR_ACTIONS, "assign_role", *LIST_ACTIONS, "stop")
+
+
+@dataclass(frozen=True, slots=True)
+class Actions:
+    """What a rule does. ``None`` / empty leaves the value as it is."""
+
+    category: str | None = None
+    type: str | None = None
+    priority: str | None = None
+    department: str | None = None
+    team: str | None = None
+    language: str | None = None
+    assign_to: str | None = None  # agent id, or "role:<name>" (from ``assign_role``)
+    sla_policy: str | None = None
+    tags: tuple[str, ...] = ()
+    notify: tuple[str, ...] = ()  # agent ids, "role:<name>" or addresses
+    stop: bool = False  # stop processing further rules
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    rule_id: str
+    name: str
+    when: Condition
+    then: Actions
+    line: int | None = None  # where the rule starts in its file
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    category: str | None = None
+    type: str | None = None
+    priority: str | None = None
+    department: str | None = None
+    team: str | None = None
+    language: str | None = None
+    assign_to: str | None = None
+    sla_policy: str | None = None
+    tags: tuple[str, ...] = ()
+    notify: tuple[str, ...] = ()
+    matched: tuple[RuleMatch, ...] = ()
+    stopped_by: str | None = None
+
+    def apply(self, actions: Actions) -> Outcome:
+        changes: dict[str, object] = {
+            name: getattr(actions, name)
+            for name in SCALAR_ACTIONS
+            if getattr(actions, name) is not None
+        }
+        if actions.tags:
+            changes["tags"] = _union(self.tags, actions.tags)
+        if actions.notify:
+            changes["notify"] = _union(self.notify, actions.notify)
+        return replace(self, **changes) if changes else self  # type: ignore[arg-type]
+
+
+def _union(first: Iterable[str], then: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys([*first, *then]))
+
+
+@dataclass(frozen=True, slots=True)
+class Ruleset:
+    name: str
+    version: str  # content hash of the source
+    mode: Mode = "all"
+    business_hours: BusinessHours = field(default_factory=BusinessHours)
+    rules: tuple[Rule, ...] = ()
+
+    def evaluate(self, facts: TicketFacts, now: datetime) -> Outcome:
+        """Run the rules in order over one ticket's facts."""
+        view = FactView(facts, now, self.business_hours)
+        outcome = Outcome()
+        matched: list[RuleMatch] = []
+        stopped_by: str | None = None
+        for rule in self.rules:
+            if not rule.when.test(view):
+                continue
+            reasons = tuple(rule.when.explain(view)) or ("always",)
+            matched.append(RuleMatch(rule_id=rule.rule_id, name=rule.name, reasons=reasons))
+            outcome = outcome.apply(rule.then)
+            if self.mode == "first" or rule.then.stop:
+                stopped_by = rule.rule_id
+                break
+        return replace(outcome, matched=tuple(matched), stopped_by=stopped_by)
+
+
+EMPTY = Ruleset(name="(none)", version="none")

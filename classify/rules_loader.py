@@ -1,0 +1,252 @@
+"""Reading a rules file: TOML text in, a compiled :class:`Ruleset` or a list of errors out.
+
+Nothing is applied half-way: a file with any error yields no ruleset, so the stage keeps running
+the version it had. Syntax errors carry the TOML parser's line and column; semantic errors (an
+unknown field, operator or action, a bad regex, a bad priority) name the rule and the key path and,
+where the text can be found, its line and column too.
+
+The file::
+
+    [ruleset]
+    mode = "all"                    # or "first"
+
+    [business_hours]
+    timezone = "Europe/Paris"
+    mon = ["09:00", "18:00"]        # … one line per working day
+
+    [[rule]]
+    id = "phone-overheating"
+    name = "Overheating phones go to Replacements"
+    when = { any = [ { field = ["subject", "body"], contains = "le téléphone chauffe" } ] }
+    then = { priority = "high", team = "Replacements", tags = ["overheating"] }
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import time
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from classify.conditions import ALWAYS, ConditionError, compile_condition
+from classify.facts import WEEKDAYS, BusinessHours
+from classify.rules import ACTIONS, LIST_ACTIONS, PRIORITIES, SCALAR_ACTIONS, Actions, Rule, Ruleset
+
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)")
+_RULE_HEADER = re.compile(r"^\s*\[\[\s*rule\s*\]\]", re.MULTILINE)
+_HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d|24:00")
+_TOP_KEYS = ("ruleset", "business_hours", "rule")
+_RULESET_KEYS = ("name", "mode", "description")
+_RULE_KEYS = ("id", "name", "description", "enabled", "when", "then")
+
+
+@dataclass(frozen=True, slots=True)
+class RuleFileError:
+    """One thing wrong with a rules file, in the operator's terms."""
+
+    message: str
+    path: str = ""  # key path, e.g. "rule[2] (vip).when.any[0].contains"
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.line}:{self.column or 1}: " if self.line else ""
+        path = f"{self.path}: " if self.path else ""
+        return f"{where}{path}{self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    ruleset: Ruleset | None
+    errors: tuple[RuleFileError, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.ruleset is not None
+
+
+def content_version(source: str) -> str:
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+def load_rules(source: str, name: str = "default") -> Checked:
+    """Parse and compile a TOML rules file; never raises on bad input."""
+    try:
+        data = tomllib.loads(source)
+    except tomllib.TOMLDecodeError as exc:
+        text = str(exc)
+        pos = _TOML_POSITION.search(text)
+        message = _TOML_POSITION.sub("", text)
+        if pos is None:
+            return Checked(None, (RuleFileError(message),))
+        return Checked(None, (RuleFileError(message, "", int(pos[1]), int(pos[2])),))
+    locator = _Locator(source)
+    errors: list[RuleFileError] = []
+    for key in data:
+        if key not in _TOP_KEYS:
+            errors.append(locator.error(f"unknown section '{key}' (known: {', '.join(_TOP_KEYS)})",
+                                        key, None, key))
+    header = data.get("ruleset", {})
+    mode = "all"
+    if not isinstance(header, Mapping):
+        errors.append(locator.error("[ruleset] must be a table", "ruleset", None, "ruleset"))
+    else:
+        for key in header:
+            if key not in _RULESET_KEYS:
+                errors.append(locator.error(f"unknown key '{key}'", f"ruleset.{key}", None, key))
+        mode = header.get("mode", "all")
+        if mode not in ("first", "all"):
+            errors.append(locator.error(f"mode must be \"first\" or \"all\", not {mode!r}",
+                                        "ruleset.mode", None, "mode"))
+        name = str(header.get("name", name))
+    hours = _business_hours(data.get("business_hours", {}), locator, errors)
+    rules = _rules(data.get("rule", []), locator, errors)
+    if errors:
+        return Checked(None, tuple(errors))
+    return Checked(Ruleset(name=name, version=content_version(source),
+                           mode="first" if mode == "first" else "all",
+                           business_hours=hours, rules=rules))
+
+
+def _business_hours(spec: Any, locator: _Locator, errors: list[RuleFileError]) -> BusinessHours:
+    if not isinstance(spec, Mapping):
+        errors.append(locator.error("[business_hours] must be a table", "business_hours", None,
+                                    "business_hours"))
+        return BusinessHours()
+    zone = spec.get("timezone", "UTC")
+    try:
+        ZoneInfo(str(zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        errors.append(locator.error(f"unknown timezone {zone!r}", "business_hours.timezone",
+                                    None, str(zone)))
+        zone = "UTC"
+    days: dict[str, tuple[time, time]] = {}
+    for key, span in spec.items():
+        if key == "timezone":
+            continue
+        path = f"business_hours.{key}"
+        if key not in WEEKDAYS:
+            errors.append(locator.error(f"unknown day '{key}' (use {', '.join(WEEKDAYS)})", path,
+                                        None, key))
+            continue
+        if (not isinstance(span, list) or len(span) != 2
+                or not all(isinstance(x, str) and _HHMM.fullmatch(x) for x in span)):
+            errors.append(locator.error("a day takes [\"HH:MM\", \"HH:MM\"]", path, None, key))
+            continue
+        opens, closes = (_hhmm(x) for x in span)
+        days[key] = (opens, closes)
+    return BusinessHours(timezone=str(zone), days=days)
+
+
+def _hhmm(text: str) -> time:
+    if text == "24:00":
+        return time.max
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+def _rules(spec: Any, locator: _Locator, errors: list[RuleFileError]) -> tuple[Rule, ...]:
+    if not isinstance(spec, list):
+        errors.append(locator.error("'rule' must be an array of tables: [[rule]]", "rule", None,
+                                    "rule"))
+        return ()
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(spec):
+        if not isinstance(raw, Mapping):
+            errors.append(locator.error("a rule must be a table", f"rule[{index}]", index, None))
+            continue
+        rule_id = str(raw.get("id") or f"rule-{index + 1}")
+        label = f"rule[{index}] ({rule_id})"
+        try:
+            rule = _rule(raw, rule_id, locator.rule_line(index))
+        except ConditionError as exc:
+            errors.append(locator.error(exc.reason, f"{label}.{exc.path}", index, exc.token))
+            continue
+        if rule_id in seen:
+            errors.append(locator.error(f"duplicate rule id '{rule_id}'", f"{label}.id", index,
+                                        rule_id))
+            continue
+        seen.add(rule_id)
+        if raw.get("enabled", True):
+            rules.append(rule)
+    return tuple(rules)
+
+
+def _rule(raw: Mapping[str, Any], rule_id: str, line: int | None) -> Rule:
+    for key in raw:
+        if key not in _RULE_KEYS:
+            raise ConditionError(key, f"unknown key '{key}' (known: {', '.join(_RULE_KEYS)})", key)
+    if not isinstance(raw.get("enabled", True), bool):
+        raise ConditionError("enabled", "must be true or false", "enabled")
+    when = compile_condition(raw["when"], "when") if "when" in raw else ALWAYS
+    then = raw.get("then")
+    if not isinstance(then, Mapping) or not then:
+        raise ConditionError("then", "a rule needs a non-empty 'then' table of actions", "then")
+    return Rule(rule_id=rule_id, name=str(raw.get("name", rule_id)), when=when,
+                then=_actions(then), line=line)
+
+
+def _actions(spec: Mapping[str, Any]) -> Actions:
+    values: dict[str, Any] = {}
+    for key, value in spec.items():
+        path = f"then.{key}"
+        if key not in ACTIONS:
+            raise ConditionError(path, f"unknown action '{key}' (known: {', '.join(ACTIONS)})", key)
+        if key == "stop":
+            if not isinstance(value, bool):
+                raise ConditionError(path, "'stop' takes true or false", key)
+            values["stop"] = value
+        elif key in LIST_ACTIONS:
+            items = value if isinstance(value, list) else [value]
+            if not items or not all(isinstance(x, str) and x for x in items):
+                raise ConditionError(path, f"'{key}' takes a name or a list of names", key)
+            values[key] = tuple(items)
+        elif not isinstance(value, str) or not value:
+            raise ConditionError(path, f"'{key}' takes a non-empty string", key)
+        elif key == "priority" and value not in PRIORITIES:
+            raise ConditionError(path, f"priority must be one of {', '.join(PRIORITIES)}", value)
+        elif key == "assign_role":
+            if "assign_to" in spec:
+                raise ConditionError(path, "use assign_to or assign_role, not both", key)
+            values["assign_to"] = f"role:{value}"
+        else:
+            assert key in SCALAR_ACTIONS
+            values[key] = value
+    return Actions(**values)
+
+
+class _Locator:
+    """Finds where a key or value sits in the file, to put a line on a semantic error."""
+
+    def __init__(self, source: str) -> None:
+        self.lines = source.splitlines()
+        self.rule_starts = [source.count("\n", 0, m.start()) for m in _RULE_HEADER.finditer(source)]
+
+    def rule_line(self, index: int) -> int | None:
+        return self.rule_starts[index] + 1 if index < len(self.rule_starts) else None
+
+    def error(self, message: str, path: str, rule: int | None, token: str | None) -> RuleFileError:
+        first, last = 0, len(self.lines)
+        if rule is not None:
+            if rule >= len(self.rule_starts):
+                return RuleFileError(message, path)
+            first = self.rule_starts[rule]
+            if rule + 1 < len(self.rule_starts):
+                last = self.rule_starts[rule + 1]
+        if token is None:
+            line = first + 1 if rule is not None else None
+            return RuleFileError(message, path, line, 1 if line else None)
+        for number in range(first, last):
+            text = self.lines[number]
+            code = text.split("#", 1)[0] if "#" in text and '"' not in text else text
+            for candidate in (f'"{token}"', f"'{token}'", f"{token} =", f"{token}=", token):
+                column = code.find(candidate)
+                if column >= 0:
+                    return RuleFileError(message, path, number + 1, column + 1)
+        line = first + 1 if rule is not None else None
+        return RuleFileError(message, path, line, 1 if line else None)
