@@ -28,7 +28,7 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
@@ -45,6 +45,8 @@ from schemas.topics import BY_NAME, TopicSpec, dlq_name
 log = logging.getLogger("helpline.runner")
 
 INSTANCE_HEADER = "helpline-instance"
+
+Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 
 
 def utcnow() -> datetime:
@@ -88,7 +90,7 @@ class StageRunner:
         self.status = RunnerStatus(stage=stage.name)
         self._by_topic: dict[str, TopicSpec] = {conn.topic(s): s for s in stage.inputs}
         self._tables: dict[str, TopicSpec] = {conn.topic(s): s for s in stage.tables}
-        self._decoders = {name: decoder(s.value_type) for name, s in
+        self._decoders: dict[str, Any] = {name: decoder(s.value_type) for name, s in
                           {**self._by_topic, **self._tables}.items()}
         self._dlq = BY_NAME[dlq_name(stage.name)] if dlq_name(stage.name) in BY_NAME else None
         self._producer: AIOKafkaProducer | None = None
@@ -160,7 +162,7 @@ class StageRunner:
         finally:
             stop_wait.cancel()
 
-    async def _handle(self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+    async def _handle(self, batches: dict[TopicPartition, list[Record]]) -> None:
         started = time.perf_counter()
         items: list[tuple[In, ConsumerRecord[bytes, bytes]]] = []
         for tp, msgs in batches.items():
@@ -268,7 +270,7 @@ class StageRunner:
                 await consumer._client.force_metadata_update()
                 parts = consumer.partitions_for_topic(name)
             if not parts:
-                raise HelplineError(f"table topic {name} does not exist: run `helpline topics create`")
+                raise HelplineError(f"table topic {name} missing: run `helpline topics create`")
             tps.extend(TopicPartition(name, p) for p in parts)
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)

@@ -74,11 +74,11 @@ def _raw(i: int, body: bytes = b"hello") -> RawEmail:
                     received_at=T0, uid=i)
 
 
-async def _run_until(runner: StageRunner, done: Any, timeout: float = 30) -> None:
+async def _run_until(runner: StageRunner, done: Any, limit_s: float = 30) -> None:
     stop = asyncio.Event()
     task = asyncio.create_task(runner.run(stop))
     try:
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + limit_s
         while not done() and asyncio.get_running_loop().time() < deadline:
             if task.done():
                 task.result()
