@@ -1,15 +1,112 @@
-"""Settings of the email connectors and the normalizer (the ``[email]`` section of the config
-file). Validated values, passed down; nothing here reads the environment."""
+"""Settings of the email connectors (the ``[email]`` section of the config file): the IMAP
+mailboxes helpline watches and the SMTP/LMTP receiver an MTA can pipe mail into.
+
+Validated values, passed down; nothing here reads the environment. Every timeout, interval and
+limit is a named setting with a default.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from ingest.chat.settings import ChatSettings
+
+ImapSecurity = Literal["none", "ssl", "starttls"]
+
+# RFC 2177: servers may drop an IDLE after 30 minutes of inactivity; re-IDLE well before that.
+IDLE_MAX_S = 29 * 60
+
+
+class MailboxSettings(BaseModel):
+    """One support mailbox on an IMAP server (e.g. support@example.com)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, description="the mailbox's name in helpline; partition key")
+    host: str
+    port: int = Field(default=993, ge=1, le=65535)
+    security: ImapSecurity = "ssl"
+    tls_verify: bool = True
+    tls_ca_file: str | None = None
+    user: str
+    password: SecretStr | None = None
+    # OAuth2 (XOAUTH2): an access token read at every (re)connect from the command's stdout or
+    # from a file some other process keeps fresh. Either this or a password.
+    oauth2_token_command: tuple[str, ...] | None = None
+    oauth2_token_file: str | None = None
+    oauth2_token_timeout_s: float = Field(default=30.0, gt=0)
+    folders: tuple[str, ...] = Field(default=("INBOX",), min_length=1)
+    # After the raw message was acknowledged by Kafka, move it here (e.g. "Helpline/Done").
+    move_to: str | None = None
+    # "all": a newly connected folder is ingested from its first message; "new": only mail
+    # arriving after the first connect.
+    initial_sync: Literal["all", "new"] = "all"
+    use_idle: bool = True
+    poll_interval_s: float = Field(default=60.0, gt=0)
+    idle_timeout_s: float = Field(default=25 * 60.0, gt=0, le=IDLE_MAX_S)
+    # How often a thread blocked in IDLE looks at the stop flag.
+    idle_check_interval_s: float = Field(default=0.5, gt=0)
+    connect_timeout_s: float = Field(default=15.0, gt=0)
+    read_timeout_s: float = Field(default=120.0, gt=0)
+    fetch_batch_size: int = Field(default=200, ge=1, le=10_000)
+    reconnect_backoff_initial_s: float = Field(default=1.0, gt=0)
+    reconnect_backoff_max_s: float = Field(default=300.0, gt=0)
+    # After the server rejected the credentials, try again this rarely (no crash loop, no
+    # account lockout): an operator has to fix the password or token anyway.
+    auth_retry_interval_s: float = Field(default=600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> MailboxSettings:
+        given = [
+            self.password is not None,
+            self.oauth2_token_command is not None,
+            self.oauth2_token_file is not None,
+        ]
+        if sum(given) != 1:
+            raise ValueError(
+                f"mailbox {self.name!r}: set exactly one of password, oauth2_token_command, "
+                "oauth2_token_file"
+            )
+        return self
+
+
+class ReceiverSettings(BaseModel):
+    """The inbound SMTP/LMTP receiver for sites that pipe mail from their own MTA."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=2525, ge=0, le=65535)
+    lmtp: bool = False
+    # The helpline mailbox name recorded on (and partitioning) what the receiver accepts.
+    mailbox: str = Field(default="inbound", min_length=1)
+    hostname: str | None = None  # announced in the greeting; None: the machine's FQDN
+    accepted_domains: tuple[str, ...] = ()
+    accepted_addresses: tuple[str, ...] = ()
+    max_message_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    # Kafka must acknowledge within this time, or the client gets a 451 and retries later.
+    publish_timeout_s: float = Field(default=10.0, gt=0)
 
 
 class EmailSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    mailboxes: tuple[MailboxSettings, ...] = ()
+    # Where the IMAP connector keeps its (UIDVALIDITY, last UID) checkpoints: one small file per
+    # mailbox, written atomically. Must be on a persistent volume.
+    checkpoint_dir: str = ".cache/imap-checkpoints"
+    shutdown_timeout_s: float = Field(default=10.0, gt=0)
+    receiver: ReceiverSettings = ReceiverSettings()
 
-__all__ = ["ChatSettings", "EmailSettings"]
+    @model_validator(mode="after")
+    def _unique_names(self) -> EmailSettings:
+        names = [m.name for m in self.mailboxes]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"mailbox names must be unique: {', '.join(dupes)}")
+        return self
+
+
+__all__ = ["ChatSettings", "EmailSettings", "MailboxSettings", "ReceiverSettings"]

@@ -1,0 +1,263 @@
+"""The IMAP connector's shell: one :class:`FolderWatcher` per (mailbox, folder), each an asyncio
+task driving a blocking IMAP session on its own thread.
+
+The loop, read top to bottom: connect → select → plan from the checkpoint → fetch the new UIDs
+in batches → publish each raw message and wait for Kafka's ack → (move) → save the checkpoint
+→ IDLE (or sleep a poll interval) → again. Failures become states on the status board and a
+backoff, never a crash: a mailbox with a wrong password does not stop the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from ingest.imap_checkpoint import (
+    FolderCheckpoint,
+    advance,
+    backoff_delay,
+    batches,
+    plan_sync,
+    uids_after,
+)
+from ingest.imap_session import AuthRejected, FetchedMail, FolderInfo, ImapFailure
+from ingest.imap_status import FolderState, StatusBoard
+from ingest.imap_store import CheckpointStore
+from ingest.settings import MailboxSettings
+from schemas.raw import RawEmail
+from schemas.stage import Publisher
+from schemas.topics import RAW_EMAIL
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+
+
+class MailSession(Protocol):
+    """What the watcher needs from an IMAP connection (``ingest.imap_session.ImapSession``)."""
+
+    @property
+    def supports_idle(self) -> bool: ...
+
+    def connect(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def select(self, folder: str, readonly: bool) -> FolderInfo: ...
+
+    def search_after(self, uid: int) -> list[int]: ...
+
+    def fetch(self, uids: Sequence[int]) -> list[FetchedMail]: ...
+
+    def move(self, uids: Sequence[int], target: str) -> None: ...
+
+    def wait_for_mail(self, stop: threading.Event, timeout_s: float, check_s: float) -> bool: ...
+
+
+class PublishFailed(Exception):
+    """Kafka did not acknowledge some raw messages; the checkpoint stopped before them."""
+
+
+class CheckpointLock:
+    """Serializes read-modify-write of one mailbox's checkpoint file between its folders."""
+
+    def __init__(self, store: CheckpointStore) -> None:
+        self.store = store
+        self._lock = asyncio.Lock()
+
+    async def commit(self, mailbox: str, folder: str, checkpoint: FolderCheckpoint) -> None:
+        async with self._lock:
+            state = await asyncio.to_thread(self.store.load, mailbox)
+            if state.get(folder) == checkpoint:
+                return
+            await asyncio.to_thread(self.store.save, state.with_folder(folder, checkpoint))
+
+
+class FolderWatcher:
+    def __init__(
+        self,
+        mailbox: MailboxSettings,
+        folder: str,
+        session: MailSession,
+        publisher: Publisher,
+        checkpoints: CheckpointLock,
+        status: StatusBoard,
+        clock: Clock,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.mailbox = mailbox
+        self.folder = folder
+        self.session = session
+        self.publisher = publisher
+        self.checkpoints = checkpoints
+        self.status = status
+        self.clock = clock
+        self.jitter = jitter
+        self._thread_stop = threading.Event()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"imap-{mailbox.name}")
+        self._key = mailbox.name.encode()
+
+    # -- the outer loop: connect, serve, back off ---------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        mirror = asyncio.create_task(self._mirror_stop(stop))
+        attempt = 0
+        try:
+            while not stop.is_set():
+                try:
+                    await self._call(self.session.connect)
+                    attempt = 0
+                    await self._serve(stop)
+                except AuthRejected as exc:
+                    self._state("auth_failed", str(exc))
+                    log.error("imap login rejected", extra=self._log_extra(error=str(exc)))
+                    await self._sleep(stop, self.mailbox.auth_retry_interval_s)
+                except (ImapFailure, PublishFailed, OSError) as exc:
+                    await self._back_off(stop, attempt, str(exc))
+                    attempt += 1
+                except Exception as exc:  # a bug must not take the other mailboxes down
+                    log.exception("imap watcher failed", extra=self._log_extra())
+                    await self._back_off(stop, attempt, f"{type(exc).__name__}: {exc}")
+                    attempt += 1
+                finally:
+                    await self._call(self.session.close)
+        finally:
+            mirror.cancel()
+            self._state("stopped")
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _serve(self, stop: asyncio.Event) -> None:
+        m = self.mailbox
+        idle = m.use_idle and self.session.supports_idle
+        self.status.update(m.name, self.folder, idle_supported=self.session.supports_idle)
+        while not stop.is_set():
+            self._state("syncing")
+            await self.sync_once()
+            if stop.is_set():
+                return
+            if idle:
+                self._state("idle")
+                await self._call(
+                    self.session.wait_for_mail,
+                    self._thread_stop, m.idle_timeout_s, m.idle_check_interval_s,
+                )
+            else:
+                self._state("polling")
+                await self._sleep(stop, m.poll_interval_s)
+
+    # -- one pass over the folder --------------------------------------------------------------
+
+    async def sync_once(self) -> int:
+        """Ingest everything above the checkpoint. Returns how many messages were published."""
+        m = self.mailbox
+        info = await self._call(self.session.select, self.folder, m.move_to is None)
+        stored = (await asyncio.to_thread(self.checkpoints.store.load, m.name)).get(self.folder)
+        plan = plan_sync(stored, info.uidvalidity, info.uidnext, m.initial_sync)
+        if plan.resync:
+            assert stored is not None
+            log.warning("imap UIDVALIDITY changed, full resync of the folder",
+                        extra=self._log_extra(old=stored.uidvalidity, new=info.uidvalidity))
+            self.status.update(m.name, self.folder,
+                               resyncs=self.status.get(m.name, self.folder).resyncs + 1)
+        if plan.checkpoint != stored:
+            await self.checkpoints.commit(m.name, self.folder, plan.checkpoint)
+        found = await self._call(self.session.search_after, plan.after_uid)
+        todo = uids_after(found, plan.after_uid)
+        checkpoint = plan.checkpoint
+        published = 0
+        for batch in batches(todo, m.fetch_batch_size):
+            mails = await self._call(self.session.fetch, batch)
+            acked, error = await self._publish(mails, checkpoint.uidvalidity)
+            # UIDs the server did not return (expunged meanwhile) have nothing to publish
+            fetched = {mail.uid for mail in mails}
+            done = acked | (set(batch) - fetched)
+            new = advance(checkpoint, batch, done)
+            moved = [u for u in batch if u <= new.last_uid and u in fetched]
+            if m.move_to and moved:
+                await self._call(self.session.move, moved, m.move_to)
+            if new != checkpoint:
+                await self.checkpoints.commit(m.name, self.folder, new)
+                checkpoint = new
+            published += len(acked)
+            self._record_progress(checkpoint, len(acked))
+            if error is not None:
+                raise PublishFailed(error)
+        self._record_progress(checkpoint, 0)
+        return published
+
+    async def _publish(
+        self, mails: Sequence[FetchedMail], uidvalidity: int
+    ) -> tuple[set[int], str | None]:
+        now = self.clock()
+        records = [
+            RawEmail(
+                source="imap",
+                mailbox=self.mailbox.name,
+                raw=mail.raw,
+                received_at=mail.internal_date or now,
+                folder=self.folder,
+                uidvalidity=uidvalidity,
+                uid=mail.uid,
+            )
+            for mail in mails
+        ]
+        results = await asyncio.gather(
+            *(self.publisher.publish(RAW_EMAIL, self._key, r) for r in records),
+            return_exceptions=True,
+        )
+        acked = {m.uid for m, res in zip(mails, results, strict=True) if res is None}
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if not errors:
+            return acked, None
+        first = errors[0]
+        if isinstance(first, asyncio.CancelledError):
+            raise first
+        return acked, f"Kafka did not acknowledge {len(errors)} raw message(s): {first}"
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, fn, *args)
+
+    async def _mirror_stop(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self._thread_stop.set()
+
+    async def _back_off(self, stop: asyncio.Event, attempt: int, detail: str) -> None:
+        m = self.mailbox
+        delay = backoff_delay(attempt, m.reconnect_backoff_initial_s, m.reconnect_backoff_max_s,
+                              self.jitter())
+        self._state("reconnecting", detail)
+        log.warning("imap connection problem, reconnecting",
+                    extra=self._log_extra(error=detail, delay_s=round(delay, 2)))
+        await self._sleep(stop, delay)
+
+    @staticmethod
+    async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+
+    def _state(self, state: FolderState, detail: str = "") -> None:
+        self.status.transition(self.mailbox.name, self.folder, state, self.clock(), detail)
+
+    def _record_progress(self, checkpoint: FolderCheckpoint, ingested: int) -> None:
+        current = self.status.get(self.mailbox.name, self.folder)
+        changes: dict[str, Any] = {
+            "uidvalidity": checkpoint.uidvalidity, "last_uid": checkpoint.last_uid,
+        }
+        if ingested:
+            changes.update(ingested=current.ingested + ingested, last_ingest_at=self.clock())
+        self.status.update(self.mailbox.name, self.folder, **changes)
+
+    def _log_extra(self, **fields: Any) -> dict[str, Any]:
+        return {"mailbox": self.mailbox.name, "folder": self.folder, **fields}

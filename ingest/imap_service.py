@@ -1,0 +1,84 @@
+"""``helpline worker imap``: watch every configured mailbox folder and put new mail on raw.email.
+
+One asyncio task and one thread per (mailbox, folder); each is independent, so a mailbox whose
+server is down or whose password expired does not delay the others. The runtime can read the
+per-folder state (for /health and metrics) from :data:`STATUS` or pass its own board.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from ingest.imap_auth import credentials_for
+from ingest.imap_connector import CheckpointLock, Clock, FolderWatcher
+from ingest.imap_session import ImapSession
+from ingest.imap_status import StatusBoard
+from ingest.imap_store import CheckpointStore, FileCheckpointStore
+from ingest.settings import EmailSettings
+from schemas.stage import Publisher, StageContext
+
+log = logging.getLogger(__name__)
+
+STATUS = StatusBoard()
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def build_watchers(
+    settings: EmailSettings,
+    publisher: Publisher,
+    status: StatusBoard,
+    store: CheckpointStore,
+    clock: Clock = utc_now,
+) -> list[FolderWatcher]:
+    watchers = []
+    for mailbox in settings.mailboxes:
+        checkpoints = CheckpointLock(store)
+        credentials = credentials_for(mailbox)
+        for folder in mailbox.folders:
+            session = ImapSession(mailbox, credentials)
+            watchers.append(
+                FolderWatcher(mailbox, folder, session, publisher, checkpoints, status, clock)
+            )
+    return watchers
+
+
+async def run(
+    ctx: StageContext,
+    publisher: Publisher,
+    stop: asyncio.Event,
+    status: StatusBoard | None = None,
+) -> None:
+    settings: EmailSettings = ctx.section("email")
+    await run_mailboxes(settings, publisher, stop, status or STATUS)
+
+
+async def run_mailboxes(
+    settings: EmailSettings,
+    publisher: Publisher,
+    stop: asyncio.Event,
+    status: StatusBoard,
+    store: CheckpointStore | None = None,
+) -> None:
+    store = store or FileCheckpointStore(settings.checkpoint_dir)
+    watchers = build_watchers(settings, publisher, status, store)
+    if not watchers:
+        log.warning("no IMAP mailboxes configured ([email] mailboxes); nothing to watch")
+    log.info("imap connector started", extra={
+        "mailboxes": len(settings.mailboxes), "folders": len(watchers)})
+    tasks = [asyncio.create_task(w.run(stop), name=f"imap:{w.mailbox.name}:{w.folder}")
+             for w in watchers]
+    try:
+        await stop.wait()
+        _, pending = await asyncio.wait(tasks, timeout=settings.shutdown_timeout_s)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+    finally:
+        for task in tasks:
+            task.cancel()
+    log.info("imap connector stopped")

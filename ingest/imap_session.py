@@ -1,0 +1,225 @@
+"""One blocking IMAP connection to one folder (imapclient), with errors in the server's words.
+
+Blocking on purpose: imapclient is a synchronous library, so the connector runs each session
+on its own thread. Everything that goes wrong is turned into :class:`AuthRejected` (the
+credentials are wrong: retrying soon will not help) or :class:`ConnectionProblem` (network,
+TLS, protocol, server going away: reconnect with backoff).
+"""
+
+from __future__ import annotations
+
+import imaplib
+import ssl
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from imapclient import IMAPClient
+from imapclient.exceptions import LoginError
+from imapclient.util import to_unicode
+
+from ingest.imap_auth import Credentials, TokenUnavailable
+from ingest.settings import MailboxSettings
+
+T = TypeVar("T")
+
+
+class ImapFailure(Exception):
+    """Base of what a session raises; the message is the server's (or the OS's) own words."""
+
+
+class AuthRejected(ImapFailure):
+    """The server refused the credentials (or no OAuth2 token could be obtained)."""
+
+
+class ConnectionProblem(ImapFailure):
+    """Network, TLS, timeout, protocol or server error: worth reconnecting after a backoff."""
+
+
+@dataclass(frozen=True, slots=True)
+class FolderInfo:
+    uidvalidity: int
+    uidnext: int | None
+    exists: int
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedMail:
+    uid: int
+    raw: bytes
+    internal_date: datetime | None
+
+
+def _words(exc: BaseException) -> str:
+    arg = exc.args[0] if exc.args else exc
+    if isinstance(arg, bytes):
+        return arg.decode(errors="replace")
+    return str(arg) or type(exc).__name__
+
+
+def _guard(fn: Callable[..., T], *args: Any) -> T:
+    try:
+        return fn(*args)
+    except ImapFailure:
+        raise
+    except LoginError as exc:
+        raise AuthRejected(_words(exc)) from None
+    except (imaplib.IMAP4.error, OSError, EOFError) as exc:  # includes ssl and socket errors
+        raise ConnectionProblem(f"{type(exc).__name__}: {_words(exc)}") from None
+
+
+def tls_context(mailbox: MailboxSettings) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=mailbox.tls_ca_file)
+    if not mailbox.tls_verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+class ImapSession:
+    """Connect, log in, select, search, fetch, move, IDLE. Use from one thread at a time."""
+
+    def __init__(self, mailbox: MailboxSettings, credentials: Credentials) -> None:
+        self.mailbox = mailbox
+        self.credentials = credentials
+        self._client: IMAPClient | None = None
+        self.capabilities: frozenset[str] = frozenset()
+
+    # -- connection --------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        _guard(self._connect)
+
+    def _connect(self) -> None:
+        m = self.mailbox
+        timeout = socket_timeout(m)
+        ctx = tls_context(m) if m.security != "none" else None
+        client = IMAPClient(
+            m.host, port=m.port, ssl=m.security == "ssl", ssl_context=ctx, timeout=timeout
+        )
+        # aware datetimes for INTERNALDATE, not local-time naive ones
+        client.normalise_times = False
+        self._client = client
+        if m.security == "starttls":
+            client.starttls(ctx)
+        creds = self.credentials
+        if creds.tokens is not None:
+            try:
+                token = creds.tokens.access_token()
+            except TokenUnavailable as exc:
+                raise AuthRejected(str(exc)) from None
+            client.oauth2_login(creds.user, token)
+        else:
+            client.login(creds.user, creds.password or "")
+        self.capabilities = frozenset(to_unicode(c).upper() for c in client.capabilities())
+
+    @property
+    def client(self) -> IMAPClient:
+        if self._client is None:
+            raise ConnectionProblem("not connected")
+        return self._client
+
+    @property
+    def supports_idle(self) -> bool:
+        return "IDLE" in self.capabilities
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        try:
+            client.logout()
+        except Exception:  # the connection is going away anyway
+            try:
+                client.shutdown()
+            except Exception:  # already broken
+                pass
+
+    # -- folder operations -------------------------------------------------------------------
+
+    def select(self, folder: str, readonly: bool) -> FolderInfo:
+        info = _guard(self.client.select_folder, folder, readonly)
+        uidnext = info.get(b"UIDNEXT")
+        return FolderInfo(
+            uidvalidity=int(info[b"UIDVALIDITY"]),
+            uidnext=int(uidnext) if uidnext is not None else None,
+            exists=int(info.get(b"EXISTS", 0)),
+        )
+
+    def search_after(self, uid: int) -> list[int]:
+        found: Sequence[int] = _guard(self.client.search, ["UID", f"{uid + 1}:*"])
+        return [int(u) for u in found]
+
+    def fetch(self, uids: Sequence[int]) -> list[FetchedMail]:
+        """The raw bytes (``BODY.PEEK[]`` leaves the \\Seen flag alone) and INTERNALDATE."""
+        data = _guard(self.client.fetch, list(uids), ["BODY.PEEK[]", "INTERNALDATE"])
+        out = []
+        for uid in sorted(data):
+            item = data[uid]
+            raw = item.get(b"BODY[]")
+            if raw is None:
+                continue  # expunged meanwhile, or an answer without a body
+            date = item.get(b"INTERNALDATE")
+            out.append(FetchedMail(int(uid), bytes(raw), date if _aware(date) else None))
+        return out
+
+    def move(self, uids: Sequence[int], target: str) -> None:
+        if not uids:
+            return
+        if "MOVE" in self.capabilities:
+            _guard(self.client.move, list(uids), target)
+            return
+        _guard(self.client.copy, list(uids), target)
+        _guard(self.client.delete_messages, list(uids))
+        if "UIDPLUS" in self.capabilities:
+            _guard(self.client.uid_expunge, list(uids))
+        else:
+            _guard(self.client.expunge)
+
+    def wait_for_mail(self, stop: threading.Event, timeout_s: float, check_s: float) -> bool:
+        """IDLE until the server announces new mail (True), or timeout/stop (False)."""
+        return _guard(self._idle, stop, timeout_s, check_s)
+
+    def _idle(self, stop: threading.Event, timeout_s: float, check_s: float) -> bool:
+        client = self.client
+        client.idle()
+        deadline = time.monotonic() + timeout_s
+        new_mail = False
+        try:
+            while not stop.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                for response in client.idle_check(timeout=min(check_s, left)):
+                    if len(response) >= 2 and response[1] in (b"EXISTS", b"RECENT"):
+                        new_mail = True
+                    elif response and response[0] == b"BYE":
+                        raise ConnectionProblem(f"server said BYE: {_words(response)}")
+                if new_mail:
+                    break
+        finally:
+            client.idle_done()
+        return new_mail
+
+
+def socket_timeout(m: MailboxSettings) -> Any:
+    from imapclient import SocketTimeout
+
+    return SocketTimeout(connect=m.connect_timeout_s, read=m.read_timeout_s)
+
+
+def _aware(value: object) -> bool:
+    return isinstance(value, datetime) and value.tzinfo is not None
+
+
+__all__ = [
+    "AuthRejected",
+    "ConnectionProblem",
+    "FetchedMail",
+    "FolderInfo",
+    "ImapFailure",
+    "ImapSession",
+]
