@@ -1,0 +1,99 @@
+"""The IMAP connector's pure progress logic: plans, UID filtering, checkpoint advance, backoff."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ingest.imap_checkpoint import (
+    FolderCheckpoint,
+    MailboxState,
+    StateError,
+    advance,
+    backoff_delay,
+    batches,
+    decode_state,
+    encode_state,
+    plan_sync,
+    uids_after,
+)
+
+
+@pytest.mark.parametrize(
+    ("stored", "uidvalidity", "uidnext", "initial", "after", "resync"),
+    [
+        (None, 7, 50, "all", 0, False),  # first connect: read the whole folder
+        (None, 7, 50, "new", 49, False),  # first connect, only new mail
+        (FolderCheckpoint(7, 30), 7, 50, "all", 30, False),  # carry on
+        (FolderCheckpoint(7, 30), 7, 50, "new", 30, False),  # a checkpoint wins over "new"
+        (FolderCheckpoint(7, 30), 8, 5, "all", 0, True),  # UIDVALIDITY changed: from the start
+        (FolderCheckpoint(7, 30), 8, 5, "new", 0, True),  # ...even with "new": never lose mail
+    ],
+)
+def test_plan_sync(stored, uidvalidity, uidnext, initial, after, resync) -> None:
+    plan = plan_sync(stored, uidvalidity, uidnext, initial)
+    assert plan.after_uid == after
+    assert plan.resync is resync
+    assert plan.checkpoint == FolderCheckpoint(uidvalidity, after)
+
+
+def test_uid_search_star_quirk_is_filtered() -> None:
+    # "UID SEARCH UID 31:*" on a folder whose highest UID is 30 answers 30
+    assert uids_after([30], 30) == []
+    assert uids_after([33, 31, 30, 31], 30) == [31, 33]
+
+
+def test_batches_keep_order_and_size() -> None:
+    assert list(batches([1, 2, 3, 4, 5], 2)) == [[1, 2], [3, 4], [5]]
+    assert list(batches([], 3)) == []
+
+
+def test_advance_stops_at_first_unacknowledged() -> None:
+    cp = FolderCheckpoint(7, 10)
+    assert advance(cp, [11, 12, 13], {11, 13}) == FolderCheckpoint(7, 11)
+    assert advance(cp, [11, 12, 13], {11, 12, 13}) == FolderCheckpoint(7, 13)
+    assert advance(cp, [11, 12, 13], {12, 13}) is cp
+    assert advance(cp, [], set()) is cp
+
+
+@given(
+    start=st.integers(0, 1000),
+    batch=st.lists(st.integers(1, 2000), unique=True).map(sorted),
+    acked_mask=st.lists(st.booleans(), min_size=2000, max_size=2000),
+)
+def test_advance_never_skips_an_unacknowledged_uid(start, batch, acked_mask) -> None:
+    batch = [u for u in batch if u > start]
+    acked = {u for u in batch if acked_mask[u - 1]}
+    new = advance(FolderCheckpoint(1, start), batch, acked)
+    assert new.last_uid >= start
+    assert all(u in acked for u in batch if u <= new.last_uid)
+
+
+@given(attempt=st.integers(-3, 10_000), jitter=st.floats(-1, 2))
+def test_backoff_is_bounded(attempt, jitter) -> None:
+    delay = backoff_delay(attempt, 1.0, 300.0, jitter)
+    assert 0.75 <= delay <= 300.0
+
+
+def test_backoff_grows_then_caps() -> None:
+    delays = [backoff_delay(a, 1.0, 60.0, 1.0) for a in range(10)]
+    assert delays[:4] == [1.0, 2.0, 4.0, 8.0]
+    assert delays[-1] == 60.0
+
+
+@given(st.dictionaries(st.text(min_size=1, max_size=30),
+                       st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1)),
+                       max_size=5))
+def test_state_roundtrip(folders) -> None:
+    state = MailboxState("support", {k: FolderCheckpoint(*v) for k, v in folders.items()})
+    assert decode_state(encode_state(state), "support") == state
+
+
+@pytest.mark.parametrize("data", [
+    b"", b"{", b"[]", b'{"version": 99}', b'{"version": 1, "mailbox": "other", "folders": {}}',
+    b'{"version": 1, "mailbox": "support", "folders": {"INBOX": {"uidvalidity": "x"}}}',
+])
+def test_bad_state_is_a_state_error(data) -> None:
+    with pytest.raises(StateError):
+        decode_state(data, "support")

@@ -1,0 +1,230 @@
+"""The folder watcher's shell against an in-memory IMAP folder and an in-memory broker.
+
+Small real fakes (no mocks): the folder hands out UIDs like a server, the publisher keeps what
+it acknowledged and can refuse chosen messages, like a broker that is down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingest.imap_checkpoint import FolderCheckpoint
+from ingest.imap_connector import CheckpointLock, FolderWatcher
+from ingest.imap_session import AuthRejected, FetchedMail, FolderInfo
+from ingest.imap_status import StatusBoard
+from ingest.imap_store import FileCheckpointStore
+from ingest.settings import MailboxSettings
+from schemas.raw import RawEmail
+from schemas.topics import RAW_EMAIL, TopicSpec
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+class MemoryFolder:
+    def __init__(self, uidvalidity: int = 100) -> None:
+        self.uidvalidity = uidvalidity
+        self.messages: dict[int, bytes] = {}
+        self.moved: dict[str, list[bytes]] = {}
+        self.next_uid = 1
+        self.arrived = threading.Event()
+
+    def deliver(self, raw: bytes) -> int:
+        uid = self.next_uid
+        self.messages[uid] = raw
+        self.next_uid += 1
+        self.arrived.set()
+        return uid
+
+    def recreate(self, uidvalidity: int) -> None:
+        """Like deleting and re-creating the mailbox: new UIDVALIDITY, UIDs from 1 again."""
+        old = [self.messages[u] for u in sorted(self.messages)]
+        self.uidvalidity, self.messages, self.next_uid = uidvalidity, {}, 1
+        for raw in old:
+            self.deliver(raw)
+
+
+class MemorySession:
+    def __init__(self, folder: MemoryFolder, *, idle: bool = True, login_error: str = "") -> None:
+        self.folder = folder
+        self.idle = idle
+        self.login_error = login_error
+        self.logins = 0
+
+    @property
+    def supports_idle(self) -> bool:
+        return self.idle
+
+    def connect(self) -> None:
+        self.logins += 1
+        if self.login_error:
+            raise AuthRejected(self.login_error)
+
+    def close(self) -> None:
+        pass
+
+    def select(self, folder: str, readonly: bool) -> FolderInfo:
+        f = self.folder
+        return FolderInfo(f.uidvalidity, f.next_uid, len(f.messages))
+
+    def search_after(self, uid: int) -> list[int]:
+        found = [u for u in self.folder.messages if u > uid]
+        return found or ([max(self.folder.messages)] if self.folder.messages else [])
+
+    def fetch(self, uids: Sequence[int]) -> list[FetchedMail]:
+        return [FetchedMail(u, self.folder.messages[u], None) for u in uids
+                if u in self.folder.messages]
+
+    def move(self, uids: Sequence[int], target: str) -> None:
+        for u in uids:
+            self.folder.moved.setdefault(target, []).append(self.folder.messages.pop(u))
+
+    def wait_for_mail(self, stop: threading.Event, timeout_s: float, check_s: float) -> bool:
+        while not stop.is_set():
+            if self.folder.arrived.wait(check_s):
+                self.folder.arrived.clear()
+                return True
+        return False
+
+
+class MemoryBroker:
+    def __init__(self) -> None:
+        self.records: list[RawEmail] = []
+        self.refuse: set[bytes] = set()
+
+    async def publish(self, topic: TopicSpec, key: bytes, value: Any) -> None:
+        assert topic is RAW_EMAIL and key == b"support"
+        if value.raw in self.refuse:
+            raise ConnectionError("broker unavailable")
+        self.records.append(value)
+
+
+def mailbox(**changes: Any) -> MailboxSettings:
+    base: dict[str, Any] = dict(
+        name="support", host="127.0.0.1", user="support", password="x", fetch_batch_size=2,
+        reconnect_backoff_initial_s=0.01, reconnect_backoff_max_s=0.02,
+        idle_check_interval_s=0.01, auth_retry_interval_s=0.05,
+    )
+    return MailboxSettings(**{**base, **changes})
+
+
+def watcher(tmp_path: Path, folder: MemoryFolder, broker: MemoryBroker, **kw: Any):
+    session_kw = {k: kw.pop(k) for k in ("idle", "login_error") if k in kw}
+    store = FileCheckpointStore(tmp_path)
+    status = StatusBoard()
+    w = FolderWatcher(mailbox(**kw), "INBOX", MemorySession(folder, **session_kw), broker,
+                      CheckpointLock(store), status, clock=lambda: NOW, jitter=lambda: 0.0)
+    return w, store, status
+
+
+def mail(n: int) -> bytes:
+    return f"Message-ID: <{n}@example.com>\r\nSubject: {n}\r\n\r\nbody {n}\r\n".encode()
+
+
+async def test_sync_publishes_in_uid_order_and_checkpoints(tmp_path: Path) -> None:
+    folder, broker = MemoryFolder(), MemoryBroker()
+    for n in range(5):
+        folder.deliver(mail(n))
+    w, store, status = watcher(tmp_path, folder, broker)
+    assert await w.sync_once() == 5
+    assert [r.raw for r in broker.records] == [mail(n) for n in range(5)]
+    first = broker.records[0]
+    assert (first.source, first.mailbox, first.folder, first.uidvalidity, first.uid) == (
+        "imap", "support", "INBOX", 100, 1)
+    assert first.received_at == NOW  # no INTERNALDATE from this server: the ingest time
+    assert store.load("support").get("INBOX") == FolderCheckpoint(100, 5)
+    assert await w.sync_once() == 0  # nothing new: nothing republished
+    assert len(broker.records) == 5
+    assert status.get("support", "INBOX").ingested == 5
+
+
+async def test_checkpoint_stops_before_an_unacknowledged_message(tmp_path: Path) -> None:
+    folder, broker = MemoryFolder(), MemoryBroker()
+    for n in range(5):
+        folder.deliver(mail(n))
+    broker.refuse = {mail(3)}  # UID 4
+    w, store, _ = watcher(tmp_path, folder, broker)
+    with pytest.raises(Exception, match="did not acknowledge 1"):
+        await w.sync_once()
+    assert store.load("support").get("INBOX") == FolderCheckpoint(100, 3)
+    broker.refuse = set()
+    await w.sync_once()
+    published = [r.uid for r in broker.records]
+    assert sorted(set(published)) == [1, 2, 3, 4, 5]  # nothing lost
+    assert published.count(4) == 1
+    assert store.load("support").get("INBOX") == FolderCheckpoint(100, 5)
+
+
+async def test_uidvalidity_change_resyncs_the_folder(tmp_path: Path) -> None:
+    folder, broker = MemoryFolder(), MemoryBroker()
+    for n in range(3):
+        folder.deliver(mail(n))
+    w, store, status = watcher(tmp_path, folder, broker)
+    await w.sync_once()
+    folder.recreate(uidvalidity=200)
+    folder.deliver(mail(3))
+    await w.sync_once()
+    assert store.load("support").get("INBOX") == FolderCheckpoint(200, 4)
+    assert status.get("support", "INBOX").resyncs == 1
+    # every message reached the topic; republished ones are the same bytes (deduped downstream)
+    assert {r.raw for r in broker.records} == {mail(n) for n in range(4)}
+    assert {r.raw for r in broker.records if r.uidvalidity == 200} == {mail(n) for n in range(4)}
+
+
+async def test_move_to_after_acknowledgement(tmp_path: Path) -> None:
+    folder, broker = MemoryFolder(), MemoryBroker()
+    for n in range(3):
+        folder.deliver(mail(n))
+    broker.refuse = {mail(2)}
+    w, _, _ = watcher(tmp_path, folder, broker, move_to="Done")
+    with pytest.raises(Exception, match="acknowledge"):
+        await w.sync_once()
+    assert folder.moved["Done"] == [mail(0), mail(1)]  # never moves what Kafka did not take
+    assert list(folder.messages.values()) == [mail(2)]
+
+
+async def test_idle_brings_new_mail_and_stop_ends_the_watcher(tmp_path: Path) -> None:
+    folder, broker = MemoryFolder(), MemoryBroker()
+    w, _, status = watcher(tmp_path, folder, broker)
+    stop = asyncio.Event()
+    task = asyncio.create_task(w.run(stop))
+    for _ in range(200):
+        if status.get("support", "INBOX").state == "idle":
+            break
+        await asyncio.sleep(0.01)
+    folder.deliver(mail(1))
+    for _ in range(200):
+        if broker.records:
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert [r.raw for r in broker.records] == [mail(1)]
+    assert status.get("support", "INBOX").state == "stopped"
+
+
+async def test_auth_failure_is_a_state_not_a_crash_loop(tmp_path: Path) -> None:
+    folder, broker = MemoryFolder(), MemoryBroker()
+    w, _, status = watcher(tmp_path, folder, broker, idle=False,
+                           login_error="[AUTHENTICATIONFAILED] Authentication failed.")
+    stop = asyncio.Event()
+    task = asyncio.create_task(w.run(stop))
+    for _ in range(100):
+        if status.get("support", "INBOX").state == "auth_failed":
+            break
+        await asyncio.sleep(0.01)
+    health = status.get("support", "INBOX")
+    assert health.state == "auth_failed"
+    assert health.detail == "[AUTHENTICATIONFAILED] Authentication failed."
+    assert not status.healthy()
+    await asyncio.sleep(0.12)
+    logins = w.session.logins  # type: ignore[attr-defined]
+    assert logins <= 4  # retried at auth_retry_interval_s, not in a tight loop
+    stop.set()
+    await asyncio.wait_for(task, 5)
