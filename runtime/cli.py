@@ -75,7 +75,8 @@ def _register_plugins() -> None:
             if exc.name == name:
                 continue
             raise
-        register: Callable[[typer.Typer, Callable[[], StageContext]], None] = module.register
+        register: Callable[[typer.Typer, Callable[[], StageContext]], None]
+        register = module.register  # type: ignore[attr-defined]
         register(app, get_ctx)
 
 

@@ -9,7 +9,12 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    GroupCoordinatorNotAvailableError,
+    KafkaConnectionError,
+    KafkaError,
+    TopicAlreadyExistsError,
+)
 
 from runtime.errors import BrokerUnavailable
 from schemas.codec import encode
@@ -113,6 +118,18 @@ async def _wait_for_metadata(admin: AIOKafkaAdminClient, names: Sequence[str]) -
         await asyncio.sleep(0.1)
 
 
+async def _committed(admin: AIOKafkaAdminClient, gid: str) -> dict[TopicPartition, int]:
+    """Committed offsets of a group; empty while the broker has no group coordinator yet
+    (a fresh broker creates ``__consumer_offsets`` on first use)."""
+    for attempt in range(5):
+        try:
+            offsets = await admin.list_consumer_group_offsets(gid)
+            return {tp: om.offset for tp, om in offsets.items()}
+        except GroupCoordinatorNotAvailableError:
+            await asyncio.sleep(0.2 * (attempt + 1))
+    return {}
+
+
 def group_id(conn: KafkaConnection, stage: str) -> str:
     """Consumer group of a stage; prefixed so deployments sharing a cluster stay apart."""
     return f"{conn.topic_prefix}{stage}"
@@ -148,8 +165,7 @@ async def topic_status(
             for stage in consumers.get(spec.name, ()):
                 gid = group_id(conn, stage)
                 if gid not in group_offsets:
-                    offsets = await admin.list_consumer_group_offsets(gid)
-                    group_offsets[gid] = {tp: om.offset for tp, om in offsets.items()}
+                    group_offsets[gid] = await _committed(admin, gid)
                 committed = group_offsets[gid]
                 lag[stage] = sum(max(0, ends[tp] - max(committed.get(tp, 0), 0)) for tp in tps)
             out.append(TopicStatus(spec.name, spec.key, spec.cleanup, len(tps),

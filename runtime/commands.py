@@ -1,0 +1,286 @@
+"""Core commands: ``kafka``, ``topics``, ``worker``, ``replay``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+
+from runtime import logs
+from runtime.errors import HelplineError
+from runtime.settings import Settings
+from schemas.stage import KafkaConnection, StageContext
+
+# Which stages consume each topic (for the lag column of `helpline topics list`).
+CONSUMERS: dict[str, tuple[str, ...]] = {
+    "raw.email": ("normalize",),
+    "raw.chat": ("normalize",),
+    "messages": ("tickets",),
+    "ticket.commands": ("tickets",),
+    "ticket.events": ("tickets", "classify", "route", "notify"),
+    "notify.outbox": ("notify",),
+}
+
+
+def register(
+    app: typer.Typer,
+    get_settings: Callable[[], Settings],
+    get_ctx: Callable[..., StageContext],
+) -> None:
+    kafka = typer.Typer(help="The local Apache Kafka broker (KRaft) helpline runs for you.",
+                        no_args_is_help=True)
+    topics = typer.Typer(help="Create and inspect helpline's topics.", no_args_is_help=True)
+    app.add_typer(kafka, name="kafka")
+    app.add_typer(topics, name="topics")
+
+    @kafka.command("fetch")
+    def kafka_fetch() -> None:
+        """Download the broker jars from Maven Central into the versioned cache."""
+        from runtime.kafka import fetch, project_root
+
+        libs = fetch(get_settings().local_kafka, project_root())
+        typer.echo(f"Apache Kafka {get_settings().local_kafka.version}: {libs}")
+
+    @kafka.command("up")
+    def kafka_up(
+        nodes: Annotated[int, typer.Option(help="1, or 3 for a fault-test cluster")] = 1,
+    ) -> None:
+        """Start a local broker in the background (no-op when one is running)."""
+        from runtime.kafka import KafkaCluster, fetch, local_cluster, project_root, state_dir
+
+        s = get_settings()
+        if s.kafka.bootstrap_servers:
+            typer.echo(f"kafka.bootstrap_servers is set ({s.kafka.bootstrap_servers}): "
+                       "using that broker, nothing started")
+            return
+        running = local_cluster(s)
+        if running is not None:
+            typer.echo(f"already running: {running.bootstrap}")
+            return
+        libs = fetch(s.local_kafka, project_root())
+        base = state_dir(s)
+        if base.exists():
+            import shutil
+
+            shutil.rmtree(base)
+        cluster = KafkaCluster(libs=libs, base_dir=base, size=nodes, heap=s.local_kafka.heap,
+                               start_timeout_s=s.local_kafka.start_timeout_s)
+        started = time.monotonic()
+        cluster.start()
+        cluster.save()
+        typer.echo(f"Kafka {s.local_kafka.version} up at {cluster.bootstrap} "
+                   f"({time.monotonic() - started:.1f}s); logs in {base}")
+
+    @kafka.command("down")
+    def kafka_down() -> None:
+        """Stop the local broker."""
+        from runtime.kafka import KafkaCluster, state_dir
+
+        cluster = KafkaCluster.load(state_dir(get_settings()))
+        if cluster is None or not cluster.running():
+            typer.echo("not running")
+            return
+        cluster.stop()
+        typer.echo("stopped")
+
+    @kafka.command("status")
+    def kafka_status() -> None:
+        """Say whether a broker is reachable, and where."""
+        from runtime.kafka import local_cluster, resolve_bootstrap
+
+        s = get_settings()
+        bootstrap = resolve_bootstrap(s)
+        host, _, port = bootstrap.split(",")[0].rpartition(":")
+        with socket.socket() as sock:
+            sock.settimeout(2)
+            reachable = sock.connect_ex((host or "127.0.0.1", int(port))) == 0
+        where = "local" if local_cluster(s) is not None and not s.kafka.bootstrap_servers \
+            else "configured"
+        typer.echo(f"{where} broker {bootstrap}: {'reachable' if reachable else 'NOT reachable'}")
+        if not reachable:
+            raise typer.Exit(1)
+
+    @topics.command("create")
+    def topics_create(
+        partitions: Annotated[int | None, typer.Option(help="default: kafka.partitions")] = None,
+        replication_factor: Annotated[int | None, typer.Option()] = None,
+    ) -> None:
+        """Create every topic of the registry that does not exist yet (idempotent)."""
+        from runtime.kafka_io import create_topics
+
+        s = get_settings()
+        ctx = get_ctx()
+        created = asyncio.run(create_topics(
+            ctx.kafka, partitions=partitions or s.kafka.partitions,
+            replication_factor=replication_factor or s.kafka.replication_factor))
+        typer.echo(f"created {len(created)} topic(s)" + (": " + ", ".join(created)
+                                                         if created else " (all existed)"))
+
+    @topics.command("list")
+    def topics_list() -> None:
+        """Every topic with its key, cleanup policy, records and the lag of its consumers."""
+        from runtime.kafka_io import topic_status
+        from schemas.topics import ALL
+
+        ctx = get_ctx()
+        rows = asyncio.run(topic_status(ctx.kafka, ALL, {k: list(v) for k, v in
+                                                          CONSUMERS.items()}))
+        typer.echo(f"{'topic':<22} {'parts':>5} {'cleanup':<8} {'records':>9}  lag  (key)")
+        for r in rows:
+            if r.end_offsets < 0:
+                typer.echo(f"{r.name:<22} {'-':>5} {r.cleanup:<8} {'missing':>9}")
+                continue
+            lag = " ".join(f"{k}={v}" for k, v in r.lag.items()) or "-"
+            typer.echo(f"{r.name:<22} {r.partitions:>5} {r.cleanup:<8} {r.end_offsets:>9}  "
+                       f"{lag}  ({r.key})")
+
+    @app.command("worker")
+    def worker(
+        name: Annotated[str, typer.Argument(help="normalize | tickets | classify | route | "
+                                                 "notify | imap | smtp | chat")],
+        instance_id: Annotated[str, typer.Option(help="unique per replica")] =
+            os.environ.get("HOSTNAME", "0"),
+    ) -> None:
+        """Run one stage (or connector) of the pipeline; scale each on its own."""
+        from runtime.workers import SERVICES, STAGES
+
+        if name not in STAGES and name not in SERVICES:
+            raise typer.BadParameter(
+                f"unknown worker {name!r}; one of: {', '.join([*STAGES, *SERVICES])}")
+        s = get_settings()
+        logs.configure(s.observability.log_level, s.observability.log_format)
+        ctx = get_ctx()
+        ctx = StageContext(kafka=ctx.kafka, sections=ctx.sections,
+                           signing_key=ctx.signing_key, instance_id=instance_id)
+        asyncio.run(_run_worker(name, s, ctx))
+
+    @app.command("replay")
+    def replay(
+        source: Annotated[str, typer.Option("--from", help="a dead-letter topic, e.g. "
+                                                           "dlq.normalize")],
+        limit: Annotated[int, typer.Option(help="at most this many records")] = 1_000_000,
+        dry_run: Annotated[bool, typer.Option(help="list, do not republish")] = False,
+    ) -> None:
+        """Put dead-lettered records back on the topic they came from (after a fix)."""
+        from schemas.topics import BY_NAME
+
+        spec = BY_NAME.get(source.removeprefix(get_settings().kafka.topic_prefix))
+        if spec is None or not spec.name.startswith("dlq."):
+            raise typer.BadParameter(f"{source!r} is not a dead-letter topic")
+        n = asyncio.run(replay_dead_letters(get_ctx().kafka, spec.name, limit, dry_run))
+        typer.echo(f"{'would replay' if dry_run else 'replayed'} {n} record(s) from {spec.name}")
+
+
+async def _run_worker(name: str, s: Settings, ctx: StageContext) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from runtime.http import health_app, serve
+    from runtime.kafka_io import KafkaPublisher
+    from runtime.metrics import StageMetrics
+    from runtime.runner import StageRunner
+    from runtime.workers import SERVICES, STAGES, load
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    registry = CollectorRegistry()
+    metrics = StageMetrics.create(registry)
+    tasks: list[asyncio.Task[Any]] = []
+    status: Callable[[], dict[str, object]]
+    if name in STAGES:
+        stage = load(STAGES[name])(ctx)
+        runner = StageRunner(stage, ctx.kafka, s.runner, metrics, ctx.instance_id)
+
+        def status() -> dict[str, object]:
+            st = runner.status
+            metrics.ready(name, st.ready)
+            return {"stage": name, "state": st.state, "ready": st.ready, "error": st.error,
+                    "records_in": st.records_in, "dead_letters": st.dead_letters}
+
+        tasks.append(asyncio.create_task(runner.run(stop)))
+    else:
+        publisher = KafkaPublisher(ctx.kafka)
+        await publisher.start()
+        started = {"state": "running"}
+
+        def status() -> dict[str, object]:
+            return {"service": name, "state": started["state"], "ready": True}
+
+        async def service() -> None:
+            try:
+                await load(SERVICES[name])(ctx, publisher, stop)
+            finally:
+                await publisher.stop()
+
+        tasks.append(asyncio.create_task(service()))
+    if s.observability.http_port:
+        app = health_app(registry, status)
+        tasks.append(asyncio.create_task(serve(app, s.observability.http_host,
+                                               s.observability.http_port, stop)))
+    await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    stop.set()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    for r in results:
+        if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError):
+            raise r
+
+
+async def replay_dead_letters(
+    conn: KafkaConnection, dlq_topic: str, limit: int, dry_run: bool
+) -> int:
+    """Republish each dead letter's original bytes to its source topic, once: progress is the
+    committed offset of the consumer group ``<prefix>replay.<dlq>``."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from runtime.kafka_io import make_producer, start_client
+    from schemas.codec import DecodeError, decode
+    from schemas.deadletter import DeadLetter
+    from schemas.topics import BY_NAME
+
+    consumer = AIOKafkaConsumer(
+        conn.topic(BY_NAME[dlq_topic]), **conn.options(),
+        group_id=f"{conn.topic_prefix}replay.{dlq_topic}", enable_auto_commit=False,
+        auto_offset_reset="earliest")
+    await start_client(consumer, conn)
+    producer = make_producer(conn)
+    await start_client(producer, conn)
+    n = 0
+    try:
+        idle = 0
+        while n < limit and idle < 3:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=min(500, limit - n))
+            if not batch:
+                idle += 1
+                continue
+            idle = 0
+            for _tp, msgs in batch.items():
+                for m in msgs:
+                    try:
+                        letter = decode(DeadLetter, m.value or b"")
+                    except DecodeError as exc:
+                        raise HelplineError(f"{dlq_topic}@{m.offset}: not a dead letter: "
+                                            f"{exc}") from None
+                    target = BY_NAME.get(letter.source_topic)
+                    if target is None:
+                        raise HelplineError(f"unknown source topic {letter.source_topic!r}")
+                    if dry_run:
+                        typer.echo(f"{m.offset}: {letter.source_topic} {letter.error_type}: "
+                                   f"{letter.error.splitlines()[0][:100]}")
+                    else:
+                        await producer.send_and_wait(conn.topic(target), letter.value,
+                                                     key=letter.key)
+                    n += 1
+            if not dry_run:
+                await consumer.commit({TopicPartition(tp.topic, tp.partition): msgs[-1].offset + 1
+                                       for tp, msgs in batch.items()})
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    return n
