@@ -76,7 +76,7 @@ def _register_plugins() -> None:
                 continue
             raise
         register: Callable[[typer.Typer, Callable[[], StageContext]], None]
-        register = module.register  # type: ignore[attr-defined]
+        register = module.register
         register(app, get_ctx)
 
 
