@@ -42,6 +42,9 @@ class Ticket:
     closed_at: datetime | None = None
     message_ids: tuple[str, ...] = ()
     internet_message_ids: tuple[str, ...] = ()
+    # Message-IDs the ticket's messages replied to / referenced: lets a message that arrives
+    # after its own reply still find the thread.
+    thread_refs: tuple[str, ...] = ()
     inbound_count: int = 0
     outbound_count: int = 0
     conversation_id: str | None = None

@@ -56,6 +56,9 @@ class MessageAdded:
     cc: tuple[Address, ...] = ()
     visitor_id: str | None = None
     agent_id: str | None = None  # outbound replies and notes
+    # Lower-cased addresses that become participants of the ticket with this message (sender,
+    # To/Cc minus our own addresses): they may thread by ticket number from now on.
+    participants_added: tuple[str, ...] = ()
     extra: Extra = extra_field()
 
 

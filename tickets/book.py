@@ -1,0 +1,91 @@
+"""The tickets stage's in-memory state: every ticket, plus the indexes threading looks up.
+
+Indexes are derived from the tickets only (never stored separately), so restoring the compacted
+``ticket.state`` table rebuilds them exactly. ``put`` is the only mutation; it keeps the indexes
+in step and tracks the per-partition number counters (see :mod:`tickets.numbers`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from schemas.ticket import Ticket
+from tickets import numbers
+from tickets.journal import Journal
+
+
+def _norm_mid(message_id: str) -> str:
+    return message_id.strip().strip("<>").strip().lower()
+
+
+class TicketBook:
+    def __init__(self, stride: int) -> None:
+        if stride < 1:
+            raise ValueError("number stride must be >= 1")
+        self.stride = stride
+        self.journal = Journal()
+        self._tickets: dict[str, Ticket] = {}
+        self._by_message: dict[str, str] = {}  # helpline message id -> ticket id
+        self._by_internet_id: dict[str, str] = {}  # Message-ID (in or out) -> ticket id
+        self._by_referenced: dict[str, str] = {}  # Message-ID referenced by a ticket message
+        self._by_number: dict[str, str] = {}
+        self._by_conversation: dict[tuple[str, str], str] = {}
+        self._next_index: dict[int, int] = {}  # partition -> next per-partition ticket index
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def get(self, ticket_id: str) -> Ticket | None:
+        return self._tickets.get(ticket_id)
+
+    def __len__(self) -> int:
+        return len(self._tickets)
+
+    def __iter__(self) -> Iterator[Ticket]:
+        return iter(self._tickets.values())
+
+    def by_message(self, message_id: str) -> str | None:
+        return self._by_message.get(message_id)
+
+    def by_internet_id(self, message_id: str) -> str | None:
+        return self._by_internet_id.get(_norm_mid(message_id))
+
+    def by_referenced(self, message_id: str) -> str | None:
+        return self._by_referenced.get(_norm_mid(message_id))
+
+    def by_number(self, number: str) -> str | None:
+        return self._by_number.get(number.upper())
+
+    def by_conversation(self, mailbox: str, conversation_id: str) -> str | None:
+        return self._by_conversation.get((mailbox, conversation_id))
+
+    def next_number_index(self, partition: int) -> int:
+        return self._next_index.get(partition, 0)
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def put(self, ticket: Ticket) -> None:
+        """Store a ticket's newest state. An older version than the one held is ignored (the
+        stage reads its own state topic back)."""
+        held = self._tickets.get(ticket.ticket_id)
+        if held is not None and held.version > ticket.version:
+            return
+        tid, j = ticket.ticket_id, self.journal
+        j.set(self._tickets, tid, ticket)
+        for mid in ticket.message_ids:
+            j.setdefault(self._by_message, mid, tid)
+        for imid in ticket.internet_message_ids:
+            j.setdefault(self._by_internet_id, _norm_mid(imid), tid)
+        for ref in ticket.thread_refs:
+            j.setdefault(self._by_referenced, _norm_mid(ref), tid)
+        j.setdefault(self._by_number, ticket.number.upper(), tid)
+        if ticket.conversation_id:
+            j.setdefault(self._by_conversation, (ticket.mailbox, ticket.conversation_id), tid)
+        parsed = numbers.parse(ticket.number)
+        if parsed is not None:
+            partition, index = parsed.partition_slot(self.stride)
+            if index + 1 > self._next_index.get(partition, 0):
+                j.set(self._next_index, partition, index + 1)
+
+    def forget(self, ticket_id: str) -> None:
+        """Drop a ticket (a tombstone on the state table)."""
+        self.journal.pop(self._tickets, ticket_id)

@@ -1,0 +1,149 @@
+"""The tickets stage: messages, agent commands and other stages' events in; ticket events,
+ticket state, customer records and agent-reply notifications out.
+
+A thin shell over the pure core (:mod:`tickets.intake`, :mod:`tickets.commands`,
+:mod:`tickets.state`). State is the :class:`~tickets.book.TicketBook`, restored from the
+compacted ``ticket.state`` table (the stage is its single writer) and the customer directory
+from the ``customers`` table. Each batch is all-or-nothing on that state (journaled), so when
+the runner retries a failed batch record by record nothing is applied twice.
+
+``ticket.events`` is consumed too so that classify / route / notify events are folded into
+ticket state; the stage's own events come back as well and are no-ops (the fold is idempotent
+by event id). An event whose id the ticket already holds is never emitted again, so
+reprocessing a message after a crash does not duplicate the log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from schemas.commands import AgentAction
+from schemas.directory import CustomerRecord
+from schemas.events import TicketEvent
+from schemas.message import InboundMessage
+from schemas.stage import In, Out, StageContext
+from schemas.ticket import Ticket
+from schemas.ticket_events import Created
+from schemas.topics import (
+    CUSTOMERS,
+    MESSAGES,
+    NOTIFY_OUTBOX,
+    TICKET_COMMANDS,
+    TICKET_EVENTS,
+    TICKET_STATE,
+    TopicSpec,
+)
+from tickets.book import TicketBook
+from tickets.commands import CommandRules, handle
+from tickets.identity import CustomerDirectory
+from tickets.intake import IntakeRules, take_in
+from tickets.settings import TicketsSettings
+from tickets.state import apply
+from tickets.threading import ThreadingRules
+
+
+class TicketsStage:
+    name = "tickets"
+    inputs: tuple[TopicSpec, ...] = (MESSAGES, TICKET_COMMANDS, TICKET_EVENTS)
+    tables: tuple[TopicSpec, ...] = (TICKET_STATE, CUSTOMERS)
+    tick_interval: float | None = None
+
+    def __init__(self, settings: TicketsSettings, signing_key: bytes, stride: int) -> None:
+        self.settings = settings
+        self.book = TicketBook(stride)
+        self.directory = CustomerDirectory()
+        self.intake_rules = IntakeRules(
+            threading=ThreadingRules(
+                key=signing_key,
+                number_prefix=settings.number_prefix,
+                reopen_window=timedelta(days=settings.reopen_window_days),
+                max_references=settings.max_references_checked,
+            ),
+            number_digits=settings.number_digits,
+            own_addresses=frozenset(a.lower() for a in settings.own_addresses),
+            max_participants=settings.max_participants,
+        )
+        self.command_rules = CommandRules(reply_references_limit=settings.reply_references_limit)
+
+    # -- tables ------------------------------------------------------------------------------
+
+    def restore(self, topic: TopicSpec, key: bytes, value: Any | None) -> None:
+        if topic.name == TICKET_STATE.name:
+            if value is None:
+                self.book.forget(key.decode())
+            elif isinstance(value, Ticket):
+                self.book.put(value)
+        elif topic.name == CUSTOMERS.name:
+            if value is None:
+                self.directory.remove(key.decode())
+            elif isinstance(value, CustomerRecord):
+                self.directory.put(value)
+
+    # -- records -----------------------------------------------------------------------------
+
+    def process(self, batch: Sequence[In], now: datetime) -> list[Out]:
+        self.book.journal.begin()
+        self.directory.journal.begin()
+        try:
+            out = self._process(batch)
+        except BaseException:
+            self.book.journal.rollback()
+            self.directory.journal.rollback()
+            raise
+        self.book.journal.commit()
+        self.directory.journal.commit()
+        return out
+
+    def tick(self, now: datetime) -> list[Out]:
+        return []
+
+    def _process(self, batch: Sequence[In]) -> list[Out]:
+        out: list[Out] = []
+        dirty: dict[str, None] = {}
+        for rec in batch:
+            value = rec.value
+            if isinstance(value, InboundMessage):
+                intake = take_in(value, rec.partition, self.book, self.directory, self.intake_rules)
+                for customer in intake.customers:
+                    self.directory.put(customer)
+                    out.append(Out(CUSTOMERS, customer.customer_id.encode(), customer))
+                for event in intake.events:
+                    if self._fold(event, dirty):
+                        out.append(Out(TICKET_EVENTS, event.ticket_id.encode(), event))
+            elif isinstance(value, AgentAction):
+                handled = handle(value, self.book, self.command_rules)
+                for event in handled.events:
+                    if self._fold(event, dirty):
+                        out.append(Out(TICKET_EVENTS, event.ticket_id.encode(), event))
+                for note in handled.notifications:
+                    out.append(Out(NOTIFY_OUTBOX, note.ticket_id.encode(), note))
+            elif isinstance(value, TicketEvent):
+                self._fold(value, dirty)
+            else:
+                raise TypeError(f"unexpected record {type(value).__name__} on {rec.topic.name}")
+        for tid in dirty:
+            ticket = self.book.get(tid)
+            if ticket is not None:
+                out.append(Out(TICKET_STATE, tid.encode(), ticket))
+        return out
+
+    def _fold(self, event: TicketEvent, dirty: dict[str, None]) -> bool:
+        """Fold an event into the book; False if it was already folded (or names a ticket we
+        do not hold and does not create it: another stage's event about a ticket whose state
+        has not reached us is still in the log, and is folded when replayed)."""
+        ticket = self.book.get(event.ticket_id)
+        if ticket is None and not isinstance(event.payload, Created):
+            return False
+        if ticket is not None and event.event_id in ticket.event_ids:
+            return False
+        self.book.put(apply(ticket, event))
+        dirty[event.ticket_id] = None
+        return True
+
+
+def build_stage(ctx: StageContext) -> TicketsStage:
+    settings: TicketsSettings = ctx.section("tickets")
+    stride = settings.number_stride or int(ctx.section("kafka").partitions)
+    return TicketsStage(settings, ctx.signing_key, stride)
