@@ -1,0 +1,143 @@
+"""The wire codec: every record type round-trips, unknown fields survive a re-emit, and bytes
+that are not a record raise DecodeError naming the bad field — never anything else."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schemas import codec
+from schemas.codec import DecodeError, decode, encode
+from schemas.deadletter import DeadLetter
+from schemas.events import EventPayload, TicketEvent
+from schemas.message import InboundMessage
+from schemas.raw import RawChatMessage, RawEmail
+from schemas.topics import ALL
+
+aware = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1),
+                     timezones=st.sampled_from([UTC, None]).map(
+                         lambda tz: tz or __import__("datetime").timezone(timedelta(hours=2))))
+st.register_type_strategy(datetime, aware)
+text = st.text(max_size=40)
+st.register_type_strategy(str, text)
+
+json_scalar = st.none() | st.booleans() | st.integers(-10**6, 10**6) | text
+json_map = st.dictionaries(text, json_scalar, max_size=3)
+
+
+def _register_records() -> None:
+    """Every wire dataclass gets a strategy: ``extra`` empty (it is what the wire adds), and
+    free-form ``Mapping[str, Any]`` fields filled with JSON values."""
+    import schemas.classify_events
+    import schemas.commands
+    import schemas.directory
+    import schemas.message
+    import schemas.notification
+    import schemas.route_events
+    import schemas.ticket
+    import schemas.ticket_events
+
+    modules = [schemas.classify_events, schemas.commands, schemas.directory, schemas.message,
+               schemas.notification, schemas.route_events, schemas.ticket,
+               schemas.ticket_events, __import__("schemas.raw").raw,
+               __import__("schemas.deadletter").deadletter, __import__("schemas.events").events]
+    from typing import get_type_hints
+
+    for module in modules:
+        for obj in vars(module).values():
+            if not (isinstance(obj, type) and dataclasses.is_dataclass(obj)):
+                continue
+            if obj.__module__ != module.__name__:
+                continue
+            hints = get_type_hints(obj)
+            overrides: dict[str, st.SearchStrategy[object]] = {}
+            for f in dataclasses.fields(obj):
+                if f.name == "extra":
+                    overrides[f.name] = st.just({})
+                elif "Any" in str(hints[f.name]):
+                    overrides[f.name] = json_map
+            st.register_type_strategy(obj, st.builds(obj, **overrides))
+
+
+_register_records()
+
+RECORDS = sorted({spec.value_type for spec in ALL}, key=lambda t: t.__name__)
+PAYLOADS = list(EventPayload.__args__)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("cls", RECORDS, ids=lambda c: c.__name__)
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_every_topic_record_round_trips(cls: type, data: st.DataObject) -> None:
+    record = data.draw(st.from_type(cls))
+    assert decode(cls, encode(record)) == record
+
+
+@pytest.mark.parametrize("payload", PAYLOADS, ids=lambda c: c.TAG)
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_every_event_kind_round_trips_with_its_tag(payload: type, data: st.DataObject) -> None:
+    event = data.draw(st.builds(TicketEvent, payload=st.from_type(payload), extra=st.just({})))
+    wire = orjson.loads(encode(event))
+    assert wire["payload"]["kind"] == payload.TAG
+    back = decode(TicketEvent, encode(event))
+    assert back == event and back.kind == payload.TAG
+
+
+def test_unknown_fields_are_kept_when_re_emitted() -> None:
+    raw = RawEmail(source="imap", mailbox="support", raw=b"\x00\xff",
+                   received_at=datetime(2026, 1, 1, tzinfo=UTC), uid=7)
+    newer = orjson.loads(encode(raw)) | {"spam_score": 0.3, "schema_version": 2}
+    read = decode(RawEmail, orjson.dumps(newer))
+    assert read.uid == 7 and read.schema_version == 2
+    assert orjson.loads(encode(read))["spam_score"] == 0.3
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_any_bytes_decode_or_raise_decode_error(blob: bytes) -> None:
+    for cls in (RawEmail, InboundMessage, TicketEvent, DeadLetter):
+        try:
+            decode(cls, blob)
+        except DecodeError:
+            pass
+
+
+@pytest.mark.parametrize(
+    ("doc", "path"),
+    [
+        ({"source": "imap"}, "$"),
+        ({"source": "pigeon", "mailbox": "m", "raw": "", "received_at": "2026-01-01T00:00:00Z"},
+         "$.source"),
+        ({"source": "imap", "mailbox": "m", "raw": "!!", "received_at": "2026-01-01T00:00:00Z"},
+         "$.raw"),
+        ({"source": "imap", "mailbox": "m", "raw": "", "received_at": "2026-01-01T00:00:00"},
+         "$.received_at"),
+        ({"source": "imap", "mailbox": 3, "raw": "", "received_at": "2026-01-01T00:00:00Z"},
+         "$.mailbox"),
+    ],
+)
+def test_decode_errors_name_the_field(doc: dict[str, object], path: str) -> None:
+    with pytest.raises(DecodeError) as err:
+        decode(RawEmail, orjson.dumps(doc))
+    assert err.value.path == path
+
+
+def test_unknown_event_kind_is_a_decode_error() -> None:
+    with pytest.raises(DecodeError, match="unknown kind"):
+        codec.from_primitive(TicketEvent, {
+            "event_id": "e", "ticket_id": "t", "ticket_number": "HL-1",
+            "at": "2026-01-01T00:00:00Z", "actor": {"kind": "system"},
+            "payload": {"kind": "teleported"}})
+
+
+def test_records_are_frozen() -> None:
+    chat = RawChatMessage(site_id="s", conversation_id="c", message_id="m", visitor_id="v",
+                          text="hi", received_at=datetime(2026, 1, 1, tzinfo=UTC))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        chat.text = "changed"  # type: ignore[misc]
