@@ -25,15 +25,24 @@ MAX_IDENTIFIER = 256
 MAX_URL = 2048
 
 
-@dataclass(frozen=True, slots=True)
 class Rejection(Exception):
-    """A request the service refuses; becomes an HTTP error with a JSON body."""
+    """A request the service refuses; becomes an HTTP error with a JSON body. (A plain class:
+    exceptions get their traceback assigned, which a frozen dataclass would refuse.)"""
 
-    status: int
-    code: str
-    message: str
-    field: str | None = None
-    retry_after_s: int | None = None
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        retry_after_s: int | None = None,
+    ) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.retry_after_s = retry_after_s
 
     def body(self) -> bytes:
         err: dict[str, Any] = {"code": self.code, "message": self.message}
@@ -145,7 +154,9 @@ def post_message(data: Mapping[str, Any], settings: ChatSettings) -> PostMessage
     assert text is not None
     if not text.strip():
         raise Rejection(422, "empty-message", "text is empty", "text")
-    raw_fields = data.get("fields") or {}
+    raw_fields = data.get("fields")
+    if raw_fields is None:
+        raw_fields = {}
     if not isinstance(raw_fields, dict):
         raise Rejection(422, "invalid-field", "fields must be an object of strings", "fields")
     if len(raw_fields) > settings.max_fields:
