@@ -1,0 +1,199 @@
+"""Raw RFC 822 bytes → :class:`schemas.message.InboundMessage`. The normalizer's pure core.
+
+:func:`parse_email` is total: for any bytes it returns an InboundMessage or raises
+:class:`UnparseableEmail` (and nothing else), whose one-line ``reason`` says why. The normalize
+stage lets the runner dead-letter that error with the raw bytes; ``helpline parse`` prints it.
+
+What counts as unparseable is deliberately narrow: empty input, input over the size limit, and
+bytes with no RFC 5322 header field at all (a text file is not a mail). Everything else, however
+broken, becomes a message with whatever could be read from it.
+"""
+
+from __future__ import annotations
+
+import email
+import email.parser
+import hashlib
+import re
+from datetime import datetime
+from email import policy
+from email.message import Message
+
+from ingest import normalize_bounce as bounces
+from ingest.mime_body import collect
+from ingest.mime_headers import (
+    Headers,
+    addresses,
+    content_type,
+    date,
+    message_id,
+    message_ids,
+    normalize_subject,
+)
+from ingest.mime_text import repair
+from ingest.normalize_flags import message_flags
+from ingest.normalize_language import guess_language
+from ingest.normalize_quotes import split_reply
+from ingest.normalize_settings import NormalizeSettings
+from schemas.message import Address, Bounce, InboundMessage
+
+DEFAULT_SETTINGS = NormalizeSettings()
+_TRUNCATED = "\n[…]"
+_OBS_FIELD_NAME = re.compile(rb"(?m)^([A-Za-z][A-Za-z0-9-]{0,76})[ \t]+:")
+_HEADER_SCAN_BYTES = 64 * 1024
+
+
+class UnparseableEmail(ValueError):
+    """Bytes that are not an email message. ``reason`` is one line, safe to log."""
+
+    retriable = False
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def email_message_id(internet_message_id: str | None, raw: bytes) -> str:
+    """helpline's deterministic id: the same mail, however often delivered, gets the same id."""
+    if internet_message_id:
+        return "email-" + hashlib.sha256(b"mid\x00" + internet_message_id.encode()).hexdigest()[:32]
+    return "email-" + hashlib.sha256(b"raw\x00" + raw).hexdigest()[:32]
+
+
+def parse_email(
+    raw: bytes,
+    *,
+    mailbox: str,
+    received_at: datetime,
+    raw_ref: str | None = None,
+    settings: NormalizeSettings = DEFAULT_SETTINGS,
+) -> InboundMessage:
+    """Normalize one message. Raises only :class:`UnparseableEmail`."""
+    if not isinstance(raw, bytes | bytearray | memoryview):
+        raise UnparseableEmail(f"expected bytes, got {type(raw).__name__}")
+    raw = bytes(raw)
+    if not raw.strip():
+        raise UnparseableEmail("empty message")
+    if len(raw) > settings.max_message_bytes:
+        raise UnparseableEmail(
+            f"message of {len(raw)} bytes exceeds max_message_bytes={settings.max_message_bytes}"
+        )
+    try:
+        msg = _parse_bytes(raw)
+        headers = Headers(msg)
+        if not any(True for _ in headers.names()):
+            # RFC 822's obsolete syntax allows blanks before the colon ("From  : …")
+            head, tail = raw[:_HEADER_SCAN_BYTES], raw[_HEADER_SCAN_BYTES:]
+            fixed = _OBS_FIELD_NAME.sub(rb"\1:", head) + tail
+            if fixed != raw:
+                msg = _parse_bytes(fixed)
+                headers = Headers(msg)
+        if not any(True for _ in headers.names()):
+            raise UnparseableEmail("no RFC 5322 header fields found")
+        return _normalize(msg, headers, raw, mailbox, received_at, raw_ref, settings)
+    except UnparseableEmail:
+        raise
+    except RecursionError:
+        raise UnparseableEmail("MIME structure nested too deeply") from None
+    except Exception as exc:  # the contract: one documented error type, never a crash
+        raise UnparseableEmail(f"parser failure: {type(exc).__name__}: {exc}"[:300]) from None
+
+
+def _parse_bytes(raw: bytes) -> Message:
+    try:
+        return email.message_from_bytes(raw, policy=policy.default)
+    except Exception:
+        # compat32 is more forgiving for a few header shapes the default policy rejects
+        return email.parser.BytesParser(policy=policy.compat32).parsebytes(raw)
+
+
+def _sender(headers: Headers, limit: int) -> Address:
+    for name in ("from", "sender", "reply-to", "return-path"):
+        found = addresses(headers, name, limit)
+        if found and found[0].address:
+            return found[0]
+    display = headers.text("from")
+    return Address(name=display[:200].strip('"<> '), address="")
+
+
+def _truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + _TRUNCATED
+
+
+def _bounce(
+    msg: Message, headers: Headers, sender: Address, subject: str, body_text: str,
+    own: set[str],
+) -> Bounce | None:
+    is_dsn = content_type(msg) == "multipart/report" and "delivery-status" in headers.text(
+        "content-type"
+    ).lower()
+    if not is_dsn and not bounces.looks_like_bounce(headers, sender.address, sender.name, subject):
+        return None
+    original = bounces.original_message_id(msg, body_text)
+    if is_dsn:
+        dsn = bounces.from_dsn(msg, original)
+        if dsn is not None and dsn.original_recipient:
+            return dsn
+        text_bounce = bounces.from_text(
+            body_text, headers.raw("x-failed-recipients"), own, original
+        )
+        if dsn is None:
+            return text_bounce
+        return Bounce(
+            original_recipient=text_bounce.original_recipient,
+            status=dsn.status or text_bounce.status,
+            action=dsn.action or text_bounce.action,
+            diagnostic=dsn.diagnostic or text_bounce.diagnostic,
+            original_message_id=original,
+            permanent=dsn.permanent,
+        )
+    return bounces.from_text(body_text, headers.raw("x-failed-recipients"), own, original)
+
+
+def _normalize(
+    msg: Message,
+    headers: Headers,
+    raw: bytes,
+    mailbox: str,
+    received_at: datetime,
+    raw_ref: str | None,
+    settings: NormalizeSettings,
+) -> InboundMessage:
+    limit = settings.max_recipients
+    sender = _sender(headers, limit)
+    to = addresses(headers, "to", limit)
+    cc = addresses(headers, "cc", limit)
+    subject = headers.text("subject")[:998]
+    internet_id = message_id(headers)
+    body = collect(msg, settings)
+    full_text = repair("\n\n".join(t.strip("\n") for t in body.plain if t.strip()))
+    parts = split_reply(full_text, settings.signature_search_lines)
+    own = {sender.address, *(a.address for a in to), *(a.address for a in cc)}
+    own.discard("")
+    bounce = _bounce(msg, headers, sender, subject, full_text, {sender.address, mailbox.lower()})
+    return InboundMessage(
+        message_id=email_message_id(internet_id, raw),
+        channel="email",
+        mailbox=mailbox,
+        received_at=received_at,
+        sender=sender,
+        to=to,
+        cc=cc,
+        reply_to=addresses(headers, "reply-to", limit),
+        subject=subject,
+        subject_normalized=normalize_subject(subject),
+        internet_message_id=internet_id,
+        in_reply_to=message_ids(headers.raw_all("in-reply-to"), settings.max_references),
+        references=message_ids(headers.raw_all("references"), settings.max_references),
+        date=date(headers),
+        language=guess_language(
+            parts.text, settings.language_sample_chars, settings.language_min_hits
+        ),
+        text=_truncate(parts.text, settings.max_text_chars),
+        quoted=_truncate(parts.quoted, settings.max_text_chars),
+        signature=_truncate(parts.signature, settings.max_text_chars // 10),
+        html_only=body.html_only,
+        attachments=tuple(body.attachments),
+        flags=message_flags(headers, subject, bounce),
+        raw_ref=raw_ref,
+    )

@@ -1,0 +1,231 @@
+"""Header fields of a parsed message, read defensively: names, addresses, ids, dates, subjects.
+
+The ``email`` package parses header values lazily and some malformed values make that parsing
+raise. Every reader here starts from the raw value (``Message.raw_items``, which never parses)
+and falls back step by step, so no header can make the normalizer fail.
+"""
+
+from __future__ import annotations
+
+import email.header
+import email.utils
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from email import policy
+from email.message import Message
+
+from ingest.mime_text import decode_bytes, repair
+from schemas.message import Address
+
+_ENCODED_WORD = "=?"
+_MSGID = re.compile(r"<([^<>\s]{1,995})>")
+_BARE_ID = re.compile(r"[^\s<>,;\"()]+@[^\s<>,;\"()]+")
+_WS = re.compile(r"\s+")
+
+# Reply and forward prefixes in the languages helpdesks meet most, optionally numbered
+# ("Re[2]:", "RE (3):") and with the French space before the colon ("RE :"). Tags in brackets
+# ("[HL-123]", "[list]") are kept: threading reads them.
+_PREFIX = re.compile(
+    r"^\s*(?:re|fwd?|aw|tr|sv|vs|wg|rif|antw|antwort|ref|réf|rv|enc|odp|res|fs|r|i)"
+    r"\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*",
+    re.IGNORECASE,
+)
+_TAG = re.compile(r"^\s*\[[^\[\]]{1,80}\]\s*")
+
+
+class Headers:
+    """Raw header values by lower-case name, in order. Built once per message part."""
+
+    __slots__ = ("_by_name",)
+
+    def __init__(self, msg: Message) -> None:
+        by_name: dict[str, list[str]] = {}
+        try:
+            items: Iterable[tuple[str, object]] = msg.raw_items()
+        except Exception:  # a part the parser left half-built; it simply has no headers
+            items = ()
+        for name, value in items:
+            if not isinstance(name, str):
+                continue
+            by_name.setdefault(name.strip().lower(), []).append(
+                value if isinstance(value, str) else str(value)
+            )
+        self._by_name = by_name
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._by_name
+
+    def raw(self, name: str) -> str | None:
+        values = self._by_name.get(name)
+        return values[0] if values else None
+
+    def raw_all(self, name: str) -> list[str]:
+        return self._by_name.get(name, [])
+
+    def text(self, name: str) -> str:
+        """The decoded, unfolded value of the first ``name`` field ("" when absent)."""
+        raw = self.raw(name)
+        return "" if raw is None else decode_text(name, raw)
+
+    def keyword(self, name: str) -> str:
+        """A token-like value, lower case, parameters dropped (``auto-replied; x``)."""
+        return self.text(name).split(";", 1)[0].strip().lower()
+
+    def names(self) -> Iterable[str]:
+        return self._by_name.keys()
+
+
+def decode_text(name: str, raw: str) -> str:
+    """Decode RFC 2047 encoded words and stray 8-bit bytes of one unstructured value."""
+    value = repair(raw)
+    if _ENCODED_WORD in value:
+        try:
+            value = str(policy.default.header_factory(name, value))
+        except Exception:
+            value = _decode_words_compat(value)
+        value = repair(value)
+    return _WS.sub(" ", value).strip()
+
+
+def _decode_words_compat(value: str) -> str:
+    try:
+        parts = email.header.decode_header(value)
+    except Exception:
+        return value
+    out: list[str] = []
+    for chunk, charset in parts:
+        if isinstance(chunk, bytes):
+            out.append(decode_bytes(chunk, charset))
+        else:
+            out.append(chunk)
+    return "".join(out)
+
+
+def addresses(headers: Headers, name: str, limit: int) -> tuple[Address, ...]:
+    """All mailboxes of every ``name`` field, lower-cased, deduplicated, in order."""
+    found: list[Address] = []
+    seen: set[str] = set()
+    for raw in headers.raw_all(name):
+        for display, addr in _parse_addresses(name, raw):
+            addr = addr.strip().strip("<>").strip().lower()
+            if not addr or addr in seen or ("@" not in addr and not _is_local(addr)):
+                continue
+            seen.add(addr)
+            found.append(Address(name=display.strip().strip('"').strip(), address=addr))
+            if len(found) >= limit:
+                return tuple(found)
+    return tuple(found)
+
+
+def _is_local(addr: str) -> bool:
+    # "postmaster" or "MAILER-DAEMON" without a domain still names a sender
+    return addr.replace("-", "").replace("_", "").replace(".", "").isalnum() and len(addr) < 64
+
+
+def _parse_addresses(name: str, raw: str) -> list[tuple[str, str]]:
+    value = repair(raw)
+    try:
+        header = policy.default.header_factory(name, value)
+        parsed = [
+            (repair(a.display_name or ""), repair(a.addr_spec or ""))
+            for a in header.addresses
+        ]
+    except Exception:
+        parsed = []
+    if parsed and all(addr and addr != "<>" for _, addr in parsed):
+        return parsed
+    # compat32's tolerant parser copes with what the strict one rejects ("a@b.c www.x.y")
+    try:
+        loose = email.utils.getaddresses([_decode_words_compat(value)])
+    except Exception:
+        return parsed
+    return [(repair(n), repair(a)) for n, a in loose if a] or parsed
+
+
+def message_ids(raw_values: Iterable[str], limit: int) -> tuple[str, ...]:
+    """Message-IDs in ``<…>`` form, in order, deduplicated; bare ``local@domain`` tokens are
+    accepted when a value has no bracketed id (some clients omit the brackets)."""
+    out: list[str] = []
+    for raw in raw_values:
+        value = repair(raw)
+        ids = _MSGID.findall(value) or _BARE_ID.findall(value)
+        for mid in ids:
+            mid = mid.strip()
+            if mid and mid not in out:
+                out.append(mid)
+                if len(out) >= limit:
+                    return tuple(out)
+    return tuple(out)
+
+
+def message_id(headers: Headers) -> str | None:
+    """The normalized Message-ID: the id inside the brackets, without them."""
+    ids = message_ids(headers.raw_all("message-id"), 1)
+    if ids:
+        return ids[0]
+    raw = headers.raw("message-id")
+    value = repair(raw).strip() if raw else ""
+    return value[:995] if value and " " not in value else None
+
+
+def date(headers: Headers) -> datetime | None:
+    """The Date field as an aware datetime (UTC when the zone is missing), or None."""
+    raw = headers.raw("date")
+    if not raw or not raw.strip():
+        return None
+    value = repair(raw)
+    try:
+        parsed = email.utils.parsedate_tz(value)
+    except Exception:
+        return None
+    if parsed is None:
+        return None
+    try:
+        naive = datetime(*parsed[:6])
+        offset = parsed[9] or 0
+        if abs(offset) >= 24 * 3600:
+            offset = 0
+        return (naive - timedelta(seconds=offset)).replace(tzinfo=UTC)
+    except (ValueError, OverflowError, TypeError):
+        return None
+
+
+def normalize_subject(subject: str) -> str:
+    """The subject threading compares: reply/forward prefixes removed (repeated, any case,
+    also after leading tags), tags kept, whitespace collapsed."""
+    rest = _WS.sub(" ", subject).strip()
+    tags: list[str] = []
+    for _ in range(50):  # bounded: each round removes at least one prefix or tag
+        m = _PREFIX.match(rest)
+        if m:
+            rest = rest[m.end():]
+            continue
+        t = _TAG.match(rest)
+        if t and _PREFIX.match(rest[t.end():]):
+            tags.append(t.group().strip())
+            rest = rest[t.end():]
+            continue
+        break
+    return " ".join([*tags, rest.strip()]).strip()
+
+
+def content_type(part: Message) -> str:
+    """``maintype/subtype`` in lower case; ``text/plain`` when missing or unreadable (RFC 2045)."""
+    try:
+        return part.get_content_type()
+    except Exception:
+        return "text/plain"
+
+
+def content_param(part: Message, name: str) -> str | None:
+    try:
+        value = part.get_param(name)
+    except Exception:
+        return None
+    if isinstance(value, tuple):  # RFC 2231 (charset, language, value)
+        try:
+            value = email.utils.collapse_rfc2231_value(value)
+        except Exception:
+            value = value[2] if len(value) > 2 else None
+    return repair(value) if isinstance(value, str) else None

@@ -1,0 +1,160 @@
+"""HTML to plain text, for HTML-only mail. Pure; parsing by selectolax (lexbor).
+
+Block elements become line breaks, list items get a dash, tables a line per row, and
+``<blockquote>`` content is prefixed with ``>`` so the quote separator treats quoted HTML
+history exactly like quoted plain text. The walk is iterative: deeply nested markup (some
+clients emit thousands of nested ``<div>``) cannot exhaust the stack.
+"""
+
+from __future__ import annotations
+
+import re
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+_SKIP = frozenset(
+    {"script", "style", "head", "title", "template", "noscript", "svg", "object", "iframe",
+     "-comment", "-doctype", "xml", "o:p", "meta", "link"}
+)
+_BLOCK = frozenset(
+    {"address", "article", "aside", "center", "dd", "div", "dl", "dt", "fieldset", "figure",
+     "footer", "form", "header", "main", "nav", "ol", "section", "table", "tbody", "thead",
+     "tfoot", "ul", "caption"}
+)
+_PARAGRAPH = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "pre"})
+_WS = re.compile(r"[ \t\r\n\f\v\xa0\u200b]+")
+_BLANKS = re.compile(r"\n{3,}")
+# Gmail/Outlook/Thunderbird wrap the quoted history in elements with these classes or ids
+# instead of (or around) a blockquote; treat them as quotes too.
+_QUOTE_MARKERS = ("gmail_quote", "moz-cite", "yahoo_quoted", "divRplyFwdMsg", "OLK_SRC_BODY")
+
+
+class _Writer:
+    __slots__ = ("blank_pending", "cur", "depth", "line_depth", "lines", "pre")
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.cur: list[str] = []
+        self.depth = 0
+        self.line_depth = 0
+        self.pre = 0
+        self.blank_pending = False
+
+    def text(self, s: str) -> None:
+        if self.pre:
+            parts = s.replace("\r\n", "\n").split("\n")
+            for i, part in enumerate(parts):
+                if i:
+                    self.newline(force=True)
+                self._put(part)
+            return
+        s = _WS.sub(" ", s)
+        if not self.cur:
+            s = s.lstrip()
+        elif self.cur[-1].endswith(" ") and s.startswith(" "):
+            s = s[1:]
+        if s:
+            self._put(s)
+
+    def _put(self, s: str) -> None:
+        if not self.cur:
+            if self.blank_pending and self.lines:
+                self.lines.append(self._prefix(self.depth).rstrip())
+            self.blank_pending = False
+            self.line_depth = self.depth
+        self.cur.append(s)
+
+    def _prefix(self, depth: int) -> str:
+        return "> " * depth
+
+    def newline(self, force: bool = False) -> None:
+        if self.cur:
+            line = "".join(self.cur).rstrip()
+            self.lines.append(self._prefix(self.line_depth) + line)
+            self.cur = []
+        elif force:
+            self.lines.append(self._prefix(self.depth).rstrip())
+
+    def paragraph(self) -> None:
+        self.newline()
+        self.blank_pending = True
+
+    def result(self) -> str:
+        self.newline()
+        text = "\n".join(line.rstrip() for line in self.lines)
+        return _BLANKS.sub("\n\n", text).strip("\n")
+
+
+def _is_quote(node: LexborNode) -> bool:
+    if node.tag == "blockquote":
+        return True
+    attrs = node.attributes
+    marker = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
+    return any(m in marker for m in _QUOTE_MARKERS) if marker.strip() else False
+
+
+def html_to_text(html: str) -> str:
+    """Readable text of an HTML body (never raises; returns "" for unusable markup)."""
+    try:
+        tree = LexborHTMLParser(html)
+    except Exception:
+        return ""
+    root = tree.body or tree.root
+    if root is None:
+        return ""
+    w = _Writer()
+    # (node, entering) pairs: an explicit stack instead of recursion.
+    stack: list[tuple[LexborNode, bool]] = [(root, True)]
+    while stack:
+        node, entering = stack.pop()
+        tag = node.tag or ""
+        if not entering:
+            _leave(w, node, tag)
+            continue
+        if tag == "-text":
+            w.text(node.text_content or "")
+            continue
+        if tag in _SKIP:
+            continue
+        _enter(w, node, tag)
+        stack.append((node, False))
+        children: list[LexborNode] = []
+        child = node.child
+        while child is not None:
+            children.append(child)
+            child = child.next
+        stack.extend((c, True) for c in reversed(children))
+    return w.result()
+
+
+def _enter(w: _Writer, node: LexborNode, tag: str) -> None:
+    if _is_quote(node):
+        w.paragraph()
+        w.depth += 1
+    if tag == "br":
+        w.newline(force=True)
+    elif tag in _PARAGRAPH:
+        w.paragraph()
+        if tag == "pre":
+            w.pre += 1
+    elif tag in _BLOCK or tag == "tr":
+        w.newline()
+    elif tag == "li":
+        w.newline()
+        w.text("- ")
+    elif tag == "hr":
+        w.paragraph()
+    elif tag in ("td", "th") and w.cur:
+        w.text(" ")
+
+
+def _leave(w: _Writer, node: LexborNode, tag: str) -> None:
+    if tag in _PARAGRAPH:
+        if tag == "pre":
+            w.pre = max(0, w.pre - 1)
+        w.paragraph()
+    elif tag in _BLOCK or tag in ("li", "tr"):
+        w.newline()
+    if _is_quote(node):
+        w.paragraph()
+        w.depth = max(0, w.depth - 1)

@@ -1,0 +1,147 @@
+"""Bytes to text for mail: declared charsets, their usual lies, and detection as a fallback.
+
+Pure. Nothing here raises on any input: the last resort is UTF-8 with replacement characters.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+from charset_normalizer import from_bytes
+
+# What mail clients write versus what they mean. Supersets are preferred: a message labelled
+# gb2312 written by a GBK client decodes cleanly with gb18030, and "iso-8859-1" from Windows
+# clients routinely carries cp1252 punctuation (as every browser assumes, per WHATWG).
+_CHARSET_ALIASES = {
+    "iso-8859-1": "cp1252",
+    "iso8859-1": "cp1252",
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "us-ascii": "ascii",
+    "ascii": "ascii",
+    "ansi_x3.4-1968": "ascii",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "cp936": "gb18030",
+    "ks_c_5601-1987": "cp949",
+    "ks_c_5601": "cp949",
+    "euc-kr": "cp949",
+    "shift_jis": "cp932",
+    "shift-jis": "cp932",
+    "x-sjis": "cp932",
+    "sjis": "cp932",
+    "iso-2022-jp": "iso2022_jp_ext",
+    "iso-8859-8-i": "iso-8859-8",
+    "iso-8859-6-i": "iso-8859-6",
+    "unicode-1-1-utf-7": "utf-7",
+    "x-unicode-1-1-utf-7": "utf-7",
+    "utf8": "utf-8",
+    "x-mac-roman": "mac_roman",
+    "macintosh": "mac_roman",
+    "tis-620": "cp874",
+    "windows-874": "cp874",
+    "x-user-defined": "cp1252",
+    "unknown-8bit": "",
+    "x-unknown": "",
+    "unknown": "",
+    "default": "",
+    "charset": "",
+}
+
+_SURROGATES = re.compile("[\udc80-\udcff]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def codec_for(charset: str | None) -> str | None:
+    """The Python codec for a declared charset, or None when it is missing or unknown."""
+    if not charset:
+        return None
+    name = charset.strip().strip("\"'").lower()
+    name = _CHARSET_ALIASES.get(name, name)
+    if not name:
+        return None
+    try:
+        return codecs.lookup(name).name
+    except (LookupError, ValueError):
+        return None
+
+
+def detect(data: bytes, sample_bytes: int) -> str | None:
+    """Best guess of a codec for undeclared or mislabelled bytes (charset-normalizer)."""
+    try:
+        best = from_bytes(data[:sample_bytes]).best()
+    except Exception:  # detection is advisory; a detector bug must not lose the message
+        return None
+    if best is None:
+        return None
+    return codec_for(best.encoding)
+
+
+def decode_bytes(data: bytes, declared: str | None, sample_bytes: int = 32 * 1024) -> str:
+    """Decode a body or header: trust the declaration when the bytes agree with it; otherwise
+    try UTF-8 (the most common mislabel is UTF-8 sent as ASCII or Latin-1 and the reverse), then
+    detection, then UTF-8 with replacement characters."""
+    if not data:
+        return ""
+    codec = codec_for(declared)
+    if codec is not None:
+        try:
+            text = data.decode(codec)
+        except (UnicodeDecodeError, LookupError, ValueError):
+            pass
+        else:
+            # 8-bit bytes that decode as a single-byte charset could still be UTF-8 (a sender
+            # that wrote UTF-8 and declared Latin-1): valid multibyte UTF-8 is rarely accidental.
+            if codec in ("cp1252", "iso8859-15") and _looks_like_utf8(data):
+                return data.decode("utf-8")
+            return text
+    if data.isascii():
+        return data.decode("ascii")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    guess = detect(data, sample_bytes)
+    if guess is not None:
+        try:
+            return data.decode(guess)
+        except (UnicodeDecodeError, LookupError, ValueError):
+            pass
+    return data.decode("cp1252", errors="replace") if _mostly_latin(data) else data.decode(
+        "utf-8", errors="replace"
+    )
+
+
+def _looks_like_utf8(data: bytes) -> bool:
+    if data.isascii():
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _mostly_latin(data: bytes) -> bool:
+    high = sum(1 for b in data if b >= 0x80)
+    return high * 20 < len(data)
+
+
+def repair(text: str, sample_bytes: int = 32 * 1024) -> str:
+    """Make any string safe to put on the wire: undo ``surrogateescape`` (raw 8-bit bytes in
+    headers, as the ``email`` package leaves them) by decoding those bytes properly, and drop
+    control characters that no human wrote."""
+    if _SURROGATES.search(text):
+        try:
+            raw = text.encode("utf-8", errors="surrogateescape")
+        except UnicodeEncodeError:
+            text = _SURROGATES.sub("\ufffd", text)
+        else:
+            text = decode_bytes(raw, None, sample_bytes)
+        # anything still unpaired (a surrogate that was not an escaped byte) cannot be encoded
+        text = re.sub("[\ud800-\udfff]", "\ufffd", text)
+    if _CONTROL.search(text):
+        text = _CONTROL.sub("", text)
+    return text

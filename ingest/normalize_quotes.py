@@ -1,0 +1,204 @@
+"""Separate what the customer just wrote from the quoted history and the signature. Pure.
+
+Recognized quote starts: "On … wrote:" and its translations (also split over up to three
+lines), "-----Original Message-----" and translations, Outlook header blocks ("From:/De :/Von:"
+followed by "Sent:/Date:/To:/Objet :" lines, with or without the "____" rule above them),
+forwarded-message banners, and ``>`` quoted blocks. Signatures: the "-- " delimiter and
+"Sent from my …" lines at the end of the new text.
+
+The rule that wins every tie: never hide the customer's words. A ``>`` block followed by more
+unquoted text is an inline reply and stays in the new text; when nothing new would be left,
+the whole body is the new text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_WROTE = re.compile(
+    r"^[>\s-]*(?:on|le|am|el|il|op|den|på|em|w dniu|dne|\d{1,4}[./-])\b.{0,400}?"
+    r"(?:wrote|writes|a écrit|a ecrit|schrieb|escribió|escribio|ha scritto|scrisse|schreef|"
+    r"skrev|kirjoitti|escreveu|napisał|napsal|написал|написала|yazdı)\s*[:：]?[\s-]*$",
+    re.IGNORECASE | re.DOTALL,
+)
+# "2014-03-20 8:48 GMT+01:00 Jane Doe <jane@example.com>:" (Gmail in several locales)
+_DATED_SENDER = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b.{0,200}<[^<>\s]+@[^<>\s]+>\s*:$")
+_ORIGINAL = re.compile(
+    r"^[>\s]*[-_=*]{2,}\s*(?:original message|original e-?mail|message d'origine|"
+    r"message original|ursprüngliche nachricht|originalnachricht|mensaje original|"
+    r"messaggio originale|mensagem original|oorspronkelijk bericht|originalmeddelelse|"
+    r"original meddelelse|oprindelig besked|originalmeddelande|opprinnelig melding|"
+    r"alkuperäinen viesti|исходное сообщение|"
+    r"forwarded message|message transféré|weitergeleitete nachricht|mensaje reenviado|"
+    r"messaggio inoltrato|mensagem encaminhada|doorgestuurd bericht|videresendt melding|"
+    r"reply above this line|répondez au-dessus de cette ligne)\s*[-_=*]*\s*$",
+    re.IGNORECASE,
+)
+_FROM_FIELD = re.compile(
+    r"^[>\s]*\*?(?:from|de|von|da|van|från|fra|od|lähettäjä|от|feladó|kimden)\s*\*?\s*[:：]",
+    re.IGNORECASE,
+)
+_HEADER_FIELD = re.compile(
+    r"^[>\s]*\*?(?:sent|date|datum|envoyé|envoye|gesendet|data|enviado|enviada|verzonden|"
+    r"skickat|sendt|lähetetty|отправлено|to|à|a|an|para|aan|till|til|до|kenen|subject|objet|"
+    r"betreff|oggetto|asunto|assunto|onderwerp|ämne|emne|aihe|тема|cc)\s*\*?\s*[:：]",
+    re.IGNORECASE,
+)
+_RULE = re.compile(r"^\s*(?:_{8,}|={4,}|-{8,}|\*{8,})\s*$")
+_ANY_LANGUAGE_ATTRIBUTION = re.compile(r"^[>\s]*\S.{0,400}@.{0,200}[:：]$", re.DOTALL)
+_SENT_FROM = re.compile(
+    r"^\s*(?:sent from|sent via|sent with|get outlook for|envoyé de|envoyé depuis|"
+    r"envoyé à partir de|envoye de|télécharger outlook|von meinem|gesendet von|inviato da|"
+    r"enviado desde|enviado do|enviado de|verzonden (?:vanaf|met)|skickat från|sendt fra|"
+    r"lähetetty)\b.{0,80}$",
+    re.IGNORECASE,
+)
+_LEAD_FIELD = re.compile(r"^\s*(?:message du|message from|sent|date|envoyé)\s*[:：]", re.I)
+_SENT_FROM_TAIL = 3  # a "Sent from" line counts only among the last non-blank lines
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyParts:
+    text: str
+    quoted: str
+    signature: str
+
+
+def _is_quote_header(lines: list[str], i: int) -> bool:
+    line = lines[i].strip()
+    if not line:
+        return False
+    if _ORIGINAL.match(line) or _DATED_SENDER.match(line):
+        return True
+    low = line.lower()
+    if any(w in low for w in ("on ", "le ", "am ", "el ", "il ", "op ", "den ", "på ", "em ")) or (
+        low[:1].isdigit()
+    ):
+        window = line
+        for j in range(i, min(i + 3, len(lines))):
+            if j > i:
+                window = f"{window} {lines[j].strip()}"
+            if len(window) <= 500 and _WROTE.match(window):
+                return True
+    if (i == 0 or not lines[i - 1].strip()) and not _SENT_FROM.match(line) and _attribution(
+        lines, i
+    ):
+        return True
+    if _FROM_FIELD.match(line):
+        fields = 0
+        for j in range(i + 1, min(i + 6, len(lines))):
+            if _HEADER_FIELD.match(lines[j]):
+                fields += 1
+        return fields >= 1
+    return False
+
+
+def _attribution(lines: list[str], i: int) -> bool:
+    """"<date> <name> <address> <verb>:" in any language: a paragraph of at most three lines
+    that names an address, has a date or time in it, and ends with a colon."""
+    window = ""
+    for j in range(i, min(i + 3, len(lines))):
+        part = lines[j].strip()
+        if not part:
+            return False
+        window = f"{window} {part}" if window else part
+        if (
+            window.endswith((":", "："))
+            and _ANY_LANGUAGE_ATTRIBUTION.match(window)
+            and any(c.isdigit() for c in window)
+        ):
+            return True
+    return False
+
+
+def _quote_start(lines: list[str]) -> int | None:
+    n = len(lines)
+    i = 0
+    while i < n:
+        line = lines[i]
+        if line.lstrip().startswith(">"):
+            j = i
+            while j < n and (lines[j].lstrip().startswith(">") or not lines[j].strip()):
+                j += 1
+            if _only_tail_after(lines, j):
+                return _with_rule_above(lines, i)
+            i = j  # an inline reply: what follows the quote is new text, keep scanning
+            continue
+        if _is_quote_header(lines, i):
+            return _with_rule_above(lines, i)
+        if (i == 0 or not lines[i - 1].strip()) and _SENT_FROM.match(line):
+            # mobile clients put the history right under "Sent from my …", often headerless
+            if any(rest.strip() for rest in lines[i + 1:]):
+                return i + 1
+        i += 1
+    return None
+
+
+def _with_rule_above(lines: list[str], i: int) -> int:
+    """Move the quote start up over the rule and the "Message du :" line some clients put
+    above the quoted header block."""
+    start = i
+    k = i - 1
+    while k >= 0 and i - k <= 4:
+        line = lines[k]
+        if not line.strip():
+            k -= 1
+            continue
+        if _RULE.match(line):
+            return k
+        if _LEAD_FIELD.match(line):
+            start = k
+            k -= 1
+            continue
+        break
+    return start
+
+
+def _only_tail_after(lines: list[str], j: int) -> bool:
+    """True when nothing but a signature, a quote header or blank lines follows index ``j``."""
+    for k in range(j, len(lines)):
+        line = lines[k]
+        if not line.strip():
+            continue
+        if line.rstrip("\r") in ("-- ", "--") or _SENT_FROM.match(line):
+            return True
+        return _is_quote_header(lines, k) or _RULE.match(line) is not None
+    return True
+
+
+def _signature_start(lines: list[str], search_lines: int) -> int | None:
+    found: list[int] = []
+    for i, line in enumerate(lines):
+        if line == "-- " and i > 0:
+            found.append(i)
+            break
+    nonblank = [i for i, line in enumerate(lines) if line.strip()]
+    for i in nonblank[-_SENT_FROM_TAIL:]:
+        if _SENT_FROM.match(lines[i]) and i > 0:
+            found.append(i)
+            break
+    start = max(1, len(lines) - search_lines)
+    for i in range(len(lines) - 1, start - 1, -1):
+        if lines[i].strip() in ("--", "—"):
+            found.append(i)
+            break
+    return min(found) if found else None
+
+
+def split_reply(body: str, signature_search_lines: int = 15) -> ReplyParts:
+    """Split a plain-text body into new text, quoted history and signature."""
+    lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    q = _quote_start(lines)
+    head, quoted = (lines, []) if q is None else (lines[:q], lines[q:])
+    s = _signature_start(head, signature_search_lines)
+    new, signature = (head, []) if s is None else (head[:s], head[s:])
+    text = "\n".join(new).strip("\n").rstrip()
+    if not text.strip():
+        # nothing new (a bare forward, a lone signature): the whole body is what was sent
+        return ReplyParts(text=body.strip(), quoted="", signature="")
+    return ReplyParts(
+        text=text,
+        quoted="\n".join(quoted).strip("\n").rstrip(),
+        signature="\n".join(signature).strip("\n").rstrip(),
+    )
