@@ -1,0 +1,47 @@
+"""``helpline parse FILE.eml``: what helpline makes of one mail, as JSON."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ingest.mime import UnparseableEmail, parse_email
+from schemas.codec import encode_pretty
+from schemas.stage import StageContext
+
+
+def parse_file(path: Path, mailbox: str, received_at: datetime) -> bytes:
+    """The InboundMessage of one file, as pretty JSON. Raises UnparseableEmail or OSError."""
+    msg = parse_email(
+        path.read_bytes(), mailbox=mailbox, received_at=received_at, raw_ref=f"file:{path.name}"
+    )
+    return encode_pretty(msg)
+
+
+def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
+    # SystemExit rather than typer.Exit: under ``standalone_mode=False`` click turns
+    # typer.Exit into a return value, and the exit code would be lost.
+    # get_ctx is not called: parsing a file needs no broker and no settings beyond defaults.
+    @app.command("parse")
+    def parse(
+        file: Annotated[Path, typer.Argument(help="an RFC 822 message (.eml)")],
+        mailbox: Annotated[
+            str, typer.Option(help="the support mailbox it arrived in")
+        ] = "support",
+    ) -> None:
+        """Print the normalized message (InboundMessage) of FILE as JSON."""
+        try:
+            out = parse_file(file, mailbox, datetime.now(UTC))
+        except UnparseableEmail as exc:
+            typer.echo(f"helpline parse: {file}: unparseable: {exc.reason}", err=True)
+            raise SystemExit(1) from None
+        except OSError as exc:
+            typer.echo(f"helpline parse: {file}: {exc.strerror or exc}", err=True)
+            raise SystemExit(1) from None
+        sys.stdout.buffer.write(out + b"\n")
+        sys.stdout.buffer.flush()
