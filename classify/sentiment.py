@@ -31,19 +31,19 @@ _NEGATIVE = {
     "failed": 1, "fail": 1, "fails": 1, "wrong": 1, "problem": 1, "issue": 1, "error": 1,
     "damaged": 1, "defective": 2, "faulty": 2, "missing": 1, "late": 1, "delay": 1, "delayed": 1,
     "stolen": 1, "lost": 1, "overcharged": 2, "refund": 1, "cancel": 1, "sick": 2, "tired": 1,
-    "fed": 0, "mad": 2, "crap": 3, "shit": 3, "damn": 2, "stupid": 3, "liar": 3, "lied": 3,
+    "mad": 2, "crap": 3, "shit": 3, "damn": 2, "stupid": 3, "liar": 3, "lied": 3,
     # French (folded)
     "colere": 3, "furieux": 3, "furieuse": 3, "inadmissible": 3, "inacceptable": 3,
     "scandaleux": 3, "scandale": 3, "honteux": 3, "honte": 3, "arnaque": 3, "escroquerie": 3,
     "escrocs": 3, "nul": 2, "nulle": 2, "lamentable": 3, "pire": 3, "deplorable": 3,
-    "inutile": 2, "incompetent": 3, "incompetents": 3, "plainte": 2, "avocat": 2,
+    "inutile": 2, "incompetents": 3, "plainte": 2, "avocat": 2,
     "decu": 2, "decue": 2, "decevant": 2, "decevante": 2, "mecontent": 2, "mecontente": 2,
     "insatisfait": 2, "insatisfaite": 2, "enerve": 2, "enervee": 2, "agace": 2, "agacee": 2,
     "frustre": 2, "frustree": 2, "inquiet": 1, "inquiete": 1, "mauvais": 2, "mauvaise": 2,
     "impoli": 2, "casse": 1, "cassee": 1, "defectueux": 2, "defectueuse": 2, "panne": 1,
     "probleme": 1, "erreur": 1, "retard": 1, "perdu": 1, "perdue": 1, "vole": 1, "jamais": 1,
     "annuler": 1, "rembourser": 1, "remboursement": 1, "marre": 3, "inadmissibles": 3,
-    "catastrophe": 3, "catastrophique": 3, "horrible": 3, "affreux": 3, "cauchemar": 3,
+    "catastrophe": 3, "catastrophique": 3, "affreux": 3, "cauchemar": 3,
 }
 _POSITIVE = {
     "thanks": 1, "thank": 1, "great": 2, "excellent": 3, "perfect": 3, "happy": 2, "love": 3,

@@ -16,6 +16,19 @@ class RuleMatch:
 
 
 @record
+class ModelPrediction:
+    """What one trained model said, kept even when it abstained (for triage screens)."""
+
+    target: str  # the ticket field it predicts: category, department, priority, type
+    label: str | None = None  # None when abstained
+    best_guess: str | None = None
+    confidence: float = 0.0
+    abstained: bool = False
+    reason: str = ""  # "low-confidence" / "out-of-scope" when abstained
+    model_version: str | None = None
+
+
+@record
 class Classified:
     TAG: ClassVar[str] = "classified"
     category: str | None = None
@@ -35,4 +48,8 @@ class Classified:
     matched_rules: tuple[RuleMatch, ...] = ()
     ruleset_version: str | None = None
     model_version: str | None = None
+    # "applied", or "absent" when no model is configured (rules only), "failed" if it raised
+    model_status: str | None = None
+    predictions: tuple[ModelPrediction, ...] = ()
+    language_confidence: float | None = None
     extra: Extra = extra_field()

@@ -1,0 +1,128 @@
+"""One ticket's classification, start to finish: language, sentiment, the models, then the
+rules (which see the models' answers and may override them). No I/O; time is the message's own
+time, so a replay yields the same ``classified`` payload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import cast
+
+from classify.facts import TicketFacts
+from classify.language import LanguageDetection
+from classify.model import Prediction, TicketClassifier
+from classify.rules import PRIORITIES, Outcome, Ruleset
+from classify.sentiment import score_sentiment
+from schemas.classify_events import Classified, ModelPrediction
+from schemas.ticket_events import Priority
+
+# Priority words operators' historical data uses, mapped onto helpline's four levels.
+_PRIORITY_WORDS = {"medium": "normal", "moderate": "normal", "critical": "urgent",
+                   "highest": "urgent", "lowest": "low", "p1": "urgent", "p2": "high",
+                   "p3": "normal", "p4": "low"}
+
+
+@dataclass(frozen=True, slots=True)
+class ClassifierOptions:
+    triage_team: str | None = "Triage"
+    sentiment_negative_below: float = -0.3
+    sentiment_positive_above: float = 0.5
+    max_text_chars: int = 20_000
+
+
+def as_priority(label: str | None) -> Priority | None:
+    if label is None:
+        return None
+    word = label.strip().lower()
+    word = _PRIORITY_WORDS.get(word, word)
+    return cast(Priority, word) if word in PRIORITIES else None
+
+
+class Classifier:
+    """Language detector, models and options, applied to batches of tickets."""
+
+    def __init__(self, language: LanguageDetection | None,
+                 models: Sequence[TicketClassifier] = (),
+                 options: ClassifierOptions = ClassifierOptions()) -> None:
+        self.language = language
+        self.models = tuple(models)
+        self.options = options
+
+    def classify(self, tickets: Sequence[TicketFacts], times: Sequence[datetime],
+                 ruleset: Ruleset) -> list[Classified]:
+        limit = self.options.max_text_chars
+        texts = [f"{t.subject}\n{t.body}"[:limit] for t in tickets]
+        # one batch per model: the vectoriser's cost per call is what batching saves
+        per_model = [m.predict(texts) for m in self.models]
+        out: list[Classified] = []
+        for i, (facts, text) in enumerate(zip(tickets, texts, strict=True)):
+            predictions = tuple(
+                _wire(model, preds[i]) for model, preds in zip(self.models, per_model, strict=True)
+            )
+            out.append(self._one(facts, text, predictions, times[i], ruleset))
+        return out
+
+    def _one(self, facts: TicketFacts, text: str, predictions: tuple[ModelPrediction, ...],
+             at: datetime, ruleset: Ruleset) -> Classified:
+        detected = self.language.detect(text) if self.language else None
+        language = (detected.code if detected else None) or facts.customer.language
+        sentiment = score_sentiment(text, self.options.sentiment_negative_below,
+                                    self.options.sentiment_positive_above)
+        by_target = {p.target: p for p in predictions}
+        main = by_target.get("category") or by_target.get("department")
+        priority = by_target.get("priority")
+        uncertain = any(p.abstained for p in predictions)
+        facts = replace(
+            facts, body=facts.body[: self.options.max_text_chars], language=language,
+            sentiment=sentiment.label, sentiment_score=sentiment.score,
+            model_category=main.label if main else None,
+            model_confidence=main.confidence if main else None,
+            model_uncertain=uncertain, model_priority=priority.label if priority else None,
+        )
+        rules = ruleset.evaluate(facts, at)
+        return _merge(rules, by_target, predictions, self.options.triage_team, uncertain,
+                      Classified(
+                          language=rules.language or language,
+                          language_confidence=round(detected.confidence, 3) if detected else None,
+                          sentiment=sentiment.label, sentiment_score=sentiment.score,
+                          ruleset_version=ruleset.version,
+                          model_status="applied" if self.models else "absent",
+                      ))
+
+
+def _wire(model: TicketClassifier, p: Prediction) -> ModelPrediction:
+    return ModelPrediction(target=model.card.target, label=p.label, best_guess=p.best_guess,
+                           confidence=round(p.confidence, 4), abstained=p.abstained,
+                           reason=p.reason, model_version=model.card.version)
+
+
+def _merge(rules: Outcome, by_target: dict[str, ModelPrediction],
+           predictions: tuple[ModelPrediction, ...], triage_team: str | None, uncertain: bool,
+           base: Classified) -> Classified:
+    """Rules win over models: an operator's explicit rule beats a statistical guess."""
+
+    def model(target: str) -> str | None:
+        p = by_target.get(target)
+        return p.label if p else None
+
+    main = by_target.get("category") or by_target.get("department")
+    team = rules.team or (triage_team if uncertain else None)
+    return replace(
+        base,
+        category=rules.category or model("category"),
+        type=rules.type or model("type"),
+        priority=as_priority(rules.priority) or as_priority(model("priority")),
+        tags=rules.tags,
+        department=rules.department or model("department"),
+        team=team,
+        confidence=main.confidence if main else None,
+        uncertain=uncertain,
+        assign_to=rules.assign_to,
+        sla_policy=rules.sla_policy,
+        notify=rules.notify,
+        matched_rules=rules.matched,
+        model_version=",".join(p.model_version or "" for p in predictions) or None,
+        predictions=predictions,
+    )

@@ -1,0 +1,155 @@
+"""``helpline rules …`` and ``helpline model …``: operators' commands for classification."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from schemas.stage import StageContext
+
+DataOpt = Annotated[Path, typer.Option("--data", help="CSV file with a header row",
+                                       exists=True, dir_okay=False)]
+TextOpt = Annotated[list[str], typer.Option("--text-col", help="text column; repeat to join "
+                                                              "several (e.g. subject and body)")]
+LabelOpt = Annotated[str, typer.Option("--label-col", help="the label column")]
+ModelOpt = Annotated[Path, typer.Option("--model", help="a directory written by `model train` "
+                                                        "(joblib weights: trusted paths only)")]
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
+    rules = typer.Typer(help="Classification rules: check and publish rules files.",
+                        no_args_is_help=True)
+    model = typer.Typer(help="The ML classifier: train, evaluate, predict.", no_args_is_help=True)
+
+    @rules.command("check")
+    def check(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
+        """Compile a rules file; print every error with its line and column (exit 1 if any)."""
+        from classify.rules_loader import load_rules
+
+        checked = load_rules(file.read_text(encoding="utf-8"))
+        if checked.ruleset is None:
+            for error in checked.errors:
+                typer.echo(f"{file}:{error}", err=True)
+            raise SystemExit(1)  # runtime.cli drops typer.Exit codes (standalone_mode=False)
+        rs = checked.ruleset
+        typer.echo(f"{file}: ok, {len(rs.rules)} rules, mode {rs.mode}, version {rs.version}")
+
+    @rules.command("push")
+    def push(
+        file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+        name: Annotated[str | None, typer.Option(
+            "--name", help="ruleset name (default: [ruleset] name, else the stage's)")] = None,
+    ) -> None:
+        """Check a rules file, then publish it to the rules topic; the classify stage reloads
+        it. A file with errors is not published."""
+        from classify.publish import PublishError, publish_ruleset
+        from classify.rules_loader import content_version, load_rules
+        from schemas.directory import RulesetRecord
+
+        source = file.read_text(encoding="utf-8")
+        checked = load_rules(source)
+        if checked.ruleset is None:
+            for error in checked.errors:
+                typer.echo(f"{file}:{error}", err=True)
+            raise SystemExit(1)  # runtime.cli drops typer.Exit codes (standalone_mode=False)
+        ctx = get_ctx()
+        chosen = name or _declared_name(source) or ctx.section("classify").ruleset_name
+        record = RulesetRecord(name=chosen, version=content_version(source), source=source,
+                               pushed_at=datetime.now(UTC))
+        try:
+            asyncio.run(publish_ruleset(ctx.kafka, record))
+        except PublishError as exc:
+            typer.echo(f"helpline: rules not pushed: {exc}", err=True)
+            raise SystemExit(1) from None
+        typer.echo(f"pushed ruleset {chosen!r} version {record.version} "
+                   f"({len(checked.ruleset.rules)} rules)")
+
+    @model.command("train")
+    def train(data: DataOpt, text_col: TextOpt, label_col: LabelOpt,
+              out: Annotated[Path, typer.Option("--out", help="directory to write the model")],
+              target: Annotated[str, typer.Option(
+                  help="ticket field predicted: category, department, priority, type")]
+              = "category",
+              holdout: Annotated[float, typer.Option(
+                  help="fraction held out (stratified) and scored after training")] = 0.0,
+              target_precision: Annotated[float, typer.Option(
+                  help="precision wanted when not abstaining; sets the threshold")] = 0.95,
+              seed: int = 13) -> None:
+        """Train on labelled tickets; print the model card (and held-out scores) as JSON."""
+        from classify.evaluation import read_labelled_csv, score
+        from classify.model import TrainingOptions, save_model, train_model
+
+        texts, labels = read_labelled_csv(data, text_col, label_col)
+        held: tuple[list[str], list[str]] = ([], [])
+        if holdout > 0:
+            from sklearn.model_selection import train_test_split
+
+            texts, x_test, labels, y_test = train_test_split(
+                texts, labels, test_size=holdout, random_state=seed, stratify=labels)
+            held = (x_test, y_test)
+        options = TrainingOptions(target=target, target_precision=target_precision, seed=seed)
+        trained = train_model(texts, labels, options)
+        card = save_model(trained, out)
+        report: dict[str, Any] = {"model": asdict(card)}
+        if held[0]:
+            report["holdout"] = score(trained.predict(held[0]), held[1])
+        _print_json(report)
+
+    @model.command("evaluate")
+    def evaluate(data: DataOpt, text_col: TextOpt, label_col: LabelOpt, model_dir: ModelOpt,
+                 out_of_scope: Annotated[Path | None, typer.Option(
+                     help="CSV of unrelated text: how often the model abstains on it")] = None,
+                 out_of_scope_col: Annotated[str, typer.Option(
+                     help="text column of --out-of-scope")] = "text") -> None:
+        """Score a model on labelled data: accuracy, macro-F1, per-class precision/recall,
+        confusion matrix, abstention (JSON)."""
+        from classify.evaluation import abstention_on, read_labelled_csv, score
+        from classify.model import load_model
+
+        loaded = load_model(model_dir)
+        texts, labels = read_labelled_csv(data, text_col, label_col)
+        report = score(loaded.predict(texts), labels)
+        report["model_version"] = loaded.card.version
+        if out_of_scope is not None:
+            oos, _ = read_labelled_csv(out_of_scope, [out_of_scope_col], None)
+            report["out_of_scope"] = abstention_on(loaded, oos)
+        _print_json(report)
+
+    @model.command("predict")
+    def predict(data: DataOpt, text_col: TextOpt, model_dir: ModelOpt,
+                batch: Annotated[int, typer.Option(min=1, help="rows per batch")] = 1000) -> None:
+        """One JSON object per row: label (null when abstained), confidence, abstained."""
+        from classify.evaluation import read_labelled_csv
+        from classify.model import load_model
+
+        loaded = load_model(model_dir)
+        texts, _ = read_labelled_csv(data, text_col, None)
+        for start in range(0, len(texts), batch):
+            for p in loaded.predict(texts[start:start + batch]):
+                sys.stdout.write(orjson.dumps({
+                    "label": p.label, "confidence": round(p.confidence, 4),
+                    "abstained": p.abstained, "best_guess": p.best_guess, "reason": p.reason,
+                }).decode() + "\n")
+
+    app.add_typer(rules, name="rules")
+    app.add_typer(model, name="model")
+
+
+def _declared_name(source: str) -> str | None:
+    import tomllib
+
+    header = tomllib.loads(source).get("ruleset", {})
+    name = header.get("name") if isinstance(header, dict) else None
+    return str(name) if name else None

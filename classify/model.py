@@ -1,0 +1,236 @@
+"""The ML classifier: TF-IDF word and character n-grams, a linear SVM with calibrated
+confidence, and two ways to say "I don't know":
+
+* **confidence** below a threshold chosen on validation data (the lowest threshold at which the
+  accepted predictions reach ``target_precision``), and
+* **out of scope**: the text is unlike every label's training tickets (cosine similarity to the
+  nearest label centroid below a low quantile of what validation tickets score).
+
+Either way the prediction is ``abstained`` and the ticket is marked uncertain: the rules' default
+or the triage queue applies. Batch prediction amortises the vectoriser's per-call overhead.
+
+Storage: ``model.json`` (labels, thresholds, metrics, sha256 of the weights) next to
+``model.joblib`` (the fitted scikit-learn pipeline). joblib is pickle: loading runs code from
+the file. :func:`load_model` checks the weights against the sha256 recorded at training time,
+which catches corruption and accidental swaps, not a malicious directory: only load models from
+a directory you trust (your own ``helpline model train`` output).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import sklearn
+from scipy import sparse
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import FeatureUnion
+from sklearn.preprocessing import normalize
+from sklearn.svm import LinearSVC
+
+WEIGHTS = "model.joblib"
+METADATA = "model.json"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingOptions:
+    target: str = "category"  # which ticket field the model predicts: category, department, …
+    validation_fraction: float = 0.15
+    target_precision: float = 0.95  # of the predictions the model does not abstain on
+    min_coverage: float = 0.1  # never abstain on more than 90 % of validation tickets
+    scope_quantile: float = 0.05  # in-scope validation tickets flagged out of scope
+    max_chars: int = 2000  # of each ticket's text
+    svm_c: float = 0.5
+    seed: int = 13
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    label: str | None  # None when abstained
+    confidence: float
+    abstained: bool
+    best_guess: str  # the top label even when abstaining, for triage screens
+    reason: str = ""  # "low-confidence" / "out-of-scope" when abstained
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCard:
+    """What ``model.json`` says about a trained model."""
+
+    target: str
+    labels: tuple[str, ...]
+    confidence_threshold: float
+    scope_threshold: float
+    max_chars: int
+    version: str  # sha256 of the weights, first 16 hex digits
+    weights_sha256: str
+    sklearn_version: str
+    trained_rows: int
+    validation: dict[str, Any] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+
+class TicketClassifier:
+    """A trained model plus its abstention thresholds."""
+
+    def __init__(self, card: ModelCard, features: FeatureUnion,
+                 classifier: CalibratedClassifierCV, centroids: np.ndarray) -> None:
+        self.card = card
+        self.features = features
+        self.classifier = classifier
+        self.centroids = centroids  # (labels, features), rows L2-normalised
+        self.labels: list[str] = [str(x) for x in classifier.classes_]
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        if not texts:
+            return []
+        matrix = self.features.transform([t[: self.card.max_chars] for t in texts])
+        probabilities = self.classifier.predict_proba(matrix)
+        scope = _nearest_centroid(matrix, self.centroids)
+        out: list[Prediction] = []
+        for row, similarity in zip(probabilities, scope, strict=True):
+            best = int(row.argmax())
+            confidence = float(row[best])
+            label = self.labels[best]
+            if similarity < self.card.scope_threshold:
+                out.append(Prediction(None, confidence, True, label, "out-of-scope"))
+            elif confidence < self.card.confidence_threshold:
+                out.append(Prediction(None, confidence, True, label, "low-confidence"))
+            else:
+                out.append(Prediction(label, confidence, False, label))
+        return out
+
+
+def _features(max_features: int = 300_000) -> FeatureUnion:
+    common: dict[str, Any] = {"sublinear_tf": True, "min_df": 2, "strip_accents": "unicode",
+                              "lowercase": True, "dtype": np.float32}
+    return FeatureUnion([
+        ("words", TfidfVectorizer(ngram_range=(1, 2), **common)),
+        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5),
+                                  max_features=max_features, **common)),
+    ])
+
+
+def _nearest_centroid(matrix: sparse.spmatrix, centroids: np.ndarray) -> np.ndarray:
+    rows = normalize(matrix)
+    similarities = np.asarray(rows @ centroids.T)
+    result: np.ndarray = similarities.max(axis=1)
+    return result
+
+
+def _centroids(matrix: sparse.spmatrix, labels: Sequence[str], classes: Sequence[str]) -> Any:
+    rows = normalize(matrix)
+    y = np.asarray(labels)
+    means = np.vstack([np.asarray(rows[y == c].mean(axis=0)).ravel() for c in classes])
+    return normalize(means).astype(np.float32)
+
+
+def choose_confidence_threshold(confidence: np.ndarray, correct: np.ndarray,
+                                target_precision: float, min_coverage: float) -> float:
+    """The lowest threshold whose accepted predictions reach ``target_precision``; when none
+    does, the threshold with the best precision that still accepts ``min_coverage``."""
+    order = np.sort(np.unique(confidence))
+    best_t, best_p = 0.0, -1.0
+    for t in order:
+        accepted = confidence >= t
+        coverage = float(accepted.mean())
+        if coverage < min_coverage:
+            break
+        precision = float(correct[accepted].mean())
+        if precision >= target_precision:
+            return float(t)
+        if precision > best_p:
+            best_t, best_p = float(t), precision
+    return best_t
+
+
+def train_model(texts: Sequence[str], labels: Sequence[str],
+                options: TrainingOptions = TrainingOptions()) -> TicketClassifier:
+    """Fit on ``texts``/``labels``; a stratified validation split picks the thresholds."""
+    texts = [t[: options.max_chars] for t in texts]
+    counts: dict[str, int] = {}
+    for label in labels:
+        counts[label] = counts.get(label, 0) + 1
+    stratify = list(labels) if min(counts.values()) >= 2 else None
+    x_fit, x_val, y_fit, y_val = train_test_split(
+        list(texts), list(labels), test_size=options.validation_fraction,
+        random_state=options.seed, stratify=stratify,
+    )
+    features = _features()
+    matrix = features.fit_transform(x_fit)
+    folds = max(2, min(3, min(y_fit.count(c) for c in set(y_fit))))
+    classifier = CalibratedClassifierCV(LinearSVC(C=options.svm_c), cv=folds, ensemble=False)
+    classifier.fit(matrix, y_fit)
+    classes = [str(c) for c in classifier.classes_]
+    centroids = _centroids(matrix, y_fit, classes)
+    val_matrix = features.transform(x_val)
+    proba = classifier.predict_proba(val_matrix)
+    confidence = proba.max(axis=1)
+    correct = np.asarray(classifier.classes_[proba.argmax(axis=1)] == np.asarray(y_val))
+    threshold = choose_confidence_threshold(confidence, correct, options.target_precision,
+                                            options.min_coverage)
+    scope = _nearest_centroid(val_matrix, centroids)
+    scope_threshold = float(np.quantile(scope, options.scope_quantile))
+    accepted = (confidence >= threshold) & (scope >= scope_threshold)
+    validation = {
+        "rows": len(y_val),
+        "accuracy": round(float(correct.mean()), 4),
+        "coverage": round(float(accepted.mean()), 4),
+        "precision_when_confident": round(float(correct[accepted].mean()), 4)
+        if accepted.any() else None,
+        "target_precision": options.target_precision,
+    }
+    card = ModelCard(
+        target=options.target, labels=tuple(classes), confidence_threshold=round(threshold, 6),
+        scope_threshold=round(scope_threshold, 6), max_chars=options.max_chars, version="",
+        weights_sha256="", sklearn_version=sklearn.__version__, trained_rows=len(y_fit),
+        validation=validation,
+    )
+    return TicketClassifier(card, features, classifier, centroids)
+
+
+def save_model(model: TicketClassifier, directory: Path) -> ModelCard:
+    directory.mkdir(parents=True, exist_ok=True)
+    weights = directory / WEIGHTS
+    joblib.dump({"features": model.features, "classifier": model.classifier,
+                 "centroids": model.centroids}, weights, compress=3)
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    card = ModelCard(**{**asdict(model.card), "labels": model.card.labels,
+                        "version": digest[:16], "weights_sha256": digest})
+    (directory / METADATA).write_text(json.dumps(asdict(card), indent=2, sort_keys=True) + "\n")
+    model.card = card
+    return card
+
+
+class ModelLoadError(Exception):
+    """The model directory is missing, incomplete, or its weights do not match ``model.json``."""
+
+
+def load_model(directory: Path) -> TicketClassifier:
+    """Load a model written by :func:`save_model`. Runs pickled code: trusted directories only."""
+    meta_path, weights = directory / METADATA, directory / WEIGHTS
+    if not meta_path.is_file() or not weights.is_file():
+        raise ModelLoadError(f"{directory}: no {METADATA} and {WEIGHTS} here")
+    try:
+        meta = json.loads(meta_path.read_text())
+        meta["labels"] = tuple(meta["labels"])
+        card = ModelCard(**meta)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ModelLoadError(f"{meta_path}: unreadable model card: {exc}") from None
+    if card.format_version != FORMAT_VERSION:
+        raise ModelLoadError(f"{meta_path}: format {card.format_version}, "
+                             f"this helpline reads {FORMAT_VERSION}")
+    data = weights.read_bytes()
+    if hashlib.sha256(data).hexdigest() != card.weights_sha256:
+        raise ModelLoadError(f"{weights}: sha256 differs from {METADATA}; refusing to load")
+    parts = joblib.load(weights)
+    return TicketClassifier(card, parts["features"], parts["classifier"], parts["centroids"])
