@@ -1,0 +1,370 @@
+"""The router: ticket events and timers in, routing/SLA/escalation events and alerts out.
+
+Deterministic and clock-free (time is a parameter); the stage shell only decodes, encodes and
+persists. It keeps the per-ticket route state, the agent directory, and two indexes derived
+from them: open tickets per agent and channel (load) and unassigned tickets per team (queue).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from route import clocks, escalation, facts, supervisor
+from route.alerts import ROUTE_ACTOR_ID, SCHEDULER, notifications, supervisors_of, ticket_event
+from route.blueprint import blueprint_for
+from route.calendar import BusinessCalendar
+from route.config import RoutingConfig
+from route.escalation import EscalationDecision
+from route.model import AgentView, Team, next_tier, working_calendar
+from route.policy import Decision, Need, choose_agent
+from route.sla import earliest_due
+from route.timers import TimerIndex, next_wakeup
+from route.timing import fire_timers
+from schemas.classify_events import Classified
+from schemas.directory import Agent, CustomerRecord
+from schemas.events import Actor, TicketEvent
+from schemas.message import Address
+from schemas.notification import Notification
+from schemas.route_events import Assigned, Escalated, Queued, RouteTicketState, Unassigned
+from schemas.ticket_events import Created, MessageAdded, PriorityChanged, StatusChanged
+
+Emission = TicketEvent | Notification
+FAR = datetime.max.replace(tzinfo=UTC)
+
+
+class Router:
+    def __init__(self, cfg: RoutingConfig) -> None:
+        self.cfg = cfg
+        self.tickets: dict[str, RouteTicketState] = {}
+        self.agents: dict[str, Agent] = {}
+        self.customer_tiers: dict[str, str] = {}
+        self.last_agent: dict[str, str] = {}  # customer id -> agent id, for sticky teams
+        self.loads: dict[str, Counter[str]] = {}  # agent -> channel -> open tickets
+        self.queues: dict[str, set[str]] = {}  # team -> unassigned ticket ids
+        self.round_robin: dict[str, str] = {}
+        self.timers = TimerIndex()
+        self.changed: dict[str, RouteTicketState] = {}
+        self.dirty_teams: set[str] = set()
+        self.next_queue_retry: datetime | None = None
+        self._shifts: dict[str, BusinessCalendar | None] = {}
+        for agent in cfg.agents:
+            self.set_agent(agent.agent_id, agent)
+
+    # ------------------------------------------------------------------ reference data / state
+    def set_agent(self, agent_id: str, agent: Agent | None) -> None:
+        old = self.agents.pop(agent_id, None)
+        if old is not None:
+            self.dirty_teams.update(old.teams)
+        if agent is not None and not agent.deleted:
+            self.agents[agent_id] = agent
+            self._shifts[agent_id] = working_calendar(agent.working_hours)
+            self.dirty_teams.update(agent.teams)
+
+    def set_customer(self, customer_id: str, record: CustomerRecord | None) -> None:
+        if record is None or record.deleted or not record.tier:
+            self.customer_tiers.pop(customer_id, None)
+        else:
+            self.customer_tiers[customer_id] = record.tier.lower()
+
+    def restore(self, state: RouteTicketState | None, ticket_id: str) -> None:
+        self._attach(state, self._detach(ticket_id), ticket_id, persist=False)
+
+    def _detach(self, ticket_id: str) -> RouteTicketState | None:
+        """Take a ticket out of the indexes while it is being decided (its own load too)."""
+        old = self.tickets.pop(ticket_id, None)
+        if old is not None:
+            self._unindex(old)
+        return old
+
+    def _attach(
+        self, s: RouteTicketState | None, old: RouteTicketState | None, ticket_id: str,
+        persist: bool = True,
+    ) -> None:
+        if (
+            old is not None and old.assignee and facts.is_open(old)
+            and (s is None or s.assignee != old.assignee or not facts.is_open(s))
+        ):
+            self.dirty_teams.add(old.team or "")  # capacity freed: look at the queue
+        if s is not None:
+            self.tickets[ticket_id] = s
+            self._index(s)
+            self.timers.set(ticket_id, next_wakeup(s, self.cfg))
+            if persist:
+                self.changed[ticket_id] = s
+        else:
+            self.timers.set(ticket_id, None)
+
+    def _index(self, s: RouteTicketState) -> None:
+        if not facts.is_open(s):
+            return
+        if s.assignee:
+            self.loads.setdefault(s.assignee, Counter())[s.channel] += 1
+            self.last_agent[s.customer_id] = s.assignee
+        elif s.queued_since is not None and s.team:
+            self.queues.setdefault(s.team, set()).add(s.ticket_id)
+
+    def _unindex(self, s: RouteTicketState) -> None:
+        if not facts.is_open(s):
+            return
+        if s.assignee:
+            self.loads.get(s.assignee, Counter())[s.channel] -= 1
+        elif s.team and s.ticket_id in self.queues.get(s.team, set()):
+            self.queues[s.team].discard(s.ticket_id)
+
+    def take_changed(self) -> list[RouteTicketState]:
+        out = list(self.changed.values())
+        self.changed.clear()
+        return out
+
+    # ------------------------------------------------------------------ input events
+    def handle(self, event: TicketEvent, now: datetime) -> list[Emission]:
+        if event.actor.id == ROUTE_ACTOR_ID and event.actor.kind in ("system", "scheduler"):
+            return []  # our own output, already applied when it was decided
+        known = self.tickets.get(event.ticket_id)
+        if known is not None and event.event_id in known.seen:
+            return []  # redelivery
+        before = self._detach(event.ticket_id)
+        try:
+            s, out = self._decide_event(before, event)
+        except Exception:
+            self._attach(before, None, event.ticket_id, persist=False)  # untouched on failure
+            raise
+        self._attach(s, before, s.ticket_id)
+        return out + self.drain(event.at, event.event_id)
+
+    def _decide_event(
+        self, before: RouteTicketState | None, event: TicketEvent
+    ) -> tuple[RouteTicketState, list[Emission]]:
+        p, at, cause = event.payload, event.at, event.event_id
+        s = facts.remember(facts.fold(before, event), cause, self.cfg.seen_events_per_ticket)
+        if s.customer_id in self.customer_tiers:
+            s = dataclasses.replace(s, customer_tier=self.customer_tiers[s.customer_id])
+        out: list[Emission] = []
+        if isinstance(p, Created | Classified | PriorityChanged):
+            s = clocks.apply_policy(s, self.cfg, at)
+        if isinstance(p, MessageAdded):
+            if p.direction == "inbound":
+                s = clocks.on_customer_message(s, self.cfg, p.received_at)
+            elif facts.is_response(event):
+                s = clocks.on_response(s, at)
+        if isinstance(p, StatusChanged) and before is not None:
+            s = clocks.on_status(before, s, self.cfg, at)
+            s, more = self._blueprint(before, s, at, cause)
+            out += more
+        if isinstance(p, Classified):
+            decision = escalation.on_classification(s, self.cfg.escalation)
+            if decision is not None:
+                s, more = self.escalate(s, decision, at, cause)
+                out += more
+        if clocks.new_deadlines(before, s):
+            applied = clocks.applied(s)
+            if applied is not None:
+                out.append(ticket_event(s, applied, at, cause))
+        if isinstance(p, Escalated):  # by an agent: the tier's team takes over, if it has one
+            team = escalation.tier_team(self.cfg.escalation, p.to_tier)
+            if team and team != s.team:
+                s, more = self.reroute(s, team, f"escalated to {p.to_tier}", at, cause)
+                out += more
+        wants_route = isinstance(p, Classified | Unassigned) or (
+            isinstance(p, Created) and self.cfg.classify_wait.total_seconds() == 0
+        )
+        if wants_route and s.assignee is None and facts.is_open(s):
+            s, more = self.route(s, at, cause)
+            out += more
+        s, more = self._rules(s, at, cause)
+        return s, out + more
+
+    def _blueprint(
+        self, before: RouteTicketState, s: RouteTicketState, at: datetime, cause: str
+    ) -> tuple[RouteTicketState, list[Emission]]:
+        bp = blueprint_for(self.cfg.blueprints, s.type)
+        if bp is None:
+            return s, []
+        out: list[Emission] = []
+        sups = supervisors_of(self.cfg, self.agents, s.team, s.department)
+        if not bp.allows(before.status, s.status):
+            out += notifications(
+                self.cfg, s, "supervisor-alert", cause + ":transition", at, sups,
+                {"reason": f"transition {before.status} -> {s.status} not in blueprint",
+                 "blueprint": bp.ticket_type}, "Blueprint transition not allowed",
+            )
+        step = bp.step(s.status)
+        if step is None:
+            return s, out
+        if step.owner_team and step.owner_team != s.team:
+            s, more = self.reroute(s, step.owner_team, f"blueprint owner of {s.status}", at, cause)
+            out += more
+        if step.notify_on_entry:
+            owners = supervisors_of(self.cfg, self.agents, s.team, s.department)
+            out += notifications(
+                self.cfg, s, "assignment", cause + ":entry", at, owners,
+                {"reason": f"ticket entered {s.status}", "blueprint": bp.ticket_type},
+                f"Ticket entered {s.status}",
+            )
+        return s, out
+
+    def _rules(
+        self, s: RouteTicketState, at: datetime, cause: str
+    ) -> tuple[RouteTicketState, list[Emission]]:
+        out: list[Emission] = []
+        for rule in supervisor.due_rules(self.cfg.supervisor_rules, s, at):
+            key = supervisor.firing_key(rule, s)
+            s = facts.mark_fired(s, key)
+            if rule.action == "escalate":
+                to = rule.to_tier or next_tier(s.tier)
+                if to is not None and to != s.tier:
+                    decision = EscalationDecision(to, f"rule {rule.name}", "rule")  # type: ignore[arg-type]
+                    s, more = self.escalate(s, decision, at, key)
+                    out += more
+            else:
+                sups = supervisors_of(self.cfg, self.agents, s.team, s.department)
+                out += notifications(
+                    self.cfg, s, "supervisor-alert", f"{s.ticket_id}:{key}", at, sups,
+                    {"rule": rule.name, "exchanges": s.exchanges}, f"Rule: {rule.name}",
+                )
+        return s, out
+
+    # ------------------------------------------------------------------ decisions
+    def escalate(
+        self, s: RouteTicketState, d: EscalationDecision, at: datetime, cause: str
+    ) -> tuple[RouteTicketState, list[Emission]]:
+        payload = Escalated(from_tier=s.tier, to_tier=d.to_tier, reason=d.reason,
+                            trigger=d.trigger)
+        out: list[Emission] = [ticket_event(s, payload, at, cause)]
+        s = dataclasses.replace(s, tier=d.to_tier, tier_since=at)
+        team = escalation.tier_team(self.cfg.escalation, d.to_tier)
+        if team and team != s.team:
+            s, more = self.reroute(s, team, f"escalated to {d.to_tier}", at, cause)
+            out += more
+        sups = supervisors_of(self.cfg, self.agents, s.team, s.department)
+        out += notifications(
+            self.cfg, s, "escalation-alert", f"{s.ticket_id}:{cause}:escalated", at, sups,
+            {"from_tier": payload.from_tier, "to_tier": d.to_tier, "reason": d.reason,
+             "trigger": d.trigger}, f"Escalated to {d.to_tier}: {d.reason}",
+        )
+        return s, out
+
+    def reroute(
+        self, s: RouteTicketState, team: str, reason: str, at: datetime, cause: str
+    ) -> tuple[RouteTicketState, list[Emission]]:
+        out: list[Emission] = []
+        if s.assignee:
+            out.append(ticket_event(s, Unassigned(agent_id=s.assignee, reason=reason), at, cause))
+        s = dataclasses.replace(s, team=team, assignee=None, assigned_at=None, accepted=False,
+                                queued_since=None)
+        if facts.is_open(s):
+            s, more = self.route(s, at, cause)
+            out += more
+        return s, out
+
+    def _views(self) -> list[AgentView]:
+        return [
+            AgentView(a, self.loads.get(a.agent_id, Counter()), self._shifts.get(a.agent_id))
+            for a in self.agents.values()
+        ]
+
+    def decide(self, s: RouteTicketState, team: Team, at: datetime) -> Decision | None:
+        need = Need(
+            ticket_id=s.ticket_id, channel=s.channel, tier=s.tier, language=s.language,
+            skills=frozenset((*s.tags, *([s.category] if s.category else []))),
+            previous_agent=self.last_agent.get(s.customer_id),
+            passed_over=frozenset(s.passed_over),
+        )
+        views = self._views()
+        if s.assign_to and s.assign_to in self.agents:
+            requested = Team(name=team.name, strategy="least-loaded")
+            pick = choose_agent(requested, need, [v for v in views if v.agent_id == s.assign_to],
+                                at, default_capacity=self.cfg.default_capacity)
+            if pick is not None:
+                return Decision(pick.agent_id, "rule", "assigned by rule")
+        return choose_agent(team, need, views, at, default_capacity=self.cfg.default_capacity,
+                            last_round_robin=self.round_robin.get(team.name))
+
+    def route(
+        self, s: RouteTicketState, at: datetime, cause: str
+    ) -> tuple[RouteTicketState, list[Emission]]:
+        """Assign the ticket in its team, or put it in the team's queue."""
+        tier_team = escalation.tier_team(self.cfg.escalation, s.tier)
+        name = s.team or tier_team or self.cfg.team_for(None, s.department)
+        team = self.cfg.teams.get(name) or Team(name=name)
+        dept = s.department or team.department
+        decision = self.decide(s, team, at)
+        if decision is None:
+            already = s.queued_since is not None and s.team == name
+            s = dataclasses.replace(s, team=name, department=dept,
+                                    queued_since=s.queued_since if already else at)
+            if already:
+                return s, []
+            queued = Queued(team=name, due_at=earliest_due(s.clocks), reason="no agent available")
+            return s, [ticket_event(s, queued, at, cause)]
+        self.round_robin[name] = decision.agent_id
+        s = dataclasses.replace(
+            s, team=name, department=dept, assignee=decision.agent_id, assigned_at=at,
+            accepted=False, queued_since=None,
+        )
+        payload = Assigned(agent_id=decision.agent_id, team=name, department=dept,
+                           strategy=decision.strategy, reason=decision.reason)
+        out: list[Emission] = [ticket_event(s, payload, at, cause)]
+        agent = self.agents[decision.agent_id]
+        if agent.email:
+            out += notifications(
+                self.cfg, s, "assignment", f"{s.ticket_id}:{cause}:assigned", at,
+                [Address(address=agent.email)],
+                {"agent": agent.agent_id, "strategy": decision.strategy},
+                "Ticket assigned to you",
+            )
+        return s, out
+
+    def drain(self, at: datetime, cause: str, teams: Iterable[str] | None = None) -> list[Emission]:
+        """Assign queued tickets, earliest SLA due first, while agents have room."""
+        names = set(self.dirty_teams if teams is None else teams)
+        self.dirty_teams.difference_update(names)
+        out: list[Emission] = []
+        for name in sorted(n for n in names if self.queues.get(n)):
+            waiting = sorted(
+                (self.tickets[t] for t in self.queues[name]),
+                key=lambda q: (earliest_due(q.clocks) or FAR, q.created_at, q.ticket_id),
+            )[: self.cfg.queue_drain_limit]
+            for q in waiting:
+                old = self._detach(q.ticket_id)
+                routed, more = self.route(q, at, f"{cause}:drain")
+                if routed.assignee is None:
+                    self._attach(old, None, q.ticket_id, persist=False)
+                    continue
+                self._attach(routed, old, q.ticket_id)
+                out += more
+        return out
+
+    # ------------------------------------------------------------------ timers
+    def tick(self, now: datetime, limit: int = 10_000) -> list[Emission]:
+        out: list[Emission] = []
+        for ticket_id in self.timers.pop_due(now, limit):
+            old = self._detach(ticket_id)
+            if old is None:
+                continue
+            try:
+                s, more = fire_timers(self, old, now)
+            except Exception:
+                self._attach(old, None, ticket_id, persist=False)
+                raise
+            out += more
+            self._attach(s, old, ticket_id)
+        if self.dirty_teams:
+            out += self.drain(now, f"tick:{now.isoformat()}")
+        if self.next_queue_retry is None or now >= self.next_queue_retry:
+            self.next_queue_retry = now + self.cfg.queue_retry
+            out += self.drain(now, f"retry:{now.isoformat()}", teams=list(self.queues))
+        return out
+
+    def queue_view(self) -> dict[str, list[RouteTicketState]]:
+        return {
+            team: sorted((self.tickets[t] for t in ids),
+                         key=lambda q: (earliest_due(q.clocks) or FAR, q.created_at))
+            for team, ids in sorted(self.queues.items()) if ids
+        }
+
+
+__all__ = ["SCHEDULER", "Actor", "Emission", "Router"]

@@ -1,0 +1,138 @@
+"""The facts routing keeps about a ticket, folded from its events (pure).
+
+The route stage sees one ticket's events in order on the ticket's partition, so it keeps its own
+small fold instead of waiting for the tickets stage's state table. SLA clocks are not touched
+here (they need the policy and calendar, see ``route.clocks``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+
+from schemas.classify_events import Classified
+from schemas.events import TicketEvent
+from schemas.notification import AckSent
+from schemas.route_events import Assigned, Escalated, RouteTicketState, Unassigned
+from schemas.ticket_events import Created, Merged, MessageAdded, PriorityChanged, StatusChanged
+
+OPEN_STATUSES = frozenset({"new", "open", "pending", "on-hold"})
+
+
+def is_response(event: TicketEvent) -> bool:
+    """An agent's reply to the customer (notes and auto-acks are not responses)."""
+    p = event.payload
+    return isinstance(p, MessageAdded) and p.direction == "outbound" and not p.flags.auto_reply
+
+
+def acting_agent(event: TicketEvent) -> str | None:
+    p = event.payload
+    if isinstance(p, MessageAdded) and p.agent_id:
+        return p.agent_id
+    return event.actor.id if event.actor.kind == "agent" and event.actor.id else None
+
+
+def new_state(event: TicketEvent, created: Created) -> RouteTicketState:
+    return RouteTicketState(
+        ticket_id=event.ticket_id,
+        number=event.ticket_number,
+        channel=created.channel,
+        mailbox=created.mailbox,
+        customer_id=created.customer_id,
+        subject=created.subject,
+        language=created.language,
+        priority=created.priority,
+        status=created.status,
+        state_since=event.at,
+        created_at=event.at,
+        updated_at=event.at,
+    )
+
+
+def placeholder(event: TicketEvent) -> RouteTicketState:
+    """State for a ticket whose ``created`` event this stage never saw (older than its log)."""
+    return RouteTicketState(
+        ticket_id=event.ticket_id, number=event.ticket_number, state_since=event.at,
+        created_at=event.at, updated_at=event.at,
+    )
+
+
+def fold(state: RouteTicketState | None, event: TicketEvent) -> RouteTicketState:
+    """Apply one event's facts. Accepting an assignment, responses and status are tracked;
+    decisions (routing, SLA, escalation) are the engine's."""
+    p = event.payload
+    if isinstance(p, Created):
+        s = state or new_state(event, p)
+    else:
+        s = state or placeholder(event)
+    at = event.at
+    changes: dict[str, object] = {"updated_at": max(s.updated_at, at)}
+    agent = acting_agent(event)
+    if agent and agent == s.assignee:
+        changes["accepted"] = True
+    if isinstance(p, MessageAdded):
+        if p.direction == "inbound":
+            changes["inbound_count"] = s.inbound_count + 1
+            if s.awaiting_since is None:
+                changes["awaiting_since"] = p.received_at
+            if p.language and not s.language:
+                changes["language"] = p.language
+        elif is_response(event):
+            changes["outbound_count"] = s.outbound_count + 1
+            changes["awaiting_since"] = None
+    elif isinstance(p, StatusChanged):
+        changes["status"] = p.to_status
+        changes["state_since"] = at
+    elif isinstance(p, PriorityChanged):
+        changes["priority"] = p.to_priority
+    elif isinstance(p, Classified):
+        changes.update(
+            classified=True,
+            category=p.category or s.category,
+            type=p.type or s.type,
+            tags=tuple(dict.fromkeys((*s.tags, *p.tags))),
+            sentiment=p.sentiment or s.sentiment,
+            sentiment_score=p.sentiment_score
+            if p.sentiment_score is not None
+            else s.sentiment_score,
+            department=p.department or s.department,
+            team=p.team or s.team,
+            language=p.language or s.language,
+            assign_to=p.assign_to or s.assign_to,
+            sla_policy_hint=p.sla_policy or s.sla_policy_hint,
+        )
+        if p.priority:
+            changes["priority"] = p.priority
+    elif isinstance(p, Assigned):  # by an agent or supervisor: taken as accepted
+        changes.update(
+            assignee=p.agent_id, assigned_at=at, accepted=True, queued_since=None,
+            team=p.team or s.team,
+        )
+    elif isinstance(p, Unassigned):
+        changes.update(assignee=None, assigned_at=None, accepted=False)
+    elif isinstance(p, Escalated):
+        changes.update(tier=p.to_tier, tier_since=at)
+    elif isinstance(p, Merged):
+        changes.update(status="closed", state_since=at)
+    elif isinstance(p, AckSent):
+        pass
+    return dataclasses.replace(s, **changes)  # type: ignore[arg-type]
+
+
+def remember(state: RouteTicketState, event_id: str, limit: int) -> RouteTicketState:
+    seen = (*state.seen, event_id)[-limit:]
+    return dataclasses.replace(state, seen=seen)
+
+
+def mark_fired(state: RouteTicketState, key: str) -> RouteTicketState:
+    if key in state.fired:
+        return state
+    return dataclasses.replace(state, fired=(*state.fired, key))
+
+
+def is_open(state: RouteTicketState) -> bool:
+    return state.status in OPEN_STATUSES
+
+
+def touch(state: RouteTicketState, at: datetime) -> RouteTicketState:
+    return dataclasses.replace(state, updated_at=max(state.updated_at, at))
