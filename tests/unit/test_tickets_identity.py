@@ -1,0 +1,66 @@
+"""Customer identity: email, visitor id, verified identifier, directory attributes."""
+
+from __future__ import annotations
+
+from schemas.directory import CustomerRecord
+from tests.support.tickets_builders import T0, chat, email
+from tickets.identity import CustomerDirectory
+
+VIP = CustomerRecord(customer_id="cust-ceo", emails=("ceo@acme.test",), identifiers=("u-42",),
+                     tier="VIP", title="CEO", updated_at=T0)
+
+
+def test_directory_customer_is_found_by_email_case_insensitively() -> None:
+    d = CustomerDirectory()
+    d.put(VIP)
+    r = d.resolve(email("a1", "CEO@Acme.test"), T0)
+    assert r.customer.customer_id == "cust-ceo" and r.changed == ()
+
+
+def test_unknown_sender_becomes_a_new_deterministic_customer() -> None:
+    d1, d2 = CustomerDirectory(), CustomerDirectory()
+    a = d1.resolve(email("a1", "new@x.org"), T0)
+    b = d2.resolve(email("a9", "new@x.org"), T0)
+    assert a.customer == b.customer and a.changed == (a.customer,)
+    assert a.customer.emails == ("new@x.org",)
+
+
+def test_verified_identity_merges_the_anonymous_visitor() -> None:
+    d = CustomerDirectory()
+    d.put(VIP)
+    anon = d.resolve(chat("hi", "conv1", visitor="v9"), T0)
+    for c in anon.changed:
+        d.put(c)
+    verified = d.resolve(chat("it's me", "conv1", visitor="v9", verified="U-42"), T0)
+    merged, gone = verified.changed
+    assert merged.customer_id == "cust-ceo" and "v9" in merged.visitor_ids
+    assert merged.tier == "VIP"
+    assert gone.customer_id == anon.customer.customer_id and gone.merged_into == "cust-ceo"
+    for c in verified.changed:
+        d.put(c)
+    assert d.resolve(chat("again", "conv2", visitor="v9"), T0).customer.customer_id == "cust-ceo"
+    assert d.get(anon.customer.customer_id) == d.get("cust-ceo")
+
+
+def test_verified_email_identifier_finds_the_email_customer() -> None:
+    d = CustomerDirectory()
+    d.put(VIP)
+    r = d.resolve(chat("hi", "c1", visitor="v1", verified="ceo@acme.test"), T0)
+    assert r.customer.customer_id == "cust-ceo"
+
+
+def test_typed_email_in_chat_does_not_borrow_an_identity() -> None:
+    d = CustomerDirectory()
+    d.put(VIP)
+    r = d.resolve(chat("i am the ceo", "c1", visitor="v1", sender_email="ceo@acme.test"), T0)
+    assert r.customer.customer_id != "cust-ceo" and r.customer.tier is None
+
+
+def test_older_directory_record_does_not_overwrite_newer() -> None:
+    import dataclasses
+    from datetime import timedelta
+
+    d = CustomerDirectory()
+    d.put(VIP)
+    d.put(dataclasses.replace(VIP, tier="basic", updated_at=T0 - timedelta(days=1)))
+    assert d.get("cust-ceo").tier == "VIP"  # type: ignore[union-attr]
