@@ -1,0 +1,96 @@
+"""The ML classifier on the small golden set (always runs): it learns, abstains on unrelated
+text, picks its threshold from validation data, and refuses tampered weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from classify.evaluation import abstention_on, read_labelled_csv, score
+from classify.model import (
+    ModelLoadError,
+    TicketClassifier,
+    TrainingOptions,
+    choose_confidence_threshold,
+    load_model,
+    save_model,
+    train_model,
+)
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "classify"
+
+
+@pytest.fixture(scope="module")
+def model() -> TicketClassifier:
+    texts, labels = read_labelled_csv(GOLDEN / "tickets.csv", ["text"], "category")
+    return train_model(texts, labels, TrainingOptions(seed=13))
+
+
+def test_it_learns_billing_delivery_and_login_in_english_and_french(
+    model: TicketClassifier,
+) -> None:
+    predictions = model.predict([
+        "I was charged twice on my invoice",
+        "mon colis est perdu, le livreur ne répond pas",
+        "j'ai oublié mon mot de passe",
+    ])
+    assert [p.best_guess for p in predictions] == ["billing", "delivery", "login"]
+    assert all(0.0 <= p.confidence <= 1.0 for p in predictions)
+    assert model.card.labels == ("billing", "delivery", "login")
+    assert model.card.validation["rows"] > 0
+
+
+def test_out_of_scope_text_mostly_abstains(model: TicketClassifier) -> None:
+    unrelated, _ = read_labelled_csv(GOLDEN / "out_of_scope.csv", ["text"], None)
+    result = abstention_on(model, unrelated)
+    assert result["abstention_rate"] >= 0.7, result
+    for p in model.predict(unrelated):
+        assert (p.label is None) == p.abstained
+        if p.abstained:
+            assert p.reason in ("low-confidence", "out-of-scope")
+
+
+def test_threshold_is_the_lowest_reaching_the_target_precision() -> None:
+    confidence = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    correct = np.array([True, True, True, False, True, False])
+    assert choose_confidence_threshold(confidence, correct, 0.99, 0.1) == 0.7
+    assert choose_confidence_threshold(confidence, correct, 0.8, 0.1) == 0.5
+    # unreachable target: best precision that still keeps min_coverage
+    mostly_wrong = np.array([False, False, True, True, False, False])
+    assert choose_confidence_threshold(confidence, mostly_wrong, 0.9, 0.5) == 0.6
+
+
+def test_save_and_load_round_trip(model: TicketClassifier, tmp_path: Path) -> None:
+    card = save_model(model, tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert loaded.card == card
+    assert len(card.version) == 16
+    texts = ["refund my double payment", "where is my parcel"]
+    assert loaded.predict(texts) == model.predict(texts)
+
+
+def test_tampered_or_missing_weights_are_refused(model: TicketClassifier, tmp_path: Path) -> None:
+    save_model(model, tmp_path / "m")
+    weights = tmp_path / "m" / "model.joblib"
+    weights.write_bytes(weights.read_bytes() + b"\0")
+    with pytest.raises(ModelLoadError, match="sha256"):
+        load_model(tmp_path / "m")
+    with pytest.raises(ModelLoadError, match="no model.json"):
+        load_model(tmp_path / "nothing-here")
+
+
+def test_score_reports_what_evaluate_prints(model: TicketClassifier) -> None:
+    texts, labels = read_labelled_csv(GOLDEN / "tickets.csv", ["text"], "category")
+    report = score(model.predict(texts), labels)
+    assert set(report) >= {"accuracy", "macro_f1", "per_class", "confusion_matrix",
+                           "abstention_rate", "accuracy_when_confident"}
+    assert report["accuracy"] > 0.8  # training data: a sanity check, not a measurement
+    matrix = report["confusion_matrix"]["rows_true_cols_predicted"]
+    assert sum(map(sum, matrix)) == len(labels)
+    assert set(report["per_class"]) == {"billing", "delivery", "login"}
+
+
+def test_an_empty_batch_predicts_nothing(model: TicketClassifier) -> None:
+    assert model.predict([]) == []
