@@ -33,7 +33,8 @@ METADATA_PAUSE_S = 0.2
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
     for _ in range(METADATA_ATTEMPTS):
-        await consumer.topics()  # refreshes metadata
+        # aiokafka has no public "refresh metadata"; topics() returns a copy without storing it
+        await consumer._client.force_metadata_update()
         parts = consumer.partitions_for_topic(topic)
         if parts:
             return [TopicPartition(topic, p) for p in sorted(parts)]
@@ -57,6 +58,14 @@ class OutboundReader:
 
     async def start(self) -> None:
         await self._consumer.start()
+        try:
+            await self._position()
+        except BaseException:
+            await self._consumer.stop()
+            raise
+        self.ready.set()
+
+    async def _position(self) -> None:
         replies = await _partitions(self._consumer, self._replies_topic)
         agents = await _partitions(self._consumer, self._conn.topic(AGENTS))
         self._consumer.assign(replies + agents)
@@ -72,7 +81,6 @@ class OutboundReader:
             else:
                 self._consumer.seek(tp, hit.offset)
         self._replay_until = await self._consumer.end_offsets(replies)
-        self.ready.set()
 
     async def stop(self) -> None:
         await self._consumer.stop()
