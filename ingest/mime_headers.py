@@ -80,19 +80,23 @@ def decode_text(name: str, raw: str) -> str:
     """Decode RFC 2047 encoded words and stray 8-bit bytes of one unstructured value."""
     value = repair(raw)
     if _ENCODED_WORD in value:
-        try:
-            value = str(policy.default.header_factory(name, value))
-        except Exception:
-            value = _decode_words_compat(value)
-        value = repair(value)
+        # decode_header + our charset fallbacks first: it copes with unknown or lying charsets
+        # in encoded words, where the default policy leaves replacement characters
+        decoded = _decode_words_compat(value)
+        if decoded is None:
+            try:
+                decoded = str(policy.default.header_factory(name, value))
+            except Exception:
+                decoded = value
+        value = repair(decoded)
     return _WS.sub(" ", value).strip()
 
 
-def _decode_words_compat(value: str) -> str:
+def _decode_words_compat(value: str) -> str | None:
     try:
-        parts = email.header.decode_header(value)
+        parts = email.header.decode_header(_unfold(value))
     except Exception:
-        return value
+        return None
     out: list[str] = []
     for chunk, charset in parts:
         if isinstance(chunk, bytes):
@@ -102,13 +106,17 @@ def _decode_words_compat(value: str) -> str:
     return "".join(out)
 
 
+def _unfold(value: str) -> str:
+    return value.replace("\r\n", "").replace("\n", "")
+
+
 def addresses(headers: Headers, name: str, limit: int) -> tuple[Address, ...]:
     """All mailboxes of every ``name`` field, lower-cased, deduplicated, in order."""
     found: list[Address] = []
     seen: set[str] = set()
     for raw in headers.raw_all(name):
         for display, addr in _parse_addresses(name, raw):
-            addr = addr.strip().strip("<>").strip().lower()
+            addr = _clean_address(addr)
             if not addr or addr in seen or ("@" not in addr and not _is_local(addr)):
                 continue
             seen.add(addr)
@@ -116,6 +124,17 @@ def addresses(headers: Headers, name: str, limit: int) -> tuple[Address, ...]:
             if len(found) >= limit:
                 return tuple(found)
     return tuple(found)
+
+
+_ADDR_SPEC = re.compile(r"[^\s<>()\[\],;:\"]+@[^\s<>()\[\],;:\"]+")
+
+
+def _clean_address(addr: str) -> str:
+    addr = addr.strip().strip("<>").strip().lower()
+    if any(c in addr for c in ' "<>(),;'):
+        m = _ADDR_SPEC.search(addr)
+        return m.group(0) if m else ""
+    return addr
 
 
 def _is_local(addr: str) -> bool:
@@ -137,7 +156,7 @@ def _parse_addresses(name: str, raw: str) -> list[tuple[str, str]]:
         return parsed
     # compat32's tolerant parser copes with what the strict one rejects ("a@b.c www.x.y")
     try:
-        loose = email.utils.getaddresses([_decode_words_compat(value)])
+        loose = email.utils.getaddresses([_decode_words_compat(value) or value])
     except Exception:
         return parsed
     return [(repair(n), repair(a)) for n, a in loose if a] or parsed

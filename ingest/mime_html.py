@@ -59,7 +59,7 @@ class _Writer:
     def _put(self, s: str) -> None:
         if not self.cur:
             if self.blank_pending and self.lines:
-                self.lines.append(self._prefix(self.depth).rstrip())
+                self.lines.append("")
             self.blank_pending = False
             self.line_depth = self.depth
         self.cur.append(s)
@@ -143,6 +143,9 @@ def _enter(w: _Writer, node: LexborNode, tag: str) -> None:
         w.newline()
         w.text("- ")
     elif tag == "hr":
+        # a rule, so the quote separator sees the "<hr>" + header block of Outlook.com replies
+        w.newline()
+        w.text("_" * 32)
         w.paragraph()
     elif tag in ("td", "th") and w.cur:
         w.text(" ")

@@ -103,6 +103,8 @@ def decode_bytes(data: bytes, declared: str | None, sample_bytes: int = 32 * 102
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    if _plausible_western(data):
+        return data.decode("cp1252")
     guess = detect(data, sample_bytes)
     if guess is not None:
         try:
@@ -112,6 +114,29 @@ def decode_bytes(data: bytes, declared: str | None, sample_bytes: int = 32 * 102
     return data.decode("cp1252", errors="replace") if _mostly_latin(data) else data.decode(
         "utf-8", errors="replace"
     )
+
+
+# What 8-bit bytes in Western European mail decode to in cp1252: accented letters and the
+# typographic punctuation Windows clients insert.
+_WESTERN_HIGH = frozenset(
+    "ÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÑÒÓÔÕÖØÙÚÛÜÝßàáâãäåæçèéêëìíîïñòóôõöøùúûüýÿŒœŠšŽžŸ"
+    "‘’‚“”„–—…€«»°§©®™·•¡¿ªº²³¹½¼¾×÷£¥¢µ¶\xa0"
+)
+
+
+def _plausible_western(data: bytes) -> bool:
+    """Undeclared or mislabelled 8-bit text that reads as Western European in cp1252: every
+    high byte maps to a Latin letter or common punctuation, and they are a minority of the
+    letters (single-byte Cyrillic or Greek would be nearly all high bytes)."""
+    try:
+        text = data[:8192].decode("cp1252")
+    except UnicodeDecodeError:
+        return False
+    high = [c for c in text if ord(c) >= 0x80]
+    if not high or any(c not in _WESTERN_HIGH for c in high):
+        return False
+    letters = sum(1 for c in text if c.isalpha())
+    return len(high) * 3 < letters + 3
 
 
 def _looks_like_utf8(data: bytes) -> bool:

@@ -32,7 +32,8 @@ _ORIGINAL = re.compile(
     r"alkuperäinen viesti|исходное сообщение|"
     r"forwarded message|message transféré|weitergeleitete nachricht|mensaje reenviado|"
     r"messaggio inoltrato|mensagem encaminhada|doorgestuurd bericht|videresendt melding|"
-    r"reply above this line|répondez au-dessus de cette ligne)\s*[-_=*]*\s*$",
+    r"reply above this line|répondez au-dessus de cette ligne|"
+    r"below this line is a copy of the message)\s*\.?\s*[-_=*]*\s*$",
     re.IGNORECASE,
 )
 _FROM_FIELD = re.compile(
@@ -81,10 +82,16 @@ def _is_quote_header(lines: list[str], i: int) -> bool:
                 window = f"{window} {lines[j].strip()}"
             if len(window) <= 500 and _WROTE.match(window):
                 return True
-    if (i == 0 or not lines[i - 1].strip()) and not _SENT_FROM.match(line) and _attribution(
-        lines, i
-    ):
+    starts_paragraph = i == 0 or not lines[i - 1].strip() or line[:1].isdigit()
+    if starts_paragraph and not _SENT_FROM.match(line) and _attribution(lines, i):
         return True
+    if _RULE.match(line):
+        # "<hr>" then "From:/Date:/Subject:" (Hotmail, Outlook.com)
+        following = [x for x in lines[i + 1 : i + 4] if x.strip()]
+        return bool(following) and (
+            _FROM_FIELD.match(following[0]) is not None
+            or _HEADER_FIELD.match(following[0]) is not None
+        )
     if _FROM_FIELD.match(line):
         fields = 0
         for j in range(i + 1, min(i + 6, len(lines))):
@@ -100,8 +107,10 @@ def _attribution(lines: list[str], i: int) -> bool:
     window = ""
     for j in range(i, min(i + 3, len(lines))):
         part = lines[j].strip()
-        if not part:
+        if not part or (j > i and part.startswith(">") and part != ">:"):
             return False
+        if j == i and not any(c.isdigit() or c == "@" for c in part):
+            return False  # an attribution starts with its date or the sender's address
         window = f"{window} {part}" if window else part
         if (
             window.endswith((":", "："))
@@ -186,6 +195,26 @@ def _signature_start(lines: list[str], search_lines: int) -> int | None:
     return min(found) if found else None
 
 
+def _bottom_post(lines: list[str]) -> ReplyParts | None:
+    """A reply written under the quote: the attribution and ``>`` lines are the history, the
+    unquoted lines after them the new text."""
+    end = 0
+    while end < len(lines) and (
+        end == 0 or lines[end].lstrip().startswith(">") or not lines[end].strip()
+    ):
+        end += 1
+    rest = lines[end:]
+    if not any(line.strip() for line in rest) or any(
+        line.lstrip().startswith(">") for line in rest
+    ):
+        return None
+    return ReplyParts(
+        text="\n".join(rest).strip("\n").rstrip(),
+        quoted="\n".join(lines[:end]).strip("\n").rstrip(),
+        signature="",
+    )
+
+
 def split_reply(body: str, signature_search_lines: int = 15) -> ReplyParts:
     """Split a plain-text body into new text, quoted history and signature."""
     lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
@@ -194,6 +223,10 @@ def split_reply(body: str, signature_search_lines: int = 15) -> ReplyParts:
     s = _signature_start(head, signature_search_lines)
     new, signature = (head, []) if s is None else (head[:s], head[s:])
     text = "\n".join(new).strip("\n").rstrip()
+    if not text.strip() and q is not None:
+        bottom = _bottom_post(quoted)
+        if bottom is not None:
+            return bottom
     if not text.strip():
         # nothing new (a bare forward, a lone signature): the whole body is what was sent
         return ReplyParts(text=body.strip(), quoted="", signature="")
