@@ -234,12 +234,14 @@ class Router:
         payload = Escalated(from_tier=s.tier, to_tier=d.to_tier, reason=d.reason,
                             trigger=d.trigger)
         out: list[Emission] = [ticket_event(s, payload, at, cause)]
+        sups = supervisors_of(self.cfg, self.agents, s.team, s.department)
         s = dataclasses.replace(s, tier=d.to_tier, tier_since=at)
         team = escalation.tier_team(self.cfg.escalation, d.to_tier)
         if team and team != s.team:
             s, more = self.reroute(s, team, f"escalated to {d.to_tier}", at, cause)
             out += more
-        sups = supervisors_of(self.cfg, self.agents, s.team, s.department)
+            new = supervisors_of(self.cfg, self.agents, s.team, s.department)
+            sups = list({x.address: x for x in (*sups, *new)}.values())
         out += notifications(
             self.cfg, s, "escalation-alert", f"{s.ticket_id}:{cause}:escalated", at, sups,
             {"from_tier": payload.from_tier, "to_tier": d.to_tier, "reason": d.reason,

@@ -52,9 +52,10 @@ def eligible(
     return fresh or ready
 
 
-def _skill_cover(pool: list[AgentView], need: Need) -> tuple[list[AgentView], bool]:
-    """Agents covering the most of the ticket's skills that anyone in the pool has."""
-    vocabulary = {s for a in pool for s in a.agent.skills}
+def _skill_cover(
+    pool: list[AgentView], need: Need, vocabulary: set[str]
+) -> tuple[list[AgentView], bool]:
+    """Agents covering the most of the ticket's skills that anyone in the team has."""
     wanted = need.skills & vocabulary
     if not wanted:
         return pool, True
@@ -103,12 +104,10 @@ def choose_agent(
     strategy = team.strategy
     reason = ""
     if team.match_skills:
-        pool, full = _skill_cover(pool, need)
+        vocabulary = {k for a in agents if team.name in a.agent.teams for k in a.agent.skills}
+        pool, full = _skill_cover(pool, need, vocabulary)
         reason = "skills match" if full else "partial skills match (fallback)"
-        if not full:
-            strategy_label = "skills-fallback"
-        else:
-            strategy_label = "skills"
+        strategy_label = "skills" if full else "skills-fallback"
     else:
         strategy_label = strategy
     if team.prefer_language and need.language:

@@ -62,7 +62,9 @@ def reply(ticket: str, when: datetime, agent: str = "a1") -> TicketEvent:
     ), when, Actor(kind="agent", id=agent))
 
 
-def status(ticket: str, old: str, new: str, when: datetime, agent: str | None = None) -> TicketEvent:
+def status(
+    ticket: str, old: str, new: str, when: datetime, agent: str | None = None
+) -> TicketEvent:
     actor = Actor(kind="agent", id=agent) if agent else SYSTEM
     return event(ticket, StatusChanged(from_status=old, to_status=new), when, actor)  # type: ignore[arg-type]
 
@@ -72,8 +74,9 @@ def agent(
     capacity: int | None = 2, **fields: Any,
 ) -> Agent:
     caps = {"*": capacity} if capacity is not None else {}
+    fields.setdefault("email", f"{agent_id}@support.example.com")
     return Agent(agent_id=agent_id, teams=teams, presence=presence,  # type: ignore[arg-type]
-                 capacity=caps, email=f"{agent_id}@support.example.com", **fields)
+                 capacity=caps, **fields)
 
 
 def shift(tz: str = "UTC", hours: tuple[str, str] = ("09:00", "17:00")) -> WorkingHours:
