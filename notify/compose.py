@@ -1,0 +1,170 @@
+"""From a Notification to what goes on the wire: a MIME mail, a chat reply, a webhook text. Pure.
+
+The envelope sender of every mail is the mailbox's own address, not the null path RFC 3834
+allows: bounces of our acks must come back to the support mailbox, where the normalizer
+recognises them (our Message-ID in the returned message) and the tickets stage records a
+``delivery-failed`` event, which suppresses further mail to that address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address as HeaderAddress
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+
+from notify import headers
+from notify.alerts import ALERT_KINDS, alert_values
+from notify.render import Rendered, TemplateSet, choose, render, response_expectation
+from notify.settings import MailboxIdentity, NotifySettings
+from schemas.notification import ChatReply, Notification
+
+_PHRASES = {
+    "en": {
+        "hello": "Hello {name},", "hello_anon": "Hello,",
+        "hours": "Our team is available {hours}.", "help": "Help centre: {url}",
+        "no_subject": "(no subject)",
+    },
+    "fr": {
+        "hello": "Bonjour {name},", "hello_anon": "Bonjour,",
+        "hours": "Notre équipe est disponible {hours}.", "help": "Centre d'aide : {url}",
+        "no_subject": "(sans objet)",
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMail:
+    message: EmailMessage
+    sender: str
+    recipients: tuple[str, ...]
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Composer:
+    templates: TemplateSet
+    settings: NotifySettings
+    make_token: Callable[[str], str | None]  # ticket id -> signed reply token (or None)
+
+    def identity(self, n: Notification) -> MailboxIdentity:
+        return self.settings.mailbox(n.mailbox)
+
+    def render(self, n: Notification, now: datetime) -> Rendered:
+        ident = self.identity(n)
+        languages = (n.language, ident.default_language)
+        name = n.template or _default_template(n)
+        if n.channel == "chat" and name == "auto-ack":
+            name = "auto-ack-chat"
+        _, _, language = choose(self.templates, name, ident.brand, languages)
+        values = self.values(n, ident, language, now)
+        return render(self.templates, name, brand=ident.brand, languages=languages, values=values)
+
+    def values(
+        self, n: Notification, ident: MailboxIdentity, language: str, now: datetime
+    ) -> dict[str, str]:
+        ph = _PHRASES.get(language, _PHRASES["en"])
+        common = {
+            "ticket_number": n.ticket_number,
+            "brand_name": ident.display_name or "Support",
+            "subject": headers.clean_header_text(n.subject or "") or ph["no_subject"],
+        }
+        if n.kind in ALERT_KINDS or n.template == "alert-digest":
+            return {**common, **alert_values(n)}
+        c = {k: str(v) for k, v in n.context.items()}
+        if n.kind == "agent-reply":
+            return {**common, "body": c.get("text", ""), "agent_name": c.get("agent_name", "")}
+        due_text = c.get("first_response_due", "")
+        due = datetime.fromisoformat(due_text) if due_text else None
+        name = c.get("customer_name", "") or (n.recipient.name if n.recipient else "")
+        return {
+            **common,
+            "greeting": ph["hello"].format(name=name) if name else ph["hello_anon"],
+            "customer_name": name,
+            "summary": c.get("summary", ""),
+            "response_expectation": response_expectation(
+                due, now, language, ident.timezone, self.settings.generic_response_hours
+            ),
+            "business_hours": (
+                ph["hours"].format(hours=ident.business_hours) if ident.business_hours else ""
+            ),
+            "help_line": ph["help"].format(url=ident.help_url) if ident.help_url else "",
+        }
+
+    def message_id(self, n: Notification) -> str:
+        token = self.make_token(n.ticket_id)
+        return headers.message_id(n.notification_id, token, self.settings.message_id_domain)
+
+    def email(self, n: Notification, now: datetime) -> OutboundMail:
+        if n.recipient is None or not n.recipient.address:
+            raise ValueError(f"notification {n.notification_id} has no recipient")
+        ident = self.identity(n)
+        rendered = self.render(n, now)
+        token = self.make_token(n.ticket_id)
+        mid = headers.message_id(n.notification_id, token, self.settings.message_id_domain)
+        reply_to = (
+            headers.plus_address(ident.address, token) if ident.plus_addressing else ident.address
+        )
+        subject = rendered.subject
+        if self.settings.ticket_prefix_in_subject:
+            subject = headers.subject_with_number(subject, n.ticket_number)
+        msg = EmailMessage()
+        headers.apply_threading(
+            msg,
+            message_id_value=mid,
+            from_address=ident.address,
+            from_name=ident.display_name,
+            reply_to=reply_to,
+            to=_to_header(n.recipient.name, n.recipient.address),
+            subject=headers.clean_header_text(subject, 250),
+            in_reply_to=n.in_reply_to,
+            references=n.references,
+            ticket_number=n.ticket_number,
+        )
+        msg["Date"] = format_datetime(now)
+        if n.kind != "agent-reply":
+            headers.apply_automatic(
+                msg, in_response=n.kind == "auto-ack", loop_address=ident.address
+            )
+        msg.set_content(rendered.text)
+        if rendered.html is not None:
+            msg.add_alternative(rendered.html, subtype="html")
+        msg["Content-Language"] = rendered.language  # after the body: set_content clears it
+        return OutboundMail(msg, ident.address, (n.recipient.address,), mid)
+
+    def chat(self, n: Notification, now: datetime) -> ChatReply:
+        ident = self.identity(n)
+        rendered = self.render(n, now)
+        fallback = n.recipient.address if n.recipient and "@" in n.recipient.address else None
+        return ChatReply(
+            notification_id=n.notification_id,
+            site_id=n.mailbox or "",
+            conversation_id=n.conversation_id or "",
+            ticket_id=n.ticket_id,
+            ticket_number=n.ticket_number,
+            kind=n.kind,
+            text=" ".join(rendered.text.split()),
+            at=now,
+            author=ident.display_name or "Support",
+            fallback_email=fallback,
+            language=rendered.language,
+        )
+
+    def plain_text(self, n: Notification, now: datetime) -> str:
+        r = self.render(n, now)
+        return f"{r.subject}\n{r.text}".strip()
+
+
+def _default_template(n: Notification) -> str:
+    if n.kind in ALERT_KINDS:
+        return "alert"
+    return n.kind
+
+
+def _to_header(name: str, address: str) -> str:
+    try:
+        return str(HeaderAddress(display_name=headers.clean_header_text(name), addr_spec=address))
+    except (ValueError, IndexError):
+        return formataddr(("", address))

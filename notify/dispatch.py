@@ -1,0 +1,230 @@
+"""Delivering notifications: intent → send → final, per the protocol in :mod:`notify.sentlog`,
+and the records that follow a final outcome (result, ``ack-sent`` event, chat reply, DLQ)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from notify.alerts import alert_detail, alert_values
+from notify.compose import Composer
+from notify.render import TemplateMissing
+from notify.sentlog import SentLog, SentLogJournal, record_key
+from notify.settings import NotifySettings
+from notify.transport import DeliveryError, MailTransport, WebhookPoster
+from notify.webhooks import signed_headers, webhook_body
+from schemas.codec import encode
+from schemas.deadletter import DeadLetter
+from schemas.events import Actor, TicketEvent
+from schemas.notification import AckSent, Notification, NotificationResult, Outcome
+from schemas.stage import Out
+from schemas.topics import (
+    BY_NAME,
+    CHAT_OUTBOUND,
+    NOTIFY_OUTBOX,
+    NOTIFY_RESULTS,
+    NOTIFY_SENTLOG,
+    TICKET_EVENTS,
+    dlq_name,
+)
+
+NOTIFIER = Actor(kind="system", id="notify")
+DLQ = BY_NAME[dlq_name("notify")]
+
+
+def ack_event_id(ticket_id: str, notification_id: str) -> str:
+    return hashlib.sha256(f"{ticket_id}\x00{notification_id}\x00ack-sent".encode()).hexdigest()[:32]
+
+
+def backoff(settings: NotifySettings, attempts: int) -> timedelta:
+    seconds = settings.retry_backoff_s * (2 ** max(0, attempts - 1))
+    return timedelta(seconds=min(seconds, settings.retry_backoff_max_s))
+
+
+class Dispatcher:
+    def __init__(
+        self, *, settings: NotifySettings, composer: Composer, transport: MailTransport,
+        webhooks: WebhookPoster | None, journal: SentLogJournal, sentlog: SentLog,
+    ) -> None:
+        self.settings = settings
+        self.composer = composer
+        self.transport = transport
+        self.webhooks = webhooks
+        self.journal = journal
+        self.sentlog = sentlog
+        self.retry_at: dict[str, datetime] = {}  # retriable failures waiting for their backoff
+        # sends under way: the timer task and a batch must never both send one notification
+        self.in_flight: set[str] = set()
+        self._slots = asyncio.Semaphore(settings.send_concurrency)
+
+    # -- records ---------------------------------------------------------------------------
+
+    def result(
+        self, n: Notification, outcome: Outcome, now: datetime, *, attempts: int = 1,
+        detail: str = "", server_reply: str | None = None, message_id: str | None = None,
+        phase: str = "final",
+    ) -> NotificationResult:
+        return NotificationResult(
+            notification_id=n.notification_id, ticket_id=n.ticket_id, outcome=outcome, at=now,
+            attempts=attempts, detail=detail, server_reply=server_reply, message_id=message_id,
+            phase=phase,  # type: ignore[arg-type]
+            notification=n,
+            recipient=n.recipient.address if n.recipient else (n.webhook or None),
+        )
+
+    async def finish(
+        self, results: Sequence[NotificationResult], now: datetime, publish: bool = False
+    ) -> list[Out]:
+        """Make final records durable and return what follows from them — or, with
+        ``publish`` (timer work, where no redelivered input would re-create the follow-ups),
+        publish the follow-ups first and only then the final records."""
+        outs = [o for r in results for o in self.followups(r, now)]
+        if publish:
+            await self.journal.publish(outs)
+            outs = []
+        await self.journal.write(results)
+        for r in results:
+            self.sentlog.apply(r)
+            self.retry_at.pop(r.notification_id, None)
+        return outs
+
+    def followups(self, r: NotificationResult, now: datetime) -> list[Out]:
+        """Records that follow a final outcome; identical when re-emitted after a redelivery
+        (same ids, same timestamps from the stored record), so consumers dedupe them."""
+        n = r.notification
+        outs = [Out(NOTIFY_RESULTS, r.notification_id.encode(), replace(r, notification=None))]
+        if n is None:
+            return outs
+        if r.outcome == "sent" and n.kind == "auto-ack":
+            event = TicketEvent(
+                event_id=ack_event_id(n.ticket_id, n.notification_id), ticket_id=n.ticket_id,
+                ticket_number=n.ticket_number, at=r.at, actor=NOTIFIER,
+                payload=AckSent(notification_id=n.notification_id, channel=n.channel,
+                                message_id=r.message_id),
+                causation_id=n.notification_id,
+            )
+            outs.append(Out(TICKET_EVENTS, n.ticket_id.encode(), event))
+        if r.outcome == "sent" and n.channel == "chat":
+            reply = self.composer.chat(n, r.at)
+            key = f"{reply.site_id}:{reply.conversation_id}".encode()
+            outs.append(Out(CHAT_OUTBOUND, key, reply))
+        if r.outcome == "failed":
+            outs.append(Out(DLQ, n.ticket_id.encode(), DeadLetter(
+                stage="notify", source_topic=NOTIFY_OUTBOX.name, key=n.ticket_id.encode(),
+                value=encode(n), error_type="DeliveryFailed",
+                error=r.server_reply or r.detail, retriable=False, failed_at=r.at,
+                attempts=r.attempts,
+            )))
+        return outs
+
+    # -- delivery ---------------------------------------------------------------------------
+
+    async def deliver(
+        self, items: Sequence[tuple[Notification, int]], now: datetime, publish: bool = False
+    ) -> list[Out]:
+        """Send each (notification, attempts so far). Chat replies are records (the runner
+        produces them before committing); mail and webhooks go through intent → send → final."""
+        fresh: dict[str, tuple[Notification, int]] = {}
+        for n, a in items:
+            nid = n.notification_id
+            if nid not in self.in_flight and nid not in self.sentlog.finals:
+                fresh[nid] = (n, a)
+        items = list(fresh.values())
+        chat = [n for n, _ in items if n.channel == "chat"]
+        remote = [(n, a) for n, a in items if n.channel != "chat"]
+        outs: list[Out] = []
+        if chat:
+            finals = [self.result(n, "sent", now) for n in chat]
+            for r in finals:
+                self.sentlog.apply(r)
+                outs.extend(self.followups(r, now))
+                outs.append(Out(NOTIFY_SENTLOG, record_key(r), r))
+            if publish:  # the chat reply is the send: published before its final record
+                await self.journal.publish(outs)
+                outs = []
+        if not remote:
+            return outs
+        intents = [
+            self.result(n, "retrying", now, attempts=a + 1, phase="intent",
+                        message_id=self.composer.message_id(n) if n.channel == "email" else None)
+            for n, a in remote
+        ]
+        self.in_flight.update(r.notification_id for r in intents)
+        try:
+            await self.journal.write(intents)
+            for r in intents:
+                self.sentlog.apply(r)
+            done = await asyncio.gather(*(self._attempt(r, now, publish) for r in intents))
+        finally:
+            self.in_flight.difference_update(r.notification_id for r in intents)
+        for part in done:
+            outs.extend(part)
+        return outs
+
+    async def _attempt(
+        self, intent: NotificationResult, now: datetime, publish: bool
+    ) -> list[Out]:
+        n = intent.notification
+        assert n is not None
+        async with self._slots:
+            try:
+                reply = await self._send(n, now)
+            except DeliveryError as exc:
+                return await self._failed(intent, exc, now, publish)
+            except (TemplateMissing, ValueError, KeyError) as exc:
+                err = DeliveryError(f"cannot compose: {exc}", retriable=False)
+                return await self._failed(intent, err, now, publish)
+            final = replace(intent, outcome="sent", phase="final", server_reply=reply[:500])
+            return await self.finish([final], now, publish)
+
+    async def _send(self, n: Notification, now: datetime) -> str:
+        if n.channel == "email":
+            return await self.transport.send(self.composer.email(n, now))
+        target = self.settings.webhooks.get(n.webhook or "")
+        if target is None or self.webhooks is None:
+            raise DeliveryError(f"no webhook named {n.webhook!r}", retriable=False)
+        text = self.composer.plain_text(n, now)
+        facts = {**alert_values(n), "kind": n.kind, "ticket_id": n.ticket_id,
+                 "detail": alert_detail(n)}
+        title = facts.get("alert_title") or n.kind
+        body = webhook_body(target.format, title, text, facts)
+        hdrs = signed_headers(target.secret, int(now.timestamp()), body, n.notification_id)
+        return await self.webhooks.post(target.url, body, hdrs)
+
+    async def _failed(
+        self, intent: NotificationResult, exc: DeliveryError, now: datetime, publish: bool
+    ) -> list[Out]:
+        detail = str(exc)[:500]
+        if exc.retriable and intent.attempts < self.settings.max_attempts:
+            # Stays an intent (durable, carries the notification); the stage retries it when
+            # its backoff is over. Reported as "retrying" so operators see a slow relay.
+            retrying = replace(intent, detail=detail, server_reply=exc.server_reply, at=now)
+            await self.journal.write([retrying])
+            self.sentlog.apply(retrying)
+            self.retry_at[intent.notification_id] = now + backoff(self.settings, intent.attempts)
+            report = [Out(NOTIFY_RESULTS, intent.notification_id.encode(),
+                          replace(retrying, notification=None))]
+            if publish:
+                await self.journal.publish(report)
+                return []
+            return report
+        if exc.retriable:
+            detail = f"gave up after {intent.attempts} attempts: {detail}"
+        failed = replace(intent, outcome="failed", phase="final", detail=detail,
+                         server_reply=exc.server_reply, at=now)
+        return await self.finish([failed], now, publish)
+
+    async def suppress(
+        self, items: Sequence[tuple[Notification, str]], now: datetime, publish: bool = False
+    ) -> list[Out]:
+        finals = [self.result(n, "suppressed", now, detail=reason) for n, reason in items]
+        return await self.finish(finals, now, publish) if finals else []
+
+    async def close(self) -> None:
+        await self.transport.close()
+        if self.webhooks is not None:
+            await self.webhooks.close()
+        await self.journal.close()

@@ -1,0 +1,116 @@
+"""Threading and loop-safety headers of every outbound mail. Pure.
+
+The customer's reply must thread back to its ticket (tickets issue, "in order of trust"):
+
+1. our own Message-ID carries the ticket's signed reply token, so a reply's In-Reply-To or
+   References names it;
+2. the Reply-To may be plus-addressed with the same token (``support+<token>@…``), for clients
+   that drop References;
+3. ``[HL-…]`` in the subject, for everything else.
+
+The Message-ID is deterministic (token + notification id): a resend of the same notification
+after a crash carries the same Message-ID, which is what lets receivers and our sink collapse it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+
+# The most ids of the customer's thread kept in References (RFC 5322 §3.6.4 leaves it open;
+# long threads otherwise grow the header without bound). The first id (thread root) is kept.
+MAX_REFERENCES = 20
+
+_SAFE_ID = re.compile(r"[^A-Za-z0-9._\-=]")
+_WS = re.compile(r"\s+")
+
+
+def message_id(notification_id: str, token: str | None, domain: str) -> str:
+    """``<token.nid@domain>``: the reply token first, so a threading parser finds it as the
+    first dot-separated part of the local part; the notification id makes it unique."""
+    nid = _SAFE_ID.sub("", notification_id)[:32] or "n"
+    local = f"{_SAFE_ID.sub('', token)}.{nid}" if token else f"hl.{nid}"
+    return f"<{local}@{domain}>"
+
+
+def plus_address(address: str, token: str | None) -> str:
+    local, _, domain = address.rpartition("@")
+    if not token or not local:
+        return address
+    return f"{local.split('+', 1)[0]}+{_SAFE_ID.sub('', token)}@{domain}"
+
+
+def clean_header_text(value: str, limit: int = 200) -> str:
+    """One line, no control characters (header injection), bounded."""
+    text = _WS.sub(" ", "".join(ch if ch.isprintable() else " " for ch in value)).strip()
+    return text[:limit]
+
+
+def subject_with_number(subject: str, ticket_number: str) -> str:
+    tag = f"[{ticket_number}]"
+    text = clean_header_text(subject)
+    if tag.lower() in text.lower():
+        return text
+    return f"{text} {tag}".strip() if text else tag
+
+
+def references_for(in_reply_to: str | None, references: Sequence[str]) -> tuple[str, ...]:
+    ids = [r for r in references if r]
+    if in_reply_to and in_reply_to not in ids:
+        ids.append(in_reply_to)
+    if len(ids) > MAX_REFERENCES:
+        ids = [ids[0], *ids[-(MAX_REFERENCES - 1):]]
+    return tuple(_angle(i) for i in ids)
+
+
+def _angle(msgid: str) -> str:
+    msgid = msgid.strip()
+    return msgid if msgid.startswith("<") else f"<{msgid}>"
+
+
+def apply_threading(
+    msg: EmailMessage,
+    *,
+    message_id_value: str,
+    from_address: str,
+    from_name: str,
+    reply_to: str,
+    to: str,
+    subject: str,
+    in_reply_to: str | None,
+    references: Sequence[str],
+    ticket_number: str,
+) -> None:
+    msg["Message-ID"] = message_id_value
+    msg["From"] = formataddr((clean_header_text(from_name), from_address))
+    msg["To"] = to
+    msg["Reply-To"] = reply_to
+    msg["Subject"] = subject
+    if in_reply_to:
+        msg["In-Reply-To"] = _angle(in_reply_to)
+    refs = references_for(in_reply_to, references)
+    if refs:
+        msg["References"] = " ".join(refs)
+    msg["X-Helpline-Ticket"] = ticket_number
+
+
+def apply_automatic(msg: EmailMessage, *, in_response: bool, loop_address: str) -> None:
+    """Mark a mail as automatic so that no well-behaved responder answers it.
+
+    ``Auto-Submitted`` (RFC 3834 §5): ``auto-replied`` for acks (a response to a message),
+    ``auto-generated`` for alerts. Exchange honours ``X-Auto-Response-Suppress: All`` instead;
+    vacation(1), Sieve vacation and many ticket systems skip ``Precedence: bulk``. ``X-Loop``
+    lets procmail-style filters and our own normalizer spot our mail coming back.
+    """
+    msg["Auto-Submitted"] = "auto-replied" if in_response else "auto-generated"
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg["Precedence"] = "bulk"
+    msg["X-Loop"] = loop_address
+
+
+def fallback_message_id(domain: str) -> str:
+    """A random Message-ID, for mails that are not notifications (never used for sends that
+    must be idempotent)."""
+    return make_msgid(domain=domain)
