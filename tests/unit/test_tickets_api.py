@@ -1,0 +1,55 @@
+"""The read-only JSON API over a view fed with what the stage wrote."""
+
+from __future__ import annotations
+
+from starlette.testclient import TestClient
+
+from schemas.topics import TICKET_STATE
+from tests.support.tickets_builders import action, email, events_of, feed, make_stage, mid
+from tickets.api import build_app
+from tickets.view import TicketView
+
+
+def _client() -> tuple[TestClient, str]:
+    stage = make_stage()
+    outs = feed(stage, [
+        email("a1", text="It is on fire"),
+        action("c1", "HL-2026-000001", "reply", text="Use the extinguisher"),
+        email("a2", references=[mid("a1")], minutes=30, text="Done, thanks"),
+        email("b1", "bob@example.org", subject="Other", minutes=40),
+        action("c2", "HL-2026-000005", "set-status", status="pending", minutes=41),
+    ])
+    view = TicketView()
+    for o in outs:
+        if o.topic is TICKET_STATE:
+            view.apply_state(o.key.decode(), o.value)
+    for e in events_of(outs):
+        view.apply_event(e)
+    for e in events_of(outs):  # the log read twice (redelivery) shows each event once
+        view.apply_event(e)
+    return TestClient(build_app(view)), events_of(outs)[0].ticket_id
+
+
+def test_list_filters_and_orders_by_update() -> None:
+    client, _ = _client()
+    body = client.get("/tickets").json()
+    assert [t["number"] for t in body["tickets"]] == ["HL-2026-000005", "HL-2026-000001"]
+    only = client.get("/tickets", params={"status": "pending"}).json()["tickets"]
+    assert [t["number"] for t in only] == ["HL-2026-000005"]
+    assert client.get("/tickets", params={"status": "bogus"}).status_code == 400
+
+
+def test_show_by_number_or_id_events_and_conversation() -> None:
+    client, tid = _client()
+    by_number = client.get("/tickets/HL-2026-000001").json()
+    assert by_number == client.get(f"/tickets/{tid}").json()
+    assert by_number["status"] == "open" and "event_ids" not in by_number
+    events = client.get(f"/tickets/{tid}/events").json()["events"]
+    assert [e["payload"]["kind"] for e in events] == [
+        "created", "message-added", "message-added", "status-changed", "message-added"]
+    convo = client.get("/tickets/hl-2026-000001/conversation").json()["messages"]
+    assert [(m["direction"], m["text"]) for m in convo] == [
+        ("inbound", "It is on fire"), ("outbound", "Use the extinguisher"),
+        ("inbound", "Done, thanks")]
+    assert client.get("/tickets/HL-2026-999999").status_code == 404
+    assert client.get("/healthz").json() == {"ready": True, "tickets": 2}

@@ -1,0 +1,214 @@
+"""``helpline tickets …`` and ``helpline customers load``: query tickets, act on them as an
+agent (the actions go through the ``ticket.commands`` topic like any other helpdesk's), serve
+the read-only HTTP API, load the customer directory."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from aiokafka import AIOKafkaProducer
+
+from schemas.codec import encode
+from schemas.commands import ActionKind, AgentAction
+from schemas.stage import StageContext
+from schemas.ticket_events import Priority, Status
+from schemas.topics import CUSTOMERS, TICKET_COMMANDS, TopicSpec
+from tickets.settings import TicketsSettings
+
+TicketArg = Annotated[str, typer.Argument(help="ticket id or number (HL-2026-000123)")]
+AgentOpt = Annotated[str, typer.Option("--agent", "-a", help="who acts")]
+
+
+def _settings(ctx: StageContext) -> TicketsSettings:
+    settings: TicketsSettings = ctx.section("tickets")
+    return settings
+
+
+async def _produce(ctx: StageContext, spec: TopicSpec, records: Sequence[tuple[bytes, Any]],
+                   timeout_s: float) -> None:
+    producer = AIOKafkaProducer(**ctx.kafka.options(), acks="all", enable_idempotence=True,
+                                request_timeout_ms=int(timeout_s * 1000))
+    await producer.start()
+    try:
+        futures = [await producer.send(ctx.kafka.topic(spec), encode(v), key=k)
+                   for k, v in records]
+        await asyncio.wait_for(asyncio.gather(*futures), timeout_s)
+    finally:
+        await producer.stop()
+
+
+def _echo_json(data: Any) -> None:
+    typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+
+
+def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
+    tickets = typer.Typer(help="Tickets: list, show, reply, change status, assign, merge.",
+                          no_args_is_help=True)
+    customers = typer.Typer(help="The customer directory.", no_args_is_help=True)
+
+    def act(ref: str, action: ActionKind, agent: str, **fields: Any) -> None:
+        ctx = get_ctx()
+        cmd = AgentAction(command_id=f"cli-{uuid.uuid4().hex}", ticket_id=ref.strip(),
+                          action=action, agent_id=agent, at=datetime.now(UTC), **fields)
+        asyncio.run(_produce(ctx, TICKET_COMMANDS, [(cmd.ticket_id.encode(), cmd)],
+                             _settings(ctx).command_timeout_s))
+        typer.echo(f"{action} queued for {ref} (command {cmd.command_id})")
+
+    def view_now() -> Any:
+        from tickets.feed import load_view
+
+        ctx = get_ctx()
+        s = _settings(ctx)
+        return asyncio.run(load_view(ctx.kafka, s.catchup_timeout_s, s.view_max_events_per_ticket))
+
+    @tickets.command("list")
+    def list_(
+        status: Annotated[list[str] | None, typer.Option("--status", "-s")] = None,
+        assignee: Annotated[str | None, typer.Option()] = None,
+        limit: Annotated[int, typer.Option(min=1)] = 50,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """Tickets, most recently updated first."""
+        from tickets.view import summary
+
+        found = view_now().tickets(status=status or (), assignee=assignee, limit=limit)
+        if as_json:
+            _echo_json([summary(t) for t in found])
+            return
+        for t in found:
+            typer.echo(f"{t.number:<16} {t.status:<8} {t.priority:<7} "
+                       f"{(t.assignee or '-'):<12} {t.requester.address:<28} {t.subject[:60]}")
+
+    @tickets.command("show")
+    def show(
+        ticket: TicketArg,
+        events: Annotated[bool, typer.Option(help="include the event log")] = False,
+    ) -> None:
+        """A ticket as JSON, with its conversation (and events)."""
+        from tickets.view import conversation_json, detail, event_json
+
+        view = view_now()
+        t = view.find(ticket)
+        if t is None:
+            typer.echo(f"no ticket {ticket!r}", err=True)
+            raise typer.Exit(1)
+        out = {"ticket": detail(t),
+               "conversation": conversation_json(view.conversation(t.ticket_id))}
+        if events:
+            out["events"] = [event_json(e) for e in view.events(t.ticket_id)]
+        _echo_json(out)
+
+    @tickets.command("reply")
+    def reply(ticket: TicketArg, text: str, agent: AgentOpt,
+              status: Annotated[str | None, typer.Option(help="status after the reply")] = None,
+              ) -> None:
+        """Reply to the requester (email or chat, as the ticket came in)."""
+        act(ticket, "reply", agent, text=text, status=_status(status) if status else None)
+
+    @tickets.command("note")
+    def note(ticket: TicketArg, text: str, agent: AgentOpt) -> None:
+        """An internal note (never sent)."""
+        act(ticket, "note", agent, text=text)
+
+    @tickets.command("status")
+    def status_(ticket: TicketArg, status: str, agent: AgentOpt,
+                message: Annotated[str | None, typer.Option(
+                    help="text for requesters of child tickets when solving a master")] = None,
+                ) -> None:
+        """Set the status: new, open, pending, on-hold, solved, closed."""
+        act(ticket, "set-status", agent, status=_status(status), text=message)
+
+    @tickets.command("priority")
+    def priority(ticket: TicketArg, priority: str, agent: AgentOpt) -> None:
+        """Set the priority: low, normal, high, urgent."""
+        if priority not in ("low", "normal", "high", "urgent"):
+            raise typer.BadParameter(f"unknown priority {priority!r}")
+        p: Priority = priority  # type: ignore[assignment]
+        act(ticket, "set-priority", agent, priority=p)
+
+    @tickets.command("assign")
+    def assign(ticket: TicketArg, assignee: Annotated[str, typer.Argument(
+        help="agent id, or '-' to unassign")], agent: AgentOpt) -> None:
+        """Assign to an agent (or unassign with '-')."""
+        act(ticket, "assign", agent, assignee=None if assignee == "-" else assignee)
+
+    @tickets.command("merge")
+    def merge(ticket: TicketArg, into: Annotated[str, typer.Argument(help="target ticket")],
+              agent: AgentOpt) -> None:
+        """Merge TICKET into another ticket (TICKET is closed; replies follow the target)."""
+        act(ticket, "merge", agent, target_ticket_id=into)
+
+    @tickets.command("link-master")
+    def link_master(ticket: TicketArg, master: Annotated[str, typer.Argument()],
+                    agent: AgentOpt) -> None:
+        """Make TICKET a child of MASTER: solving the master solves and notifies it."""
+        act(ticket, "link-master", agent, target_ticket_id=master)
+
+    @tickets.command("escalate")
+    def escalate(ticket: TicketArg, agent: AgentOpt,
+                 reason: Annotated[str, typer.Option()] = "") -> None:
+        """Escalate to the next support tier."""
+        act(ticket, "escalate", agent, reason=reason)
+
+    @tickets.command("api")
+    def api(host: Annotated[str | None, typer.Option()] = None,
+            port: Annotated[int | None, typer.Option()] = None) -> None:
+        """Serve the read-only JSON API over the ticket topics."""
+        ctx = get_ctx()
+        s = _settings(ctx)
+        asyncio.run(_serve(ctx, s, host or s.api_host, s.api_port if port is None else port))
+
+    @customers.command("load")
+    def load(path: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+             fmt: Annotated[str | None, typer.Option("--format", help="csv or json")] = None,
+             ) -> None:
+        """Publish a customer directory file (CSV or JSON) to the customers topic."""
+        from tickets.directory_file import DirectoryFileError, parse
+
+        kind = fmt or path.suffix.lstrip(".").lower()
+        try:
+            records = parse(path.read_text(encoding="utf-8"), kind, datetime.now(UTC))
+        except DirectoryFileError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        ctx = get_ctx()
+        asyncio.run(_produce(ctx, CUSTOMERS, [(r.customer_id.encode(), r) for r in records],
+                             _settings(ctx).command_timeout_s))
+        typer.echo(f"{len(records)} customers published")
+
+    app.add_typer(tickets, name="tickets")
+    app.add_typer(customers, name="customers")
+
+
+def _status(value: str) -> Status:
+    if value not in ("new", "open", "pending", "on-hold", "solved", "closed"):
+        raise typer.BadParameter(f"unknown status {value!r}")
+    return value  # type: ignore[return-value]
+
+
+async def _serve(ctx: StageContext, s: TicketsSettings, host: str, port: int) -> None:
+    import uvicorn
+
+    from tickets.api import build_app
+    from tickets.feed import TicketFeed
+    from tickets.view import TicketView
+
+    view = TicketView(s.view_max_events_per_ticket)
+    feed = TicketFeed(ctx.kafka, view)
+    await feed.start(s.catchup_timeout_s)
+    stop = asyncio.Event()
+    follower = asyncio.create_task(feed.follow(stop))
+    server = uvicorn.Server(uvicorn.Config(build_app(view), host=host, port=port,
+                                           log_level="warning"))
+    try:
+        await server.serve()
+    finally:
+        stop.set()
+        await asyncio.gather(follower, return_exceptions=True)
+        await feed.stop()
