@@ -77,7 +77,7 @@ def test_tampered_or_missing_weights_are_refused(model: TicketClassifier, tmp_pa
     weights.write_bytes(weights.read_bytes() + b"\0")
     with pytest.raises(ModelLoadError, match="sha256"):
         load_model(tmp_path / "m")
-    with pytest.raises(ModelLoadError, match="no model.json"):
+    with pytest.raises(ModelLoadError, match=r"no model\.json"):
         load_model(tmp_path / "nothing-here")
 
 

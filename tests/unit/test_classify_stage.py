@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from classify.classifier import Classifier
+from classify.evaluation import read_labelled_csv
 from classify.language import LanguageDetection
 from classify.model import TicketClassifier, TrainingOptions, train_model
-from classify.evaluation import read_labelled_csv
 from classify.settings import ClassifySettings
 from classify.stage import ClassifyStage, classified_event_id
 from schemas.classify_events import Classified
@@ -45,12 +45,17 @@ def classified(stage: ClassifyStage, events: list[TicketEvent]) -> list[TicketEv
     return [o.value for o in outs]
 
 
+def payload(event: TicketEvent) -> Classified:
+    assert isinstance(event.payload, Classified)
+    return event.payload
+
+
 def test_a_new_ticket_is_classified_once_with_reasons(language: LanguageDetection) -> None:
     stage = stage_with(language)
     stage.restore(CUSTOMERS, b"c1", CustomerRecord(customer_id="c1", title="PDG", tier="Gold"))
     (event,) = classified(stage, opened("t1", "LE TELEPHONE CHAUFFE",
                                         "Bonjour, mon téléphone chauffe énormément."))
-    c = event.payload
+    c = payload(event)
     assert isinstance(c, Classified)
     assert event.causation_id == "e-t1-msg-1"
     assert event.event_id == classified_event_id("t1", "e-t1-msg-1")
@@ -95,8 +100,8 @@ def test_follow_ups_are_classified_as_updates_unless_disabled(
     stage = stage_with(language, source=rules)
     first = classified(stage, opened("t1", "Hello", "My order is late"))
     follow = classified(stage, [message("t1", 2, "Any news?")])
-    assert first[0].payload.tags == ("new",)
-    assert follow[0].payload.tags == ()
+    assert payload(first[0]).tags == ("new",)
+    assert payload(follow[0]).tags == ()
     quiet = stage_with(language, source=rules, classify_follow_ups=False)
     classified(quiet, opened("t2", "Hello", "My order is late"))
     assert classified(quiet, [message("t2", 2, "Any news?")]) == []
@@ -119,10 +124,10 @@ def test_a_bad_ruleset_is_reported_and_the_running_one_kept(language: LanguageDe
 
 def test_hot_reload_changes_the_next_decisions(language: LanguageDetection) -> None:
     stage = stage_with(language, source='[[rule]]\nthen = { team = "A" }\n')
-    assert classified(stage, opened("t1", "x", "hello there"))[0].payload.team == "A"
+    assert payload(classified(stage, opened("t1", "x", "hello there"))[0]).team == "A"
     stage.restore(RULES, b"default", RulesetRecord(name="default", version="v2", pushed_at=T0,
                                                    source='[[rule]]\nthen = { team = "B" }\n'))
-    assert classified(stage, opened("t2", "x", "hello there"))[0].payload.team == "B"
+    assert payload(classified(stage, opened("t2", "x", "hello there"))[0]).team == "B"
 
 
 def test_deleted_customers_are_forgotten(language: LanguageDetection) -> None:
@@ -130,7 +135,7 @@ def test_deleted_customers_are_forgotten(language: LanguageDetection) -> None:
     stage.restore(CUSTOMERS, b"c1", CustomerRecord(customer_id="c1", title="CEO"))
     stage.restore(CUSTOMERS, b"c1", None)
     (event,) = classified(stage, opened("t1", "Question", "Where is my invoice please"))
-    assert "ceo" not in [m.rule_id for m in event.payload.matched_rules]
+    assert "ceo" not in [m.rule_id for m in payload(event).matched_rules]
 
 
 def test_with_a_model_the_prediction_and_its_abstention_are_in_the_event(
@@ -140,7 +145,7 @@ def test_with_a_model_the_prediction_and_its_abstention_are_in_the_event(
                                       ["text"], "category")
     model = train_model(texts, labels, TrainingOptions(target="category"))
     stage = stage_with(language, models=(model,))
-    sure, unsure = (e.payload for e in classified(stage, [
+    sure, unsure = (payload(e) for e in classified(stage, [
         *opened("t1", "Invoice", "I was charged twice, please refund the double payment"),
         *opened("t2", "Hi", "The orchestra rehearsed the symphony all afternoon"),
     ]))
