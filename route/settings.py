@@ -158,6 +158,7 @@ class RouteSettings(RoutingFile):
     queue_drain_limit: int = Field(default=500, ge=1)  # tickets looked at per queue drain
     seen_events_per_ticket: int = Field(default=64, ge=1)  # redelivery dedupe window
     alert_webhook: str | None = None  # webhook name for alerts when no supervisor address
+    cli_timeout_s: float = Field(default=30.0, gt=0)  # CLI reads/writes of topics
 
 
 def _minutes(value: float | None) -> timedelta | None:

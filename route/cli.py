@@ -1,0 +1,134 @@
+"""Route commands: ``helpline agents load FILE | set-presence AGENT STATE | list``,
+``helpline queue``, ``helpline escalations report``."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from route.reports import escalation_report, live_queue
+from route.settings import RouteSettings, read_routing_file
+from route.topic_io import latest, produce, read_to_end
+from schemas.directory import Agent, Presence
+from schemas.events import TicketEvent
+from schemas.route_events import RouteTicketState
+from schemas.stage import StageContext
+from schemas.topics import AGENTS, ROUTE_STATE, TICKET_EVENTS
+
+PRESENCES: tuple[Presence, ...] = ("online", "away", "offline")
+
+
+def _timeout(ctx: StageContext) -> float:
+    settings: RouteSettings = ctx.section("route")
+    return settings.cli_timeout_s
+
+
+def _directory(ctx: StageContext) -> dict[str, Agent]:
+    records = asyncio.run(read_to_end(ctx.kafka, AGENTS, _timeout(ctx)))
+    return {k.decode(): v for k, v in latest(records).items() if not v.deleted}
+
+
+def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
+    agents = typer.Typer(help="The agent directory on the compacted agents topic.",
+                         no_args_is_help=True)
+    escalations = typer.Typer(help="What the escalations say.", no_args_is_help=True)
+    app.add_typer(agents, name="agents")
+    app.add_typer(escalations, name="escalations")
+
+    @agents.command("load")
+    def agents_load(
+        file: Annotated[Path, typer.Argument(help="TOML file with [[agents]]")],
+    ) -> None:
+        """Publish every agent of a routing TOML file (replacing their directory entries)."""
+        routing = read_routing_file(file)
+        now = datetime.now(UTC)
+        records = [(a.agent_id.encode(), dataclasses.replace(a.to_agent(), updated_at=now))
+                   for a in routing.agents]
+        if not records:
+            typer.echo(f"no [[agents]] in {file}", err=True)
+            raise typer.Exit(2)
+        ctx = get_ctx()
+        asyncio.run(produce(ctx.kafka, AGENTS, records, _timeout(ctx)))
+        typer.echo(f"{len(records)} agents published")
+
+    @agents.command("set-presence")
+    def agents_set_presence(
+        agent_id: str, state: Annotated[str, typer.Argument(help="online / away / offline")]
+    ) -> None:
+        """Mark an agent online, away or offline (routing takes effect on the next tick)."""
+        if state not in PRESENCES:
+            typer.echo(f"presence must be one of {', '.join(PRESENCES)}", err=True)
+            raise typer.Exit(2)
+        ctx = get_ctx()
+        current = _directory(ctx).get(agent_id)
+        if current is None:
+            typer.echo(f"unknown agent {agent_id!r}: load it first", err=True)
+            raise typer.Exit(1)
+        updated = dataclasses.replace(current, presence=state, updated_at=datetime.now(UTC))  # type: ignore[arg-type]
+        asyncio.run(produce(ctx.kafka, AGENTS, [(agent_id.encode(), updated)], _timeout(ctx)))
+        typer.echo(f"{agent_id}: {state}")
+
+    @agents.command("list")
+    def agents_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+        """The directory as the route stage sees it."""
+        directory = _directory(get_ctx())
+        rows = [
+            {"agent": a.agent_id, "presence": a.presence, "tier": a.tier,
+             "teams": ",".join(a.teams), "skills": ",".join(a.skills),
+             "capacity": ",".join(f"{k}={v}" for k, v in sorted(a.capacity.items()))}
+            for a in sorted(directory.values(), key=lambda a: a.agent_id)
+        ]
+        _print(rows, as_json)
+
+    @app.command("queue")
+    def queue(
+        team: Annotated[str | None, typer.Option(help="only this team")] = None,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """Unassigned tickets waiting per team, earliest SLA due first."""
+        ctx = get_ctx()
+        states = latest(asyncio.run(read_to_end(ctx.kafka, ROUTE_STATE, _timeout(ctx))))
+        view = live_queue(s for s in states.values() if isinstance(s, RouteTicketState))
+        rows = [
+            {"team": e.team, "ticket": e.number, "priority": e.priority, "tier": e.tier,
+             "due": e.due_at.isoformat() if e.due_at else "-",
+             "waiting_since": e.queued_since.isoformat() if e.queued_since else "-"}
+            for name, entries in view.items() if team in (None, name) for e in entries
+        ]
+        _print(rows, as_json)
+
+    @escalations.command("report")
+    def escalations_report(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+        """Escalations from the event log, by tag, category, trigger and tier move."""
+        ctx = get_ctx()
+        records = asyncio.run(read_to_end(ctx.kafka, TICKET_EVENTS, _timeout(ctx)))
+        report = escalation_report(v for _, v in records if isinstance(v, TicketEvent)).as_dict()
+        if as_json:
+            typer.echo(json.dumps(report, indent=2))
+            return
+        typer.echo(f"{report['total']} escalations on {report['tickets']} tickets")
+        for section in ("by_trigger", "by_move", "by_category", "by_tag"):
+            typer.echo(f"\n{section.replace('_', ' ')}:")
+            for name, count in report[section].items():
+                typer.echo(f"  {count:6d}  {name}")
+
+
+def _print(rows: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo("(none)")
+        return
+    cols = list(rows[0])
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
+    typer.echo("  ".join(c.upper().ljust(widths[c]) for c in cols))
+    for r in rows:
+        typer.echo("  ".join(str(r[c]).ljust(widths[c]) for c in cols))
