@@ -71,7 +71,7 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
         if current is None:
             typer.echo(f"unknown agent {agent_id!r}: load it first", err=True)
             raise typer.Exit(1)
-        updated = dataclasses.replace(current, presence=state, updated_at=datetime.now(UTC))  # type: ignore[arg-type]
+        updated = dataclasses.replace(current, presence=state, updated_at=datetime.now(UTC))
         asyncio.run(produce(ctx.kafka, AGENTS, [(agent_id.encode(), updated)], _timeout(ctx)))
         typer.echo(f"{agent_id}: {state}")
 
