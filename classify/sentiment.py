@@ -31,7 +31,8 @@ _NEGATIVE = {
     "failed": 1, "fail": 1, "fails": 1, "wrong": 1, "problem": 1, "issue": 1, "error": 1,
     "damaged": 1, "defective": 2, "faulty": 2, "missing": 1, "late": 1, "delay": 1, "delayed": 1,
     "stolen": 1, "lost": 1, "overcharged": 2, "refund": 1, "cancel": 1, "sick": 2, "tired": 1,
-    "mad": 2, "crap": 3, "shit": 3, "damn": 2, "stupid": 3, "liar": 3, "lied": 3,
+    "mad": 2, "fucking": 3, "fuck": 3, "bloody": 2, "wtf": 3, "reclamation": 2,
+    "crap": 3, "shit": 3, "damn": 2, "stupid": 3, "liar": 3, "lied": 3,
     # French (folded)
     "colere": 3, "furieux": 3, "furieuse": 3, "inadmissible": 3, "inacceptable": 3,
     "scandaleux": 3, "scandale": 3, "honteux": 3, "honte": 3, "arnaque": 3, "escroquerie": 3,
@@ -43,6 +44,7 @@ _NEGATIVE = {
     "impoli": 2, "casse": 1, "cassee": 1, "defectueux": 2, "defectueuse": 2, "panne": 1,
     "probleme": 1, "erreur": 1, "retard": 1, "perdu": 1, "perdue": 1, "vole": 1, "jamais": 1,
     "annuler": 1, "rembourser": 1, "remboursement": 1, "marre": 3, "inadmissibles": 3,
+    "putain": 3, "merde": 3, "bordel": 2, "reclamer": 1,
     "catastrophe": 3, "catastrophique": 3, "affreux": 3, "cauchemar": 3,
 }
 _POSITIVE = {
@@ -57,7 +59,8 @@ _LEXICON = {**{w: -v for w, v in _NEGATIVE.items()}, **_POSITIVE}
 _PHRASES = {
     "third time": -2, "second time": -1, "once again": -1, "still not": -2, "still no": -2,
     "still waiting": -2, "no one": -1, "nobody": -1, "fed up": -3, "sick of": -3,
-    "rip off": -3, "ripped off": -3, "not acceptable": -3, "last time": -1,
+    "rip off": -3, "claim against": -2, "complaint against": -2, "ripped off": -3,
+    "not acceptable": -3, "last time": -1,
     "toujours pas": -2, "toujours rien": -2, "troisieme fois": -2, "encore une fois": -2,
     "personne ne": -1, "ras le bol": -3, "en ai marre": -3, "pas normal": -2,
     "se moque": -3, "se moquer": -3, "foutage de gueule": -3, "pas acceptable": -3,
