@@ -1,0 +1,222 @@
+"""The notify stage with in-memory ports: acks, exactly-once across restarts, retries, DLQ,
+bounces, caps, digests, chat. (Against a real SMTP server: tests/integration.)"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+from notify.ack_policy import ack_notification_id
+from notify.transport import DeliveryError
+from schemas.message import MessageFlags
+from tests.support.notify_builders import (
+    T0,
+    alert,
+    hard_bounce,
+    later,
+    make_stage,
+    new_ticket,
+    of_topic,
+    records,
+    restored,
+    sla,
+)
+
+
+class Killed(BaseException):
+    """The worker dies (kill -9) right after the relay accepted the mail."""
+
+
+class KillAfterAccept:
+    def __init__(self) -> None:
+        self.sent: list = []
+
+    async def send(self, mail):  # type: ignore[no-untyped-def]
+        self.sent.append(mail)
+        raise Killed
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_ack_waits_for_sla_then_goes_out_with_threading_headers() -> None:
+    stage, transport, journal = make_stage()
+    outs = await stage.process(records(new_ticket("t000001")), T0)
+    assert transport.sent == [] and of_topic(outs, "notify.results") == []
+    assert [r.phase for r in journal.records] == ["deferred"]
+    outs = await stage.process(records([sla("t000001", T0 + timedelta(hours=4))]), later(5))
+    (mail,) = transport.sent
+    msg = mail.message
+    assert msg["In-Reply-To"] == "<m1@example.com>"
+    assert "<root@example.com>" in msg["References"]
+    assert "[HL-2026-000001]" in msg["Subject"]
+    assert msg["Auto-Submitted"] == "auto-replied"
+    assert msg["Reply-To"].startswith("support+hl-t000001-")
+    assert "14:00 (CET)" in msg.get_body(("plain",)).get_content()
+    assert [r.phase for r in journal.records] == ["deferred", "intent", "final"]
+    (event,) = of_topic(outs, "ticket.events")
+    assert event.kind == "ack-sent" and event.payload.message_id == mail.message_id
+    (result,) = of_topic(outs, "notify.results")
+    assert result.outcome == "sent" and result.notification is None
+
+
+async def test_no_sla_in_time_means_a_generic_ack_from_the_timer() -> None:
+    stage, transport, journal = make_stage()
+    await stage.process(records(new_ticket("t000001")), T0)
+    assert await stage.run_timers(later(10)) == [] and transport.sent == []
+    await stage.run_timers(later(31))
+    (mail,) = transport.sent
+    assert "within 24 hours" in mail.message.get_body(("plain",)).get_content()
+    kinds = Counter(o.topic.name for o in journal.published)
+    assert kinds == {"ticket.events": 1, "notify.results": 1}  # published by the timer itself
+
+
+async def test_redelivered_events_never_send_twice_and_re_emit_the_same_records() -> None:
+    stage, transport, journal = make_stage()
+    batch = records([*new_ticket("t000001"), sla("t000001", None)])
+    first = await stage.process(batch, T0)
+    again = await stage.process(batch, later(1))  # same worker, redelivery
+    worker2, transport2, _ = restored(journal)  # a new worker after a crash before commit
+    third = await worker2.process(batch, later(2))
+    assert len(transport.sent) == 1 and transport2.sent == []
+    assert of_topic(first, "ticket.events") == of_topic(again, "ticket.events")
+    assert of_topic(first, "ticket.events") == of_topic(third, "ticket.events")
+
+
+async def test_killed_between_send_and_final_resends_with_the_same_message_id() -> None:
+    killer = KillAfterAccept()
+    stage, _, journal = make_stage(transport=killer)  # type: ignore[arg-type]
+    try:
+        await stage.process(records([*new_ticket("t000001"), sla("t000001", None)]), T0)
+    except Killed:
+        pass
+    assert [r.phase for r in journal.records] == ["intent"]  # in doubt
+    worker2, transport2, journal2 = restored(journal)
+    await worker2.run_timers(later(1))
+    (first,), (second,) = killer.sent, transport2.sent
+    assert first.message_id == second.message_id  # the receiver collapses the two
+    assert journal2.records[-1].phase == "final" and journal2.records[-1].outcome == "sent"
+    # and the follow-ups were published by the recovery itself
+    assert [o.value.kind for o in journal2.published if o.topic.name == "ticket.events"] == [
+        "ack-sent"]
+
+
+async def test_in_doubt_skip_rule_gives_up_instead() -> None:
+    killer = KillAfterAccept()
+    stage, _, journal = make_stage(transport=killer)  # type: ignore[arg-type]
+    try:
+        await stage.process(records([*new_ticket("t000001"), sla("t000001", None)]), T0)
+    except Killed:
+        pass
+    worker2, transport2, journal2 = restored(journal, in_doubt="skip")
+    await worker2.run_timers(later(1))
+    assert transport2.sent == []
+    assert journal2.records[-1].outcome == "failed" and "in-doubt" in journal2.records[-1].detail
+
+
+async def test_restart_while_waiting_for_the_sla_still_acks() -> None:
+    stage, transport, journal = make_stage()
+    await stage.process(records(new_ticket("t000001")), T0)  # committed, then the worker dies
+    worker2, transport2, _ = restored(journal)
+    await worker2.run_timers(later(5))
+    assert transport2.sent == []
+    await worker2.run_timers(later(31))
+    assert len(transport2.sent) == 1 and transport.sent == []
+
+
+async def test_4xx_retries_with_backoff_then_succeeds() -> None:
+    stage, transport, journal = make_stage(retry_backoff_s=10)
+    transport.fail_with = [DeliveryError("busy", retriable=True, server_reply="451 4.3.0 later")]
+    outs = await stage.process(records([*new_ticket("t000001"), sla("t000001", None)]), T0)
+    (r,) = of_topic(outs, "notify.results")
+    assert r.outcome == "retrying" and r.server_reply == "451 4.3.0 later"
+    await stage.run_timers(later(5))
+    assert transport.sent == []  # backoff not over
+    await stage.run_timers(later(11))
+    assert len(transport.sent) == 1
+    assert journal.records[-1].outcome == "sent" and journal.records[-1].attempts == 2
+
+
+async def test_retriable_failures_give_up_after_max_attempts() -> None:
+    stage, transport, journal = make_stage(retry_backoff_s=1, max_attempts=2)
+    transport.fail_with = [DeliveryError("t", retriable=True)] * 2
+    await stage.process(records([*new_ticket("t000001"), sla("t000001", None)]), T0)
+    await stage.run_timers(later(2))
+    assert journal.records[-1].outcome == "failed"
+    assert "gave up after 2 attempts" in journal.records[-1].detail
+
+
+async def test_5xx_fails_with_the_server_reply_and_a_dead_letter() -> None:
+    stage, transport, _ = make_stage()
+    reply = "550 5.1.1 <alice@example.com>: Recipient address rejected"
+    transport.fail_with = [DeliveryError("no", retriable=False, server_reply=reply, code=550)]
+    outs = await stage.process(records([*new_ticket("t000001"), sla("t000001", None)]), T0)
+    (r,) = of_topic(outs, "notify.results")
+    assert (r.outcome, r.server_reply) == ("failed", reply)
+    (letter,) = of_topic(outs, "dlq.notify")
+    assert letter.error == reply and b"auto-ack" in letter.value
+    assert of_topic(outs, "ticket.events") == []
+
+
+async def test_auto_reply_is_suppressed_with_a_reason() -> None:
+    stage, transport, _ = make_stage()
+    events = [*new_ticket("t000001", flags=MessageFlags(auto_reply=True)), sla("t000001", None)]
+    outs = await stage.process(records(events), T0)
+    (r,) = of_topic(outs, "notify.results")
+    assert transport.sent == [] and (r.outcome, r.detail) == ("suppressed", "auto-reply")
+
+
+async def test_hard_bounce_suppresses_later_acks_even_after_restart() -> None:
+    stage, _transport, journal = make_stage()
+    await stage.process(records([hard_bounce("t000009", "alice@example.com")]), T0)
+    worker2, transport2, _ = restored(journal)
+    outs = await worker2.process(records([*new_ticket("t000001"), sla("t000001", None)]), T0)
+    (r,) = of_topic(outs, "notify.results")
+    assert transport2.sent == [] and r.detail == "hard-bounced"
+
+
+async def test_per_recipient_cap() -> None:
+    stage, transport, _ = make_stage(recipient_cap=2, recipient_window_s=3600)
+    for i in range(1, 4):
+        tid = f"t00000{i}"
+        outs = await stage.process(records([*new_ticket(tid, mid=f"<m{i}@x>"), sla(tid, None)]),
+                                   later(i))
+    assert len(transport.sent) == 2
+    (r,) = of_topic(outs, "notify.results")
+    assert r.detail == "recipient-cap"
+
+
+async def test_alert_storm_becomes_one_digest() -> None:
+    stage, transport, journal = make_stage(alert_burst=2, alert_window_s=300)
+    outs = await stage.process(records([alert(f"a{i}") for i in range(6)]), T0)
+    assert len(transport.sent) == 2
+    assert [r.outcome for r in of_topic(outs, "notify.results")] == ["sent", "sent"]
+    await stage.run_timers(later(100))
+    assert len(transport.sent) == 2
+    await stage.run_timers(later(301))
+    assert len(transport.sent) == 3
+    digest = transport.sent[-1].message.get_body(("plain",)).get_content()
+    assert "4 alerts" in digest and digest.count("[HL-2026-000001]") == 4
+    finals = {r.notification_id: r for r in journal.records if r.phase == "final"}
+    assert all(finals[f"a{i}"].outcome == "sent" for i in range(6))
+
+
+async def test_chat_ticket_is_acknowledged_in_the_chat() -> None:
+    stage, transport, _journal = make_stage()
+    events = [*new_ticket("t000001", channel="chat", requester="visitor@example.com",
+                          conversation_id="conv-1"), sla("t000001", None)]
+    outs = await stage.process(records(events), T0)
+    assert transport.sent == []
+    (reply,) = of_topic(outs, "chat.outbound")
+    assert reply.conversation_id == "conv-1" and "HL-2026-000001" in reply.text
+    assert reply.notification_id == ack_notification_id("t000001")
+    assert [r.outcome for r in of_topic(outs, "notify.sentlog")] == ["sent"]
+
+
+async def test_french_customer_gets_french() -> None:
+    stage, transport, _ = make_stage()
+    await stage.process(records([*new_ticket("t000001", language="fr"), sla("t000001", None)]),
+                        T0)
+    (mail,) = transport.sent
+    assert mail.message["Content-Language"] == "fr"
+    assert "Bonjour Alice" in mail.message.get_body(("plain",)).get_content()
