@@ -14,6 +14,7 @@ after a crash carries the same Message-ID, which is what lets receivers and our 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from email.message import EmailMessage
@@ -28,9 +29,11 @@ _WS = re.compile(r"\s+")
 
 
 def message_id(notification_id: str, token: str | None, domain: str) -> str:
-    """``<token.nid@domain>``: the reply token first, so a threading parser finds it as the
-    first dot-separated part of the local part; the notification id makes it unique."""
-    nid = _SAFE_ID.sub("", notification_id)[:32] or "n"
+    """``<token.nid@domain>`` (the tickets stage's ``reply_token.message_id`` shape): the reply
+    token first, then a hash of the notification id, so it is unique and deterministic."""
+    # 64 bits of the notification id: unique within a ticket (the token names the ticket), and
+    # short enough that the header is not folded (some MTAs mangle folded Message-IDs)
+    nid = hashlib.sha256(notification_id.encode()).hexdigest()[:16]
     local = f"{_SAFE_ID.sub('', token)}.{nid}" if token else f"hl.{nid}"
     return f"<{local}@{domain}>"
 
