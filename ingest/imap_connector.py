@@ -103,6 +103,12 @@ class FolderWatcher:
         self._thread_stop = threading.Event()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"imap-{mailbox.name}")
         self._key = mailbox.name.encode()
+        # UIDs Kafka acknowledged above the checkpoint (a message before them failed): not
+        # published again when the batch is retried. Lost on restart, which is still safe.
+        self._acked_ahead: tuple[int, set[int]] = (0, set())
+        # How often Kafka refused a message while accepting others beside it: a message it
+        # keeps refusing (e.g. over the topic's size limit) must not block the folder forever.
+        self._strikes: dict[tuple[int, int], int] = {}
 
     # -- the outer loop: connect, serve, back off ---------------------------------------------
 
@@ -174,10 +180,15 @@ class FolderWatcher:
         published = 0
         for batch in batches(todo, m.fetch_batch_size):
             mails = await self._call(self.session.fetch, batch)
-            acked, error = await self._publish(mails, checkpoint.uidvalidity)
+            ahead = self._ahead(checkpoint.uidvalidity)
+            todo_now = [mail for mail in mails if mail.uid not in ahead]
+            acked, error = await self._publish(todo_now, checkpoint.uidvalidity)
+            ahead |= acked
+            if error is not None and (ahead & set(batch)):
+                error = self._quarantine_refused(todo_now, acked, checkpoint.uidvalidity, error)
             # UIDs the server did not return (expunged meanwhile) have nothing to publish
             fetched = {mail.uid for mail in mails}
-            done = acked | (set(batch) - fetched)
+            done = (ahead & set(batch)) | (set(batch) - fetched)
             new = advance(checkpoint, batch, done)
             moved = [u for u in batch if u <= new.last_uid and u in fetched]
             if m.move_to and moved:
@@ -185,6 +196,7 @@ class FolderWatcher:
             if new != checkpoint:
                 await self.checkpoints.commit(m.name, self.folder, new)
                 checkpoint = new
+                ahead.difference_update([u for u in ahead if u <= new.last_uid])
             published += len(acked)
             self._record_progress(checkpoint, len(acked))
             if error is not None:
@@ -220,6 +232,39 @@ class FolderWatcher:
         if isinstance(first, asyncio.CancelledError):
             raise first
         return acked, f"Kafka did not acknowledge {len(errors)} raw message(s): {first}"
+
+    def _quarantine_refused(
+        self, tried: Sequence[FetchedMail], acked: set[int], uidvalidity: int, error: str
+    ) -> str | None:
+        """Count a strike against each message Kafka refused while taking its neighbours.
+
+        After ``max_publish_attempts`` strikes the message is left on the server, untouched,
+        and reported (status ``quarantined``, an ERROR log with its UID and size) instead of
+        holding up every later mail. Returns the error if some refused message remains.
+        """
+        remaining = False
+        for mail in tried:
+            if mail.uid in acked:
+                continue
+            key = (uidvalidity, mail.uid)
+            self._strikes[key] = self._strikes.get(key, 0) + 1
+            if self._strikes[key] < self.mailbox.max_publish_attempts:
+                remaining = True
+                continue
+            del self._strikes[key]
+            self._ahead(uidvalidity).add(mail.uid)
+            current = self.status.get(self.mailbox.name, self.folder)
+            self.status.update(self.mailbox.name, self.folder,
+                               quarantined=current.quarantined + 1, detail=error)
+            log.error("kafka keeps refusing a message; left on the server, not ingested",
+                      extra=self._log_extra(uidvalidity=uidvalidity, uid=mail.uid,
+                                            size=len(mail.raw), error=error))
+        return error if remaining else None
+
+    def _ahead(self, uidvalidity: int) -> set[int]:
+        if self._acked_ahead[0] != uidvalidity:
+            self._acked_ahead = (uidvalidity, set())
+        return self._acked_ahead[1]
 
     # -- plumbing ------------------------------------------------------------------------------
 

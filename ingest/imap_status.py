@@ -30,6 +30,8 @@ class FolderHealth:
     ingested: int = 0
     resyncs: int = 0
     failures: int = 0
+    # messages Kafka kept refusing (e.g. over its size limit), left on the server
+    quarantined: int = 0
     last_ingest_at: datetime | None = None
 
     @property

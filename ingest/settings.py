@@ -51,6 +51,9 @@ class MailboxSettings(BaseModel):
     connect_timeout_s: float = Field(default=15.0, gt=0)
     read_timeout_s: float = Field(default=120.0, gt=0)
     fetch_batch_size: int = Field(default=200, ge=1, le=10_000)
+    # A message Kafka refuses this many times while accepting the mail around it (typically
+    # larger than the topic's max.message.bytes) is left on the server and reported.
+    max_publish_attempts: int = Field(default=3, ge=1)
     reconnect_backoff_initial_s: float = Field(default=1.0, gt=0)
     reconnect_backoff_max_s: float = Field(default=300.0, gt=0)
     # After the server rejected the credentials, try again this rarely (no crash loop, no

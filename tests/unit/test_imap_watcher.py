@@ -228,3 +228,33 @@ async def test_auth_failure_is_a_state_not_a_crash_loop(tmp_path: Path) -> None:
     assert logins <= 4  # retried at auth_retry_interval_s, not in a tight loop
     stop.set()
     await asyncio.wait_for(task, 5)
+
+
+async def test_a_message_kafka_keeps_refusing_does_not_block_the_folder(tmp_path: Path) -> None:
+    folder, broker = MemoryFolder(), MemoryBroker()
+    for n in range(5):
+        folder.deliver(mail(n))
+    broker.refuse = {mail(1)}  # e.g. larger than the topic's max.message.bytes
+    w, store, status = watcher(tmp_path, folder, broker, max_publish_attempts=3)
+    for _ in range(2):
+        with pytest.raises(Exception, match="did not acknowledge 1"):
+            await w.sync_once()
+        assert store.load("support").get("INBOX") == FolderCheckpoint(100, 1)
+    await w.sync_once()  # third refusal: reported and left on the server
+    assert store.load("support").get("INBOX") == FolderCheckpoint(100, 5)
+    assert [r.uid for r in broker.records] == [1, 3, 4, 5]  # the neighbours exactly once
+    assert status.get("support", "INBOX").quarantined == 1
+    assert 2 in folder.messages
+
+
+async def test_broker_down_blocks_instead_of_skipping(tmp_path: Path) -> None:
+    folder, broker = MemoryFolder(), MemoryBroker()
+    for n in range(2):
+        folder.deliver(mail(n))
+    broker.refuse = {mail(0), mail(1)}
+    w, store, status = watcher(tmp_path, folder, broker, max_publish_attempts=1)
+    for _ in range(3):
+        with pytest.raises(Exception, match="did not acknowledge 2"):
+            await w.sync_once()
+    assert store.load("support").get("INBOX") == FolderCheckpoint(100, 0)
+    assert status.get("support", "INBOX").quarantined == 0
