@@ -189,7 +189,10 @@ class Dispatcher:
         text = self.composer.plain_text(n, now)
         facts = {**alert_values(n), "kind": n.kind, "ticket_id": n.ticket_id,
                  "detail": alert_detail(n)}
-        title = facts.get("alert_title") or n.kind
+        title = facts.get("alert_title") or (
+            f"{n.context.get('count', '')} helpline alerts" if n.template == "alert-digest"
+            else n.kind
+        )
         body = webhook_body(target.format, title, text, facts)
         hdrs = signed_headers(target.secret, int(now.timestamp()), body, n.notification_id)
         return await self.webhooks.post(target.url, body, hdrs)
