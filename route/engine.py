@@ -46,7 +46,7 @@ class Router:
         self.queues: dict[str, set[str]] = {}  # team -> unassigned ticket ids
         self.round_robin: dict[str, str] = {}
         self.timers = TimerIndex()
-        self.changed: dict[str, RouteTicketState] = {}
+        self.changed: dict[str, RouteTicketState | None] = {}  # None: forget (tombstone)
         self.dirty_teams: set[str] = set()
         self.next_queue_retry: datetime | None = None
         self._shifts: dict[str, BusinessCalendar | None] = {}
@@ -88,6 +88,14 @@ class Router:
             and (s is None or s.assignee != old.assignee or not facts.is_open(s))
         ):
             self.dirty_teams.add(old.team or "")  # capacity freed: look at the queue
+        if s is not None and s.status == "closed":
+            # closed is final: keep the table (and memory) to live tickets; the customer's
+            # last agent is remembered for sticky routing
+            if s.assignee:
+                self.last_agent[s.customer_id] = s.assignee
+            s = None
+            if persist:
+                self.changed[ticket_id] = None
         if s is not None:
             self.tickets[ticket_id] = s
             self._index(s)
@@ -114,8 +122,9 @@ class Router:
         elif s.team and s.ticket_id in self.queues.get(s.team, set()):
             self.queues[s.team].discard(s.ticket_id)
 
-    def take_changed(self) -> list[RouteTicketState]:
-        out = list(self.changed.values())
+    def take_changed(self) -> list[tuple[str, RouteTicketState | None]]:
+        """Route states to persist since the last call (None: delete the ticket's record)."""
+        out = list(self.changed.items())
         self.changed.clear()
         return out
 

@@ -61,7 +61,7 @@ class RouteStage:
             elif isinstance(e, Notification):
                 outs.append(Out(NOTIFY_OUTBOX, e.ticket_id.encode(), e))
         # state after the events it accounts for: a crash in between re-derives the same ids
-        outs += [Out(ROUTE_STATE, s.ticket_id.encode(), s) for s in self.router.take_changed()]
+        outs += [Out(ROUTE_STATE, key.encode(), s) for key, s in self.router.take_changed()]
         return outs
 
 

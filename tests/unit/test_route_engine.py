@@ -150,7 +150,7 @@ def test_sla_warning_then_breach_each_fire_once() -> None:
 def test_timer_fires_once_across_a_restart_and_again_with_the_same_id_after_a_crash() -> None:
     r = router(agent("a1"))
     open_ticket(r, "t1")
-    persisted = {s.ticket_id: s for s in r.take_changed()}
+    persisted = dict(r.take_changed())
     fired = r.tick(at(61))
     (b,) = [e for e in fired if isinstance(e, TicketEvent) and e.kind == "sla-breached"]
     # crash before the state record was written: the restarted router fires the same event id
@@ -161,7 +161,7 @@ def test_timer_fires_once_across_a_restart_and_again_with_the_same_id_after_a_cr
                 and e.kind == "sla-breached"]
     assert again.event_id == b.event_id and again == b
     # clean restart after the state record was written: nothing fires twice
-    persisted.update({s.ticket_id: s for s in r.take_changed()})
+    persisted.update(r.take_changed())
     restarted = router(agent("a1"))
     for tid, s in persisted.items():
         restarted.restore(s, tid)
@@ -173,8 +173,8 @@ def test_restored_state_rebuilds_loads_and_queue() -> None:
     open_ticket(r, "t1")
     open_ticket(r, "t2")
     restarted = router(agent("a1", capacity=1))
-    for s in r.take_changed():
-        restarted.restore(s, s.ticket_id)
+    for tid, s in r.take_changed():
+        restarted.restore(s, tid)
     assert restarted.loads["a1"]["email"] == 1
     assert [t.ticket_id for t in restarted.queue_view()["support"]] == ["t2"]
 
@@ -230,3 +230,13 @@ def test_no_agent_ever_exceeds_capacity(ops, caps) -> None:  # type: ignore[no-u
         for i, c in enumerate(caps):
             assert held.get(f"a{i}", 0) <= c
             assert r.loads.get(f"a{i}", {}).get("email", 0) == held.get(f"a{i}", 0)
+
+
+def test_closed_ticket_is_forgotten_but_its_agent_stays_sticky() -> None:
+    r = router(agent("a1"), agent("a2"), teams={"support": Team("support", sticky=True)})
+    (first,) = payloads(open_ticket(r, "t1"), Assigned)
+    r.handle(status("t1", "new", "closed", at(5)), at(5))
+    assert "t1" not in r.tickets and ("t1", None) in r.take_changed()
+    r.handle(created("t2", at(6)), at(6))
+    (again,) = payloads(r.handle(classified("t2", at(6)), at(6)), Assigned)
+    assert again.agent_id == first.agent_id and again.strategy == "sticky"

@@ -1,0 +1,266 @@
+"""Routing throughput, same run, one JSON object:
+
+* ``pure``: assignment decisions per second (:func:`route.policy.choose_agent`, a 50-agent
+  team with skills, languages, loads), and the whole router (:class:`route.engine.Router`) on
+  ticket events (created + classified: SLA applied, routed or queued), against the baseline of
+  decoding + encoding the same events (what any stage pays per record).
+* ``stage`` (unless ``--no-broker``): the route stage under helpline's StageRunner on a real
+  Apache Kafka broker vs a bare aiokafka relay of the same records (getmany → orjson → send →
+  commit), input records per second.
+
+Usage: python benchmarks/bench_route.py [--tickets N] [--no-broker] [--bootstrap HOST:PORT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from aiokafka import AIOKafkaConsumer  # noqa: E402
+
+from route.config import RoutingConfig  # noqa: E402
+from route.engine import Router  # noqa: E402
+from route.model import AgentView, Team  # noqa: E402
+from route.policy import Need, choose_agent  # noqa: E402
+from route.settings import DEFAULT_SLA_POLICIES  # noqa: E402
+from route.stage import RouteStage  # noqa: E402
+from schemas.classify_events import Classified  # noqa: E402
+from schemas.codec import decode, encode  # noqa: E402
+from schemas.directory import Agent  # noqa: E402
+from schemas.events import Actor, TicketEvent  # noqa: E402
+from schemas.message import Address  # noqa: E402
+from schemas.stage import KafkaConnection  # noqa: E402
+from schemas.ticket_events import Created  # noqa: E402
+from schemas.topics import AGENTS, TICKET_EVENTS  # noqa: E402
+
+PARTITIONS = 4
+T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
+SKILLS = ("billing", "refund", "login", "sso", "outage", "shipping", "api", "mobile")
+LANGS = ("en", "fr", "de", "es")
+TEAMS = ("support", "billing", "l2")
+
+
+def _agents(n: int, capacity: int) -> list[Agent]:
+    rnd = random.Random(7)
+    return [
+        Agent(agent_id=f"agent{i:03d}", teams=(TEAMS[i % 3], "support"), presence="online",
+              skills=tuple(rnd.sample(SKILLS, 3)), languages=tuple(rnd.sample(LANGS, 2)),
+              capacity={"*": capacity}, email=f"agent{i}@example.com")
+        for i in range(n)
+    ]
+
+
+def _events(n: int) -> list[TicketEvent]:
+    rnd = random.Random(11)
+    out = []
+    for i in range(n):
+        tid = f"bench-{i:06d}"
+        at = T0 + timedelta(seconds=i)
+        out.append(TicketEvent(
+            event_id=f"{tid}-c", ticket_id=tid, ticket_number=str(i), at=at,
+            actor=Actor(kind="system", id="tickets"),
+            payload=Created(number=str(i), subject="Order late", channel="email",
+                            mailbox="support@example.com", customer_id=f"c{i % 700}",
+                            requester=Address(address=f"c{i % 700}@example.org"),
+                            priority=rnd.choice(("low", "normal", "high", "urgent"))),
+        ))
+        out.append(TicketEvent(
+            event_id=f"{tid}-k", ticket_id=tid, ticket_number=str(i), at=at,
+            actor=Actor(kind="rule", id="rules"),
+            payload=Classified(category=rnd.choice(SKILLS), tags=tuple(rnd.sample(SKILLS, 2)),
+                               team=rnd.choice(TEAMS), language=rnd.choice(LANGS),
+                               sentiment=rnd.choice(("neutral", "negative", "positive"))),
+        ))
+    return out
+
+
+def _config() -> RoutingConfig:
+    return RoutingConfig(
+        teams={t: Team(t, match_skills=True, sticky=True) for t in TEAMS},
+        sla_policies=DEFAULT_SLA_POLICIES,
+    )
+
+
+def bench_pure(n_tickets: int) -> dict[str, Any]:
+    agents = _agents(50, 10)
+    rnd = random.Random(3)
+    views = [AgentView(a, Counter({"email": rnd.randint(0, 9)})) for a in agents]
+    team = Team("support", match_skills=True, sticky=True)
+    needs = [Need(ticket_id=str(i), channel="email", language=rnd.choice(LANGS),
+                  skills=frozenset(rnd.sample(SKILLS, 2)), previous_agent=f"agent{i % 80:03d}")
+             for i in range(2000)]
+    decisions = 0
+    started = time.perf_counter()
+    while time.perf_counter() - started < 2.0:
+        for need in needs:
+            choose_agent(team, need, views, T0, default_capacity=5)
+        decisions += len(needs)
+    decisions_per_s = decisions / (time.perf_counter() - started)
+
+    events = _events(n_tickets)
+    wire = [encode(e) for e in events]
+    started = time.perf_counter()
+    for raw in wire:
+        encode(decode(TicketEvent, raw))
+    codec_per_s = len(wire) / (time.perf_counter() - started)
+
+    router = Router(_config())
+    for a in _agents(50, 10):
+        router.set_agent(a.agent_id, a)
+    started = time.perf_counter()
+    emitted = 0
+    for raw in wire:
+        out = router.handle(decode(TicketEvent, raw), T0)
+        for e in out:
+            encode(e)
+        emitted += len(out)
+        for _, s in router.take_changed():
+            encode(s)
+    router_per_s = len(wire) / (time.perf_counter() - started)
+    return {
+        "policy_decisions_per_s": round(decisions_per_s),
+        "router_events_per_s": round(router_per_s),
+        "baseline_decode_encode_per_s": round(codec_per_s),
+        "router_vs_codec": round(router_per_s / codec_per_s, 3),
+        "router_outputs": emitted,
+        "queued_at_end": sum(len(q) for q in router.queues.values()),
+    }
+
+
+async def _fill(conn: KafkaConnection, events: list[TicketEvent]) -> None:
+    from runtime.kafka_io import make_producer
+
+    producer = make_producer(conn, linger_ms=5, max_batch_size=256 * 1024)
+    await producer.start()
+    try:
+        futs = [await producer.send(conn.topic(TICKET_EVENTS), encode(e),
+                                    key=e.ticket_id.encode()) for e in events]
+        await asyncio.gather(*futs)
+        agents = [await producer.send(conn.topic(AGENTS), encode(a), key=a.agent_id.encode())
+                  for a in _agents(50, 10)]
+        await asyncio.gather(*agents)
+    finally:
+        await producer.stop()
+
+
+async def bare_relay(conn: KafkaConnection, src: str, dst: str, n: int) -> float:
+    import orjson
+
+    from runtime.kafka_io import make_producer
+
+    consumer = AIOKafkaConsumer(src, **conn.options(), group_id=f"bare-{uuid.uuid4().hex}",
+                                auto_offset_reset="earliest", enable_auto_commit=False,
+                                max_poll_records=2000)
+    producer = make_producer(conn, linger_ms=5)
+    await consumer.start()
+    await producer.start()
+    done = 0
+    started = time.monotonic()
+    try:
+        while done < n:
+            batch = await consumer.getmany(timeout_ms=100, max_records=2000)
+            futs = []
+            for msgs in batch.values():
+                for m in msgs:
+                    futs.append(await producer.send(dst, orjson.dumps(orjson.loads(m.value)),
+                                                    key=m.key))
+            await asyncio.gather(*futs)
+            if batch:
+                await consumer.commit()
+            done += len(futs)
+        return n / (time.monotonic() - started)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+async def stage_run(conn: KafkaConnection, n: int) -> tuple[float, int]:
+    from runtime.runner import StageRunner
+    from runtime.settings import RunnerSettings
+
+    stage = RouteStage(_config(), tick_interval=1.0)
+    runner = StageRunner(stage, conn, RunnerSettings(batch_max_records=2000,
+                                                     batch_timeout_ms=20))
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+    try:
+        while runner.status.state != "running":  # table restore is not counted
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        started = time.monotonic()
+        deadline = started + 300
+        while runner.status.records_in < n and time.monotonic() < deadline:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        await task
+    return n / elapsed, sum(len(q) for q in stage.router.queues.values())
+
+
+async def bench_stage(n_tickets: int, bootstrap: str | None) -> dict[str, Any]:
+    from runtime.kafka import running_cluster
+    from runtime.kafka_io import create_topics
+    from runtime.settings import LocalKafkaSettings
+
+    events = _events(n_tickets)
+
+    async def on(server: str, label: str) -> dict[str, Any]:
+        conn = KafkaConnection(bootstrap_servers=server,
+                               topic_prefix=f"bench{uuid.uuid4().hex[:6]}.")
+        await create_topics(conn, partitions=PARTITIONS)
+        from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+        admin = AIOKafkaAdminClient(bootstrap_servers=server)
+        await admin.start()
+        await admin.create_topics([NewTopic(conn.topic_prefix + "bare.out", PARTITIONS, 1)])
+        await admin.close()
+        await _fill(conn, events)
+        src = conn.topic(TICKET_EVENTS)
+        await bare_relay(conn, src, conn.topic_prefix + "bare.out", min(len(events), 2000))
+        bare = await bare_relay(conn, src, conn.topic_prefix + "bare.out", len(events))
+        stage_per_s, queued = await stage_run(conn, len(events))
+        return {"broker": label, "input_records": len(events),
+                "partitions": PARTITIONS, "bare_relay_per_s": round(bare),
+                "route_stage_per_s": round(stage_per_s),
+                "route_vs_bare": round(stage_per_s / bare, 3), "queued_at_end": queued}
+
+    if bootstrap:
+        return await on(bootstrap, f"external {bootstrap}")
+    with tempfile.TemporaryDirectory() as tmp, \
+            running_cluster(LocalKafkaSettings(heap="512m"), Path(tmp), root=ROOT) as cluster:
+        return await on(cluster.bootstrap,
+                        f"Apache Kafka {LocalKafkaSettings().version} (local, started here)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tickets", type=int, default=5000)
+    parser.add_argument("--no-broker", action="store_true")
+    parser.add_argument("--bootstrap", default=None, help="use a running broker")
+    args = parser.parse_args()
+    result: dict[str, Any] = {"benchmark": "route", "tickets": args.tickets,
+                              "agents": 50, "pure": bench_pure(args.tickets)}
+    if not args.no_broker:
+        result["stage"] = asyncio.run(bench_stage(args.tickets, args.bootstrap))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
