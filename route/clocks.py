@@ -7,10 +7,10 @@ with its banked time on reopen. All of them pause in the policy's pause statuses
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime, timedelta
 
 from route.config import RoutingConfig
+from route.facts import evolve
 from route.sla import (
     PolicyFacts,
     SlaPolicy,
@@ -59,7 +59,7 @@ def applied(state: RouteTicketState) -> SlaApplied | None:
 
 
 def _set(state: RouteTicketState, clock: SlaClock) -> RouteTicketState:
-    return dataclasses.replace(state, clocks=replace_clock(state.clocks, clock))
+    return evolve(state, clocks=replace_clock(state.clocks, clock))
 
 
 def apply_policy(state: RouteTicketState, cfg: RoutingConfig, at: datetime) -> RouteTicketState:
@@ -69,7 +69,7 @@ def apply_policy(state: RouteTicketState, cfg: RoutingConfig, at: datetime) -> R
     if policy is None:
         return state
     cal = calendar_of(policy, cfg.calendars)
-    s = dataclasses.replace(state, sla_policy=policy.name)
+    s = evolve(state, sla_policy=policy.name)
     starts: dict[SlaMetric, tuple[timedelta | None, bool]] = {
         "first-response": (policy.first_response, state.outbound_count == 0),
         "resolution": (policy.resolution, state.status not in DONE),
@@ -78,7 +78,7 @@ def apply_policy(state: RouteTicketState, cfg: RoutingConfig, at: datetime) -> R
         existing = clock_for(s.clocks, metric)
         if target is None:
             if existing is not None:
-                s = dataclasses.replace(s, clocks=tuple(c for c in s.clocks if c is not existing))
+                s = evolve(s, clocks=tuple(c for c in s.clocks if c is not existing))
         elif existing is not None:
             s = _set(s, retarget_clock(cal, existing, target))
         elif wanted:
@@ -111,7 +111,7 @@ def _each(
             out.append(meet_clock(c, at))
         else:
             out.append(c)
-    return dataclasses.replace(state, clocks=tuple(out))
+    return evolve(state, clocks=tuple(out))
 
 
 def on_status(
@@ -157,7 +157,7 @@ def on_response(state: RouteTicketState, at: datetime) -> RouteTicketState:
         meet_clock(c, at) if c.metric in ("first-response", "next-response") else c
         for c in state.clocks
     )
-    return dataclasses.replace(state, clocks=out)
+    return evolve(state, clocks=out)
 
 
 def new_deadlines(before: RouteTicketState | None, after: RouteTicketState) -> bool:

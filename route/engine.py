@@ -7,7 +7,6 @@ from them: open tickets per agent and channel (load) and unassigned tickets per 
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from route.blueprint import blueprint_for
 from route.calendar import BusinessCalendar
 from route.config import RoutingConfig
 from route.escalation import EscalationDecision
+from route.facts import evolve
 from route.model import AgentView, Team, next_tier, working_calendar
 from route.policy import Decision, Need, choose_agent
 from route.sla import earliest_due
@@ -33,6 +33,7 @@ from schemas.ticket_events import Created, MessageAdded, PriorityChanged, Status
 
 Emission = TicketEvent | Notification
 FAR = datetime.max.replace(tzinfo=UTC)
+NO_LOAD: Counter[str] = Counter()
 
 
 class Router:
@@ -148,9 +149,10 @@ class Router:
         self, before: RouteTicketState | None, event: TicketEvent
     ) -> tuple[RouteTicketState, list[Emission]]:
         p, at, cause = event.payload, event.at, event.event_id
-        s = facts.remember(facts.fold(before, event), cause, self.cfg.seen_events_per_ticket)
-        if s.customer_id in self.customer_tiers:
-            s = dataclasses.replace(s, customer_tier=self.customer_tiers[s.customer_id])
+        s = facts.fold(before, event, self.cfg.seen_events_per_ticket)
+        tier = self.customer_tiers.get(s.customer_id)
+        if tier is not None and tier != s.customer_tier:
+            s = evolve(s, customer_tier=tier)
         out: list[Emission] = []
         if isinstance(p, Created | Classified | PriorityChanged):
             s = clocks.apply_policy(s, self.cfg, at)
@@ -244,7 +246,7 @@ class Router:
                             trigger=d.trigger)
         out: list[Emission] = [ticket_event(s, payload, at, cause)]
         sups = supervisors_of(self.cfg, self.agents, s.team, s.department)
-        s = dataclasses.replace(s, tier=d.to_tier, tier_since=at)
+        s = evolve(s, tier=d.to_tier, tier_since=at)
         team = escalation.tier_team(self.cfg.escalation, d.to_tier)
         if team and team != s.team:
             s, more = self.reroute(s, team, f"escalated to {d.to_tier}", at, cause)
@@ -264,17 +266,17 @@ class Router:
         out: list[Emission] = []
         if s.assignee:
             out.append(ticket_event(s, Unassigned(agent_id=s.assignee, reason=reason), at, cause))
-        s = dataclasses.replace(s, team=team, assignee=None, assigned_at=None, accepted=False,
+        s = evolve(s, team=team, assignee=None, assigned_at=None, accepted=False,
                                 queued_since=None)
         if facts.is_open(s):
             s, more = self.route(s, at, cause)
             out += more
         return s, out
 
-    def _views(self) -> list[AgentView]:
+    def _views(self, team: str, also: str | None) -> list[AgentView]:
         return [
-            AgentView(a, self.loads.get(a.agent_id, Counter()), self._shifts.get(a.agent_id))
-            for a in self.agents.values()
+            AgentView(a, self.loads.get(a.agent_id) or NO_LOAD, self._shifts.get(a.agent_id))
+            for a in self.agents.values() if team in a.teams or a.agent_id == also
         ]
 
     def decide(self, s: RouteTicketState, team: Team, at: datetime) -> Decision | None:
@@ -284,7 +286,7 @@ class Router:
             previous_agent=self.last_agent.get(s.customer_id),
             passed_over=frozenset(s.passed_over),
         )
-        views = self._views()
+        views = self._views(team.name, s.assign_to)
         if s.assign_to and s.assign_to in self.agents:
             requested = Team(name=team.name, strategy="least-loaded")
             pick = choose_agent(requested, need, [v for v in views if v.agent_id == s.assign_to],
@@ -305,14 +307,14 @@ class Router:
         decision = self.decide(s, team, at)
         if decision is None:
             already = s.queued_since is not None and s.team == name
-            s = dataclasses.replace(s, team=name, department=dept,
+            s = evolve(s, team=name, department=dept,
                                     queued_since=s.queued_since if already else at)
             if already:
                 return s, []
             queued = Queued(team=name, due_at=earliest_due(s.clocks), reason="no agent available")
             return s, [ticket_event(s, queued, at, cause)]
         self.round_robin[name] = decision.agent_id
-        s = dataclasses.replace(
+        s = evolve(
             s, team=name, department=dept, assignee=decision.agent_id, assigned_at=at,
             accepted=False, queued_since=None,
         )

@@ -8,7 +8,9 @@ here (they need the policy and calendar, see ``route.clocks``).
 from __future__ import annotations
 
 import dataclasses
+import operator
 from datetime import datetime
+from typing import Any
 
 from schemas.classify_events import Classified
 from schemas.events import TicketEvent
@@ -17,6 +19,24 @@ from schemas.route_events import Assigned, Escalated, RouteTicketState, Unassign
 from schemas.ticket_events import Created, Merged, MessageAdded, PriorityChanged, StatusChanged
 
 OPEN_STATUSES = frozenset({"new", "open", "pending", "on-hold"})
+_STATE_FIELDS = tuple(f.name for f in dataclasses.fields(RouteTicketState))
+_FIELD_SET = frozenset(_STATE_FIELDS)
+_ALL_VALUES = operator.attrgetter(*_STATE_FIELDS)
+_SLOT_BY_NAME = {name: getattr(RouteTicketState, name) for name in _STATE_FIELDS}  # descriptors
+_SLOTS = tuple(_SLOT_BY_NAME[name] for name in _STATE_FIELDS)
+
+
+def evolve(state: RouteTicketState, **changes: Any) -> RouteTicketState:
+    """``dataclasses.replace`` for the route state, without re-running ``__init__``: the record
+    has ~45 fields and no ``__post_init__``, and replace was most of the router's CPU time."""
+    if not changes.keys() <= _FIELD_SET:
+        raise TypeError(f"unknown RouteTicketState fields: {sorted(changes.keys() - _FIELD_SET)}")
+    new = object.__new__(RouteTicketState)
+    for slot, value in zip(_SLOTS, _ALL_VALUES(state), strict=True):
+        slot.__set__(new, value)
+    for name, value in changes.items():
+        _SLOT_BY_NAME[name].__set__(new, value)
+    return new
 
 
 def is_response(event: TicketEvent) -> bool:
@@ -57,16 +77,21 @@ def placeholder(event: TicketEvent) -> RouteTicketState:
     )
 
 
-def fold(state: RouteTicketState | None, event: TicketEvent) -> RouteTicketState:
-    """Apply one event's facts. Accepting an assignment, responses and status are tracked;
-    decisions (routing, SLA, escalation) are the engine's."""
+def fold(
+    state: RouteTicketState | None, event: TicketEvent, seen_limit: int = 64
+) -> RouteTicketState:
+    """Apply one event's facts (and remember its id for redelivery dedupe). Accepting an
+    assignment, responses and status are tracked; decisions are the engine's."""
     p = event.payload
     if isinstance(p, Created):
         s = state or new_state(event, p)
     else:
         s = state or placeholder(event)
     at = event.at
-    changes: dict[str, object] = {"updated_at": max(s.updated_at, at)}
+    changes: dict[str, Any] = {
+        "updated_at": max(s.updated_at, at),
+        "seen": (*s.seen, event.event_id)[-seen_limit:],
+    }
     agent = acting_agent(event)
     if agent and agent == s.assignee:
         changes["accepted"] = True
@@ -116,18 +141,13 @@ def fold(state: RouteTicketState | None, event: TicketEvent) -> RouteTicketState
         changes.update(status="closed", state_since=at)
     elif isinstance(p, AckSent):
         pass
-    return dataclasses.replace(s, **changes)  # type: ignore[arg-type]
-
-
-def remember(state: RouteTicketState, event_id: str, limit: int) -> RouteTicketState:
-    seen = (*state.seen, event_id)[-limit:]
-    return dataclasses.replace(state, seen=seen)
+    return evolve(s, **changes)
 
 
 def mark_fired(state: RouteTicketState, key: str) -> RouteTicketState:
     if key in state.fired:
         return state
-    return dataclasses.replace(state, fired=(*state.fired, key))
+    return evolve(state, fired=(*state.fired, key))
 
 
 def is_open(state: RouteTicketState) -> bool:
@@ -135,4 +155,4 @@ def is_open(state: RouteTicketState) -> bool:
 
 
 def touch(state: RouteTicketState, at: datetime) -> RouteTicketState:
-    return dataclasses.replace(state, updated_at=max(state.updated_at, at))
+    return evolve(state, updated_at=max(state.updated_at, at))

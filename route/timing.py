@@ -15,6 +15,7 @@ from route import escalation, facts
 from route.alerts import SCHEDULER, notifications, supervisors_of, ticket_event
 from route.blueprint import blueprint_for, expiry_key
 from route.clocks import policy_of
+from route.facts import evolve
 from route.sla import warn_at
 from schemas.message import Address
 from schemas.route_events import RouteTicketState, SlaBreached, SlaWarning, Unassigned
@@ -62,7 +63,7 @@ def _sla(r: Router, s: RouteTicketState, now: datetime) -> tuple[RouteTicketStat
             )
             c = dataclasses.replace(c, warned=True)
         new.append(c)
-    return dataclasses.replace(s, clocks=tuple(new)), out
+    return evolve(s, clocks=tuple(new)), out
 
 
 def fire_timers(
@@ -81,7 +82,7 @@ def fire_timers(
             reason = f"assignment not accepted within {minutes} min"
             out.append(ticket_event(s, Unassigned(agent_id=s.assignee, reason=reason), due,
                                     key, SCHEDULER))
-            s = dataclasses.replace(
+            s = evolve(
                 s, passed_over=(*s.passed_over, s.assignee), assignee=None, assigned_at=None,
                 accepted=False, queued_since=None,
             )

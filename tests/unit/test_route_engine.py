@@ -240,3 +240,19 @@ def test_closed_ticket_is_forgotten_but_its_agent_stays_sticky() -> None:
     r.handle(created("t2", at(6)), at(6))
     (again,) = payloads(r.handle(classified("t2", at(6)), at(6)), Assigned)
     assert again.agent_id == first.agent_id and again.strategy == "sticky"
+
+
+def test_evolve_equals_dataclasses_replace() -> None:
+    import dataclasses
+
+    import pytest
+
+    from route.facts import evolve
+
+    r = router(agent("a1"))
+    open_ticket(r, "t1")
+    s = r.tickets["t1"]
+    assert evolve(s, tier="L2", tags=("x",)) == dataclasses.replace(s, tier="L2", tags=("x",))
+    assert evolve(s) == s and evolve(s) is not s
+    with pytest.raises(TypeError):
+        evolve(s, no_such_field=1)
