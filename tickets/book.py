@@ -18,6 +18,10 @@ def _norm_mid(message_id: str) -> str:
     return message_id.strip().strip("<>").strip().lower()
 
 
+def _tail(new: tuple[str, ...], old: tuple[str, ...]) -> tuple[str, ...]:
+    return new[len(old):] if new[:len(old)] == old else new
+
+
 class TicketBook:
     def __init__(self, stride: int) -> None:
         if stride < 1:
@@ -71,12 +75,17 @@ class TicketBook:
             return
         tid, j = ticket.ticket_id, self.journal
         j.set(self._tickets, tid, ticket)
-        for mid in ticket.message_ids:
+        # The fold only appends to these tuples, so only the new tail needs indexing
+        # (setdefault keeps a wrong guess harmless for records read back from the topic).
+        for mid in _tail(ticket.message_ids, held.message_ids if held else ()):
             j.setdefault(self._by_message, mid, tid)
-        for imid in ticket.internet_message_ids:
+        for imid in _tail(ticket.internet_message_ids, held.internet_message_ids if held else ()):
             j.setdefault(self._by_internet_id, _norm_mid(imid), tid)
-        for ref in ticket.thread_refs:
+        for ref in _tail(ticket.thread_refs, held.thread_refs if held else ()):
             j.setdefault(self._by_referenced, _norm_mid(ref), tid)
+        if held is not None and held.number == ticket.number and (
+                held.conversation_id == ticket.conversation_id):
+            return
         j.setdefault(self._by_number, ticket.number.upper(), tid)
         if ticket.conversation_id:
             j.setdefault(self._by_conversation, (ticket.mailbox, ticket.conversation_id), tid)

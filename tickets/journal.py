@@ -4,7 +4,7 @@ and rolled back on failure."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableMapping
+from collections.abc import MutableMapping
 from typing import Any, TypeVar
 
 K = TypeVar("K")
@@ -14,7 +14,8 @@ _MISSING: Any = object()
 
 class Journal:
     def __init__(self) -> None:
-        self._undo: list[Callable[[], None]] | None = None
+        # (mapping, key, previous value or _MISSING), newest last
+        self._undo: list[tuple[MutableMapping[Any, Any], Any, Any]] | None = None
 
     def begin(self) -> None:
         self._undo = []
@@ -24,20 +25,15 @@ class Journal:
 
     def rollback(self) -> None:
         undo, self._undo = self._undo, None
-        for step in reversed(undo or []):
-            step()
+        for mapping, key, old in reversed(undo or []):
+            if old is _MISSING:
+                mapping.pop(key, None)
+            else:
+                mapping[key] = old
 
     def set(self, mapping: MutableMapping[K, V], key: K, value: V) -> None:
         if self._undo is not None:
-            old = mapping.get(key, _MISSING)
-
-            def restore() -> None:
-                if old is _MISSING:
-                    mapping.pop(key, None)
-                else:
-                    mapping[key] = old
-
-            self._undo.append(restore)
+            self._undo.append((mapping, key, mapping.get(key, _MISSING)))
         mapping[key] = value
 
     def setdefault(self, mapping: MutableMapping[K, V], key: K, value: V) -> None:
@@ -46,7 +42,6 @@ class Journal:
 
     def pop(self, mapping: MutableMapping[K, V], key: K) -> None:
         if key in mapping:
-            old = mapping[key]
             if self._undo is not None:
-                self._undo.append(lambda: mapping.__setitem__(key, old))
+                self._undo.append((mapping, key, mapping[key]))
             del mapping[key]

@@ -180,6 +180,18 @@ _FOLDS: dict[type, _Fold] = {
 }
 
 
+_TICKET_FIELDS = tuple(f.name for f in dataclasses.fields(Ticket))
+
+
+def _replace(ticket: Ticket, changes: dict[str, Any]) -> Ticket:
+    """``dataclasses.replace`` without re-running ``__init__`` (the fold's hot path: a
+    ticket has ~60 fields and every event copies it)."""
+    new = object.__new__(Ticket)
+    for name in _TICKET_FIELDS:
+        object.__setattr__(new, name, changes[name] if name in changes else getattr(ticket, name))
+    return new
+
+
 def apply(ticket: Ticket | None, event: TicketEvent) -> Ticket:
     """Fold one event into a ticket (see the module docstring for the contract)."""
     payload = event.payload
@@ -196,14 +208,11 @@ def apply(ticket: Ticket | None, event: TicketEvent) -> Ticket:
             changes = {}
         else:
             changes = fold_one(ticket, event, payload)
-    return dataclasses.replace(
-        ticket,
-        **changes,
-        updated_at=max(ticket.updated_at, event.at),
-        version=ticket.version + 1,
-        last_event_id=event.event_id,
-        event_ids=(*ticket.event_ids, event.event_id),
-    )
+    changes["updated_at"] = max(ticket.updated_at, event.at)
+    changes["version"] = ticket.version + 1
+    changes["last_event_id"] = event.event_id
+    changes["event_ids"] = (*ticket.event_ids, event.event_id)
+    return _replace(ticket, changes)
 
 
 def fold(events: Iterable[TicketEvent], ticket: Ticket | None = None) -> Ticket | None:
