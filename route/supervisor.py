@@ -57,8 +57,8 @@ def wakeup(rule: SupervisorRule, state: RouteTicketState) -> datetime | None:
     """When the rule's time condition becomes true (None: no time condition pending)."""
     if rule.no_response_for is None or state.awaiting_since is None:
         return None
-    if firing_key(rule, state) in state.fired:
-        return None
+    if firing_key(rule, state) in state.fired or not _static_conditions(rule, state):
+        return None  # the conditions change only with an event, which recomputes wakeups
     start = state.awaiting_since
     if rule.tiers and state.tier_since is not None:
         start = max(start, state.tier_since)  # time on the tier counts from reaching it

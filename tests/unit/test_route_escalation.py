@@ -172,3 +172,18 @@ def test_blueprint_owner_time_limit_and_disallowed_transition() -> None:
     assert (b.metric, b.policy, b.due_at) == ("state-time", "blueprint:refund", at(125))
     assert not [x for x in r.tick(at(300)) if isinstance(x, TicketEvent)
                 and x.kind == "sla-breached"]
+
+
+def test_rule_for_another_tier_sets_no_timer() -> None:
+    from route import supervisor
+    from route.facts import evolve
+
+    rule = SupervisorRule("L1 silent", action="escalate", tiers=frozenset({"L1"}),
+                          no_response_for=timedelta(minutes=20))
+    r = router(supervisor_rules=(rule,), escalation=EscalationPolicy())
+    r.handle(created("t1"), T0)
+    r.handle(inbound("t1", T0), T0)
+    r.handle(classified("t1", T0), T0)
+    on_l1 = r.tickets["t1"]
+    assert supervisor.wakeup(rule, on_l1) == at(20)
+    assert supervisor.wakeup(rule, evolve(on_l1, tier="L2", tier_since=at(1))) is None
