@@ -235,72 +235,157 @@ def _union_converter(args: tuple[Any, ...]) -> _Conv:
     return conv_union
 
 
-class _FieldSpec(typing.NamedTuple):
-    name: str
-    conv: _Conv
-    required: bool
+_MISSING = object()
+_PRIMITIVE_CHECKS: dict[Any, tuple[str, str]] = {
+    str: ("type(x) is not str", "string"),
+    int: ("type(x) is not int", "integer"),
+    bool: ("type(x) is not bool", "boolean"),
+}
+
+
+def _optional_of(tp: Any) -> Any | None:
+    """``X`` for ``X | None`` (one non-None member), else None."""
+    if get_origin(tp) in (Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        if len(args) == 1 and len(get_args(tp)) == 2:
+            return args[0]
+    return None
 
 
 def _dataclass_converter(cls: type[Any]) -> _Conv:
-    # Placeholder first so self-referencing dataclasses resolve to this converter.
-    specs: list[_FieldSpec] = []
-    has_extra = False
-    known: set[str] = set()
+    """Generate a decode function for one dataclass (compiled once; hot path of every stage).
 
-    def conv_dc(v: Any, path: str) -> Any:
-        if type(v) is not dict:
-            raise _fail(f"{cls.__name__} object", v, path)
-        kwargs: dict[str, Any] = {}
-        for spec in specs:
-            if spec.name in v:
-                kwargs[spec.name] = spec.conv(v[spec.name], f"{path}.{spec.name}")
-            elif spec.required:
-                raise DecodeError(f"missing field {spec.name!r} of {cls.__name__}", path)
-        if has_extra:
-            unknown = {k: x for k, x in v.items() if k not in known}
-            if unknown:
-                kwargs[EXTRA_FIELD] = unknown
-        try:
-            return cls(**kwargs)
-        except (TypeError, ValueError) as exc:
-            raise DecodeError(f"invalid {cls.__name__}: {exc}", path) from None
+    Plain ``str``/``int``/``bool`` fields (optional or not) are checked inline; everything
+    else goes through its own converter.
+    """
+    # Register a trampoline first so self-referencing dataclasses resolve.
+    holder: list[_Conv] = []
 
-    _converters[cls] = conv_dc
+    def trampoline(v: Any, path: str) -> Any:
+        return holder[0](v, path)
+
+    _converters[cls] = trampoline
     hints = get_type_hints(cls)
-    for f in dataclasses.fields(cls):
+    env: dict[str, Any] = {"cls": cls, "M": _MISSING, "DecodeError": DecodeError,
+                           "_fail": _fail}
+    lines = [
+        "def conv_dc(v, path):",
+        "    if type(v) is not dict:",
+        f"        raise _fail({cls.__name__ + ' object'!r}, v, path)",
+        "    kw = {}",
+    ]
+    known: set[str] = set()
+    has_extra = False
+    for i, f in enumerate(dataclasses.fields(cls)):
         if f.name == EXTRA_FIELD:
             has_extra = True
             continue
-        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        specs.append(_FieldSpec(f.name, _converter(hints[f.name]), required))
         known.add(f.name)
+        tp = hints[f.name]
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        name = f.name
+        lines.append(f"    x = v.get({name!r}, M)")
+        lines.append("    if x is not M:")
+        inner = _optional_of(tp)
+        check = _PRIMITIVE_CHECKS.get(tp) or _PRIMITIVE_CHECKS.get(inner)
+        if check is not None:
+            cond, what = check
+            if inner is not None:
+                cond = f"x is not None and {cond}"
+            lines.append(f"        if {cond}:")
+            lines.append(f"            raise _fail({what!r}, x, path + '.{name}')")
+            lines.append(f"        kw[{name!r}] = x")
+        else:
+            env[f"c{i}"] = _converter(tp)
+            lines.append(f"        kw[{name!r}] = c{i}(x, path + '.{name}')")
+        if required:
+            lines.append("    else:")
+            msg = f"missing field {name!r} of {cls.__name__}"
+            lines.append(f"        raise DecodeError({msg!r}, path)")
     if hasattr(cls, "TAG"):
         known.add(TAG_KEY)
-    return conv_dc
+    env["KNOWN"] = frozenset(known)
+    if has_extra:
+        lines.append("    if not KNOWN.issuperset(v):")
+        lines.append(f"        kw[{EXTRA_FIELD!r}] = {{k: y for k, y in v.items() "
+                     "if k not in KNOWN}")
+    lines += [
+        "    try:",
+        "        return cls(**kw)",
+        "    except (TypeError, ValueError) as exc:",
+        f"        raise DecodeError({'invalid ' + cls.__name__ + ': '!r} + str(exc), path) "
+        "from None",
+    ]
+    exec("\n".join(lines), env)
+    conv: _Conv = env["conv_dc"]
+    holder.append(conv)
+    _converters[cls] = conv
+    return conv
 
 
 # ---------------------------------------------------------------------------------------------
 # encoding: dataclasses to JSON-ready values
 
 
+_encoders: dict[type, Callable[[Any], dict[str, Any]]] = {}
+
+# Values orjson serializes natively and exactly as the decoder reads them back.
+_NATIVE = (str, int, float, bool, type(None))
+
+
+def _native(tp: Any) -> bool:
+    """True when values of ``tp`` can be handed to orjson as they are."""
+    if tp in _NATIVE or tp is datetime:
+        return True
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return True
+    origin = get_origin(tp)
+    if origin is typing.Literal:
+        return True
+    if origin in (Union, types.UnionType, tuple):
+        return all(_native(a) for a in get_args(tp) if a is not Ellipsis)
+    if origin is dict or origin is Mapping:
+        args = get_args(tp)
+        return bool(args) and _native(args[1])
+    return False
+
+
+def _encoder(cls: type) -> Callable[[Any], dict[str, Any]]:
+    try:
+        return _encoders[cls]
+    except KeyError:
+        pass
+    hints = get_type_hints(cls)
+    env: dict[str, Any] = {"P": to_primitive}
+    lines = ["def enc(o):", "    d = {}"]
+    tag = getattr(cls, "TAG", None)
+    if tag is not None:
+        lines.append(f"    d[{TAG_KEY!r}] = {tag!r}")
+    has_extra = False
+    for f in dataclasses.fields(cls):
+        if f.name == EXTRA_FIELD:
+            has_extra = True
+            continue
+        if _native(hints[f.name]):
+            lines.append(f"    d[{f.name!r}] = o.{f.name}")
+        else:
+            lines.append(f"    d[{f.name!r}] = P(o.{f.name})")
+    if has_extra:
+        lines.append(f"    if o.{EXTRA_FIELD}:")
+        lines.append(f"        for k, x in o.{EXTRA_FIELD}.items():")
+        lines.append("            d.setdefault(k, x)")
+    lines.append("    return d")
+    exec("\n".join(lines), env)
+    enc: Callable[[Any], dict[str, Any]] = env["enc"]
+    _encoders[cls] = enc
+    return enc
+
+
 def to_primitive(obj: Any) -> Any:
-    """The JSON-ready form of a record (dicts, lists, strings, numbers)."""
+    """The JSON-ready form of a record (dicts, lists, strings, numbers; datetimes, tuples and
+    enums are left for orjson, which writes them as RFC 3339 text, arrays and values)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        out: dict[str, Any] = {}
-        tag = getattr(type(obj), "TAG", None)
-        if tag is not None:
-            out[TAG_KEY] = tag
-        extra: Mapping[str, Any] | None = None
-        for f in dataclasses.fields(obj):
-            value = getattr(obj, f.name)
-            if f.name == EXTRA_FIELD:
-                extra = value
-                continue
-            out[f.name] = to_primitive(value)
-        if extra:
-            for k, x in extra.items():
-                out.setdefault(k, x)
-        return out
+        return _encoder(type(obj))(obj)
     if isinstance(obj, bytes):
         return base64.b64encode(obj).decode("ascii")
     if isinstance(obj, tuple | list):
@@ -312,7 +397,7 @@ def to_primitive(obj: Any) -> Any:
     if isinstance(obj, datetime):
         if obj.tzinfo is None:
             raise ValueError("naive datetime cannot go on the wire")
-        return obj.isoformat()
+        return obj
     return obj
 
 
