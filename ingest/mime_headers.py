@@ -88,7 +88,7 @@ def decode_text(name: str, raw: str) -> str:
                 decoded = str(policy.default.header_factory(name, value))
             except Exception:
                 decoded = value
-        value = repair(decoded)
+        value = repair(decoded if decoded.strip() else value)
     return _WS.sub(" ", value).strip()
 
 
@@ -98,6 +98,8 @@ def _decode_words_compat(value: str) -> str | None:
     except Exception:
         return None
     out: list[str] = []
+    if not any(chunk for chunk, _ in parts):
+        return None  # undecodable words: show the raw value rather than nothing
     for chunk, charset in parts:
         if isinstance(chunk, bytes):
             out.append(decode_bytes(chunk, charset))
@@ -144,6 +146,20 @@ def _is_local(addr: str) -> bool:
 
 def _parse_addresses(name: str, raw: str) -> list[tuple[str, str]]:
     value = repair(raw)
+    # fast path: the stdlib's regex-based splitter, display names decoded afterwards (RFC 2047
+    # encoded words are atoms of the display name, so decoding after splitting is correct)
+    try:
+        quick = email.utils.getaddresses([_unfold(value)])
+    except Exception:
+        quick = []
+    if (
+        quick
+        and all(_ADDR_SPEC.fullmatch(a.strip()) and a.strip() in value for _, a in quick)
+        and value.count("@") == len(quick)
+    ):
+        return [
+            (decode_text("subject", n) if _ENCODED_WORD in n else n, a) for n, a in quick
+        ]
     try:
         header = policy.default.header_factory(name, value)
         parsed = [

@@ -51,6 +51,7 @@ _CHARSET_ALIASES = {
 }
 
 _SURROGATES = re.compile("[\udc80-\udcff]")
+_ANY_SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -158,7 +159,7 @@ def repair(text: str, sample_bytes: int = 32 * 1024) -> str:
     """Make any string safe to put on the wire: undo ``surrogateescape`` (raw 8-bit bytes in
     headers, as the ``email`` package leaves them) by decoding those bytes properly, and drop
     control characters that no human wrote."""
-    if _SURROGATES.search(text):
+    if _ANY_SURROGATE.search(text):
         try:
             raw = text.encode("utf-8", errors="surrogateescape")
         except UnicodeEncodeError:
@@ -166,7 +167,7 @@ def repair(text: str, sample_bytes: int = 32 * 1024) -> str:
         else:
             text = decode_bytes(raw, None, sample_bytes)
         # anything still unpaired (a surrogate that was not an escaped byte) cannot be encoded
-        text = re.sub("[\ud800-\udfff]", "\ufffd", text)
+        text = _ANY_SURROGATE.sub("\ufffd", text)
     if _CONTROL.search(text):
         text = _CONTROL.sub("", text)
     return text

@@ -38,8 +38,15 @@ _BOUNCE_SUBJECT = re.compile(
     r"warning: could not send|delayed mail|delivery notification|rejected:|mail system error|"
     r"returned to sender|permanent error|delivery report|nondeliverable|non-delivery|"
     r"mail failure|failed mail|failure delivery|not delivered|error during delivery|"
-    r"mail failed|delivery status|error sending your mail|配信できません|エラー|"
+    r"mail failed|delivery status|delivery warning|error sending your mail|配信できません|エラー|"
     r"не доставлен|退信|失败",
+    re.I,
+)
+_FORWARD = re.compile(r"^\s*(?:fwd?|tr|wg|i|enc|rv|vs|fs)\s*:", re.I)
+_BOUNCE_BODY = re.compile(
+    r"could not be delivered|couldn't be delivered|was not delivered|undeliverable|"
+    r"delivery (?:has )?failed|permanent error|user unknown|unknown user|no such user|"
+    r"mailbox unavailable|n'a pas pu (?:être|etre) d[ée]livr[ée]|unzustellbar",
     re.I,
 )
 _ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251})")
@@ -88,14 +95,17 @@ def is_daemon(address: str, name: str = "") -> bool:
     return local in _DAEMONS or bool(name and _DAEMON_NAME.search(name))
 
 
-def looks_like_bounce(headers: Headers, sender: str, sender_name: str, subject: str) -> bool:
-    """A non-DSN bounce: from a mail daemon, naming failed recipients, or an empty return
-    path with a non-delivery subject."""
+def looks_like_bounce(
+    headers: Headers, sender: str, sender_name: str, subject: str, body: str
+) -> bool:
+    """A non-DSN bounce: from a mail daemon, naming failed recipients, or a non-delivery
+    subject from an automated sender (or with a non-delivery report as its text). A customer
+    forwarding a bounce to support is not a bounce."""
     if "x-failed-recipients" in headers:
         return True
     if is_daemon(sender, sender_name):
         return True
-    if not _BOUNCE_SUBJECT.search(subject) or subject.lower().startswith(("re:", "fw", "aw:")):
+    if _FORWARD.match(subject) or not _BOUNCE_SUBJECT.search(subject):
         return False
     return_path = (headers.raw("return-path") or "").strip()
     local = sender.split("@", 1)[0]
@@ -104,6 +114,7 @@ def looks_like_bounce(headers: Headers, sender: str, sender_name: str, subject: 
         or not sender
         or "@" not in sender
         or bool(_AUTOMATED_LOCAL.search(local) or _AUTOMATED_LOCAL.search(sender_name))
+        or bool(_BOUNCE_BODY.search(body[:4000]))
     )
 
 

@@ -204,6 +204,8 @@ def _bottom_post(lines: list[str]) -> ReplyParts | None:
     ):
         end += 1
     rest = lines[end:]
+    if not any(line.lstrip().startswith(">") for line in lines[1:end]):
+        return None  # a banner or header block, not a ">" quote: nothing is "under" it
     if not any(line.strip() for line in rest) or any(
         line.lstrip().startswith(">") for line in rest
     ):
