@@ -61,7 +61,10 @@ class ChatApi:
         site = self.desk.site(request.path_params["site"])
         origin = request.headers.get("origin")
         if origin is None:
-            if site.allow_missing_origin:
+            # Browsers send Origin on every cross-origin request and on same-origin POSTs, but
+            # not on a same-origin GET (the demo page's EventSource): reads are safe to allow,
+            # the visitor token still guards them; writes without Origin only if configured.
+            if site.allow_missing_origin or request.method in ("GET", "HEAD"):
                 return site, {}
             raise Rejection(403, "origin-required", "requests must come from the site's pages")
         allowed = {_own_origin(request) if o == "self" else o for o in site.allowed_origins}

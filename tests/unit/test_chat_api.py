@@ -209,3 +209,10 @@ async def test_widget_and_demo_are_served(client: httpx.AsyncClient) -> None:
     assert (await client.get("/widget.css")).status_code == 200
     demo = await client.get("/demo?site=acme&lang=fr")
     assert 'data-site="acme"' in demo.text and 'lang="fr"' in demo.text
+
+
+async def test_reads_without_origin_are_same_origin_and_allowed(client: httpx.AsyncClient) -> None:
+    r = await client.get("/v1/sites/acme/config")
+    assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
+    bad = await client.get("/v1/sites/acme/config", headers={"Origin": "https://evil.example"})
+    assert bad.status_code == 403

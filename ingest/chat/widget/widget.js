@@ -68,7 +68,11 @@
   var root = el("div", { id: "hl-chat", "class": "hl-chat", lang: lang });
   var launcher = el("button", { id: "hl-launcher", "class": "hl-launcher", type: "button",
     "aria-expanded": "false", "aria-controls": "hl-panel", "aria-label": t.open });
-  launcher.appendChild(el("span", { "class": "hl-launcher-icon", "aria-hidden": "true" }, "💬"));
+  var icon = el("span", { "class": "hl-launcher-icon", "aria-hidden": "true" });
+  // inline SVG: no emoji font or image request needed
+  icon.innerHTML = '<svg viewBox="0 0 24 24" width="28" height="28" fill="currentColor" focusable="false">' +
+    '<path d="M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z"/></svg>';
+  launcher.appendChild(icon);
   launcher.appendChild(el("span", { "class": "hl-badge", hidden: "" }, "1"));
   var panel = el("section", { id: "hl-panel", "class": "hl-panel", role: "dialog",
     "aria-labelledby": "hl-title", hidden: "" });
@@ -123,7 +127,7 @@
   function show(form) {
     [prechat, compose, offline].forEach(function (f) { f.hidden = f !== form; });
     intro.hidden = form === offline;
-    title.textContent = form === offline ? t.offlineTitle : t.title;
+    title.textContent = form === offline ? t.offlineTitle : (config.title || t.title);
   }
   function view() {
     if (state.offlineSent) { show(null); setStatus(t.offlineDone); return; }
