@@ -73,8 +73,8 @@ def latest(records: Sequence[tuple[bytes | None, Any | None]]) -> dict[bytes, An
 
 async def produce(conn: KafkaConnection, spec: TopicSpec, records: Sequence[tuple[bytes, Any]],
                   timeout_s: float) -> None:
-    producer = AIOKafkaProducer(**conn.options(), acks="all",
-                                request_timeout_ms=int(timeout_s * 1000))
+    options = {"request_timeout_ms": int(timeout_s * 1000), **conn.options()}
+    producer = AIOKafkaProducer(**options, acks="all")
     await producer.start()
     try:
         for key, value in records:
