@@ -133,8 +133,9 @@ def fold(
             assignee=p.agent_id, assigned_at=at, accepted=True, queued_since=None,
             team=p.team or s.team,
         )
-    elif isinstance(p, Unassigned):
-        changes.update(assignee=None, assigned_at=None, accepted=False)
+    elif isinstance(p, Unassigned):  # re-routing avoids handing it straight back
+        passed = s.passed_over if p.agent_id in s.passed_over else (*s.passed_over, p.agent_id)
+        changes.update(assignee=None, assigned_at=None, accepted=False, passed_over=passed)
     elif isinstance(p, Escalated):
         changes.update(tier=p.to_tier, tier_since=at)
     elif isinstance(p, Merged):

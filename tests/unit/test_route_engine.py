@@ -256,3 +256,12 @@ def test_evolve_equals_dataclasses_replace() -> None:
     assert evolve(s) == s and evolve(s) is not s
     with pytest.raises(TypeError):
         evolve(s, no_such_field=1)
+
+
+def test_agent_unassigning_gets_the_ticket_rerouted_to_someone_else() -> None:
+    r = router(agent("a1"), agent("a2"))
+    (first,) = payloads(open_ticket(r, "t1"), Assigned)
+    out = r.handle(event("t1", Unassigned(agent_id=first.agent_id, reason="on leave"), at(3),
+                         actor=Actor(kind="agent", id=first.agent_id)), at(3))
+    (second,) = payloads(out, Assigned)
+    assert second.agent_id != first.agent_id
