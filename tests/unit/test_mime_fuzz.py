@@ -30,7 +30,8 @@ def _check(raw: bytes, cfg: NormalizeSettings | None = None) -> InboundMessage |
 
 
 @given(st.binary(max_size=2000))
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow],
+          deadline=None)
 def test_arbitrary_bytes(raw: bytes) -> None:
     _check(raw)
 
@@ -45,7 +46,8 @@ _header_line = st.builds(
 
 
 @given(st.lists(_header_line, max_size=12), st.binary(max_size=600))
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow],
+          deadline=None)
 def test_arbitrary_header_values(headers: list[bytes], body: bytes) -> None:
     _check(b"".join(headers) + b"\r\n" + body)
 
@@ -72,7 +74,8 @@ def mutated(draw: st.DrawFn) -> bytes:
 
 
 @given(mutated())
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow],
+          deadline=None)
 def test_mutated_real_messages(raw: bytes) -> None:
     _check(raw)
 

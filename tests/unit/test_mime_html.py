@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.mime_html import html_to_text
@@ -43,5 +43,6 @@ def test_hr_becomes_a_rule() -> None:
 
 
 @given(st.text(max_size=300))
+@settings(deadline=None)
 def test_never_raises(html: str) -> None:
     assert isinstance(html_to_text(html), str)

@@ -6,7 +6,7 @@ import codecs
 import encodings.aliases
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.mime_text import codec_for, decode_bytes, repair
@@ -68,6 +68,7 @@ def test_every_codec_python_knows_round_trips_when_declared() -> None:
 
 @given(st.binary(max_size=400), st.sampled_from([None, "utf-8", "us-ascii", "x-weird",
                                                  "iso-2022-jp", "utf-16", "koi8-r"]))
+@settings(deadline=None)
 def test_decode_never_raises_and_is_wire_safe(data: bytes, declared: str | None) -> None:
     text = repair(decode_bytes(data, declared))
     text.encode("utf-8")  # no lone surrogates

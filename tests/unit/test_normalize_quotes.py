@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.normalize_quotes import split_reply
@@ -81,6 +81,7 @@ def test_nothing_new_keeps_the_whole_body() -> None:
 
 
 @given(st.text(max_size=500))
+@settings(deadline=None)
 def test_parts_never_lose_the_customers_text(body: str) -> None:
     parts = split_reply(body)
     if body.strip():
