@@ -12,9 +12,10 @@ from typing import cast
 
 from classify.facts import TicketFacts
 from classify.language import LanguageDetection
-from classify.model import Prediction, TicketClassifier
+from classify.model import Prediction, TicketClassifier, prepare
 from classify.rules import PRIORITIES, Outcome, Ruleset
-from classify.sentiment import score_sentiment
+from classify.sentiment import score_folded
+from classify.text import fold
 from schemas.classify_events import Classified, ModelPrediction
 from schemas.ticket_events import Priority
 
@@ -53,35 +54,45 @@ class Classifier:
     def classify(self, tickets: Sequence[TicketFacts], times: Sequence[datetime],
                  ruleset: Ruleset) -> list[Classified]:
         limit = self.options.max_text_chars
-        texts = [f"{t.subject}\n{t.body}"[:limit] for t in tickets]
+        tickets = [replace(t, body=t.body[:limit]) if len(t.body) > limit else t for t in tickets]
+        texts = [f"{t.subject}\n{t.body}" for t in tickets]
+        # each ticket's text is folded once, for rules, sentiment and the models
+        folds = [_folds(t) for t in tickets]
         # one batch per model: the vectoriser's cost per call is what batching saves
-        per_model = [m.predict(texts) for m in self.models]
+        prepared: dict[int, list[str]] = {}
+        for m in self.models:
+            cut = m.card.max_chars
+            if cut not in prepared:
+                prepared[cut] = [f["text"] if len(t) <= cut else prepare([t], cut)[0]
+                                 for t, f in zip(texts, folds, strict=True)]
+        per_model = [m.predict_prepared(prepared[m.card.max_chars]) for m in self.models]
         out: list[Classified] = []
-        for i, (facts, text) in enumerate(zip(tickets, texts, strict=True)):
+        for i, facts in enumerate(tickets):
             predictions = tuple(
                 _wire(model, preds[i]) for model, preds in zip(self.models, per_model, strict=True)
             )
-            out.append(self._one(facts, text, predictions, times[i], ruleset))
+            out.append(self._one(facts, texts[i], folds[i], predictions, times[i], ruleset))
         return out
 
-    def _one(self, facts: TicketFacts, text: str, predictions: tuple[ModelPrediction, ...],
-             at: datetime, ruleset: Ruleset) -> Classified:
+    def _one(self, facts: TicketFacts, text: str, folded: dict[str, str],
+             predictions: tuple[ModelPrediction, ...], at: datetime,
+             ruleset: Ruleset) -> Classified:
         detected = self.language.detect(text) if self.language else None
         language = (detected.code if detected else None) or facts.customer.language
-        sentiment = score_sentiment(text, self.options.sentiment_negative_below,
-                                    self.options.sentiment_positive_above)
+        sentiment = score_folded(folded["text"], text, self.options.sentiment_negative_below,
+                                 self.options.sentiment_positive_above)
         by_target = {p.target: p for p in predictions}
         main = by_target.get("category") or by_target.get("department")
         priority = by_target.get("priority")
         uncertain = any(p.abstained for p in predictions)
         facts = replace(
-            facts, body=facts.body[: self.options.max_text_chars], language=language,
+            facts, language=language,
             sentiment=sentiment.label, sentiment_score=sentiment.score,
             model_category=main.label if main else None,
             model_confidence=main.confidence if main else None,
             model_uncertain=uncertain, model_priority=priority.label if priority else None,
         )
-        rules = ruleset.evaluate(facts, at)
+        rules = ruleset.evaluate(facts, at, folded)
         return _merge(rules, by_target, predictions, self.options.triage_team, uncertain,
                       Classified(
                           language=rules.language or language,
@@ -90,6 +101,11 @@ class Classifier:
                           ruleset_version=ruleset.version,
                           model_status="applied" if self.models else "absent",
                       ))
+
+
+def _folds(facts: TicketFacts) -> dict[str, str]:
+    subject, body = fold(facts.subject), fold(facts.body)
+    return {"subject": subject, "body": body, "text": f"{subject} {body}".strip()}
 
 
 def _wire(model: TicketClassifier, p: Prediction) -> ModelPrediction:

@@ -138,6 +138,11 @@ class FactView:
         self._values: dict[str, Any] = {}
         self._folded: dict[str, str | None] = {}
 
+    def seed(self, folded: Mapping[str, str]) -> None:
+        """Folded forms computed elsewhere (the classifier folds subject and body once for
+        rules, sentiment and models)."""
+        self._folded.update(folded)
+
     def value(self, name: str) -> Any:
         try:
             return self._values[name]

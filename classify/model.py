@@ -36,6 +36,9 @@ from sklearn.pipeline import FeatureUnion
 from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
+from classify.features import WordCharNgrams
+from classify.text import fold
+
 WEIGHTS = "model.joblib"
 METADATA = "model.json"
 FORMAT_VERSION = 1
@@ -91,9 +94,14 @@ class TicketClassifier:
         self.labels: list[str] = [str(x) for x in classifier.classes_]
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        return self.predict_prepared(prepare(texts, self.card.max_chars))
+
+    def predict_prepared(self, texts: Sequence[str]) -> list[Prediction]:
+        """Predict on texts already passed through :func:`prepare` (several models can share
+        the work)."""
         if not texts:
             return []
-        matrix = self.features.transform([t[: self.card.max_chars] for t in texts])
+        matrix = self.features.transform(texts)
         probabilities = self.classifier.predict_proba(matrix)
         scope = _nearest_centroid(matrix, self.centroids)
         out: list[Prediction] = []
@@ -111,13 +119,17 @@ class TicketClassifier:
 
 
 def _features(max_features: int = 300_000) -> FeatureUnion:
-    common: dict[str, Any] = {"sublinear_tf": True, "min_df": 2, "strip_accents": "unicode",
-                              "lowercase": True, "dtype": np.float32}
+    # Input is folded once (accents, case) by the caller, so the vectorisers do not redo it.
     return FeatureUnion([
-        ("words", TfidfVectorizer(ngram_range=(1, 2), **common)),
-        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5),
-                                  max_features=max_features, **common)),
+        ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2,
+                                  lowercase=False, dtype=np.float32)),
+        ("chars", WordCharNgrams(ngram_range=(2, 5), min_df=2, max_features=max_features)),
     ])
+
+
+def prepare(texts: Sequence[str], max_chars: int) -> list[str]:
+    """What the model reads of each ticket: its first ``max_chars`` characters, folded."""
+    return [fold(t[:max_chars]) for t in texts]
 
 
 def _nearest_centroid(matrix: sparse.spmatrix, centroids: np.ndarray) -> np.ndarray:
@@ -156,7 +168,7 @@ def choose_confidence_threshold(confidence: np.ndarray, correct: np.ndarray,
 def train_model(texts: Sequence[str], labels: Sequence[str],
                 options: TrainingOptions = TrainingOptions()) -> TicketClassifier:
     """Fit on ``texts``/``labels``; a stratified validation split picks the thresholds."""
-    texts = [t[: options.max_chars] for t in texts]
+    texts = prepare(texts, options.max_chars)
     counts: dict[str, int] = {}
     for label in labels:
         counts[label] = counts.get(label, 0) + 1

@@ -8,7 +8,7 @@ rule in file order (a later rule's value wins, tags and notifications add up) un
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
@@ -92,9 +92,13 @@ class Ruleset:
     business_hours: BusinessHours = field(default_factory=BusinessHours)
     rules: tuple[Rule, ...] = ()
 
-    def evaluate(self, facts: TicketFacts, now: datetime) -> Outcome:
-        """Run the rules in order over one ticket's facts."""
+    def evaluate(self, facts: TicketFacts, now: datetime,
+                 folded: Mapping[str, str] | None = None) -> Outcome:
+        """Run the rules in order over one ticket's facts. ``folded`` may carry text fields
+        the caller already folded (see :meth:`FactView.seed`)."""
         view = FactView(facts, now, self.business_hours)
+        if folded:
+            view.seed(folded)
         outcome = Outcome()
         matched: list[RuleMatch] = []
         stopped_by: str | None = None

@@ -88,7 +88,12 @@ class SentimentScore:
 def score_sentiment(text: str, negative_below: float = -0.3,
                     positive_above: float = 0.5) -> SentimentScore:
     """Score one ticket's text. Labels use the two thresholds (named settings in the stage)."""
-    folded = fold(text)
+    return score_folded(fold(text), text, negative_below, positive_above)
+
+
+def score_folded(folded: str, text: str, negative_below: float = -0.3,
+                 positive_above: float = 0.5) -> SentimentScore:
+    """:func:`score_sentiment` when the caller already has ``fold(text)``."""
     tokens = [t.replace("'", "") for t in _TOKEN.findall(folded)]
     total = 0.0
     negated_until = -1

@@ -1,6 +1,7 @@
 """Accent- and case-insensitive text folding, so "le téléphone chauffe" matches "LE TELEPHONE
 CHAUFFE": Unicode compatibility decomposition, combining marks dropped, case folded, runs of
-whitespace collapsed. French ligatures (œ, æ) and the German ß expand as a reader expects."""
+whitespace collapsed. French ligatures (œ, æ), the German ß and typographic apostrophes and
+dashes become what a reader types."""
 
 from __future__ import annotations
 
@@ -8,19 +9,22 @@ import re
 import unicodedata
 from functools import lru_cache
 
-_SPACES = re.compile(r"\s+")
-# Letters that NFKD does not decompose but that readers treat as two plain letters.
-_EXPAND = str.maketrans({"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss", "ø": "o", "Ø": "o"})
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
+# after casefold (which already turns ß into ss); NFKD leaves these as they are
+_AFTER = (("œ", "oe"), ("æ", "ae"), ("ø", "o"), ("đ", "d"), ("ł", "l"), ("\u2019", "'"),
+          ("\u2018", "'"), ("\u2013", "-"), ("\u2014", "-"))
 _WORD = re.compile(r"\w+")
 
 
 def fold(text: str) -> str:
     """The matching form of ``text``: no accents, case folded, single spaces, trimmed."""
     if text.isascii():
-        return _SPACES.sub(" ", text.lower()).strip()
-    decomposed = unicodedata.normalize("NFKD", text.translate(_EXPAND))
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return _SPACES.sub(" ", stripped.casefold()).strip()
+        return " ".join(text.lower().split())
+    text = _COMBINING.sub("", unicodedata.normalize("NFKD", text)).casefold()
+    for special, plain in _AFTER:
+        if special in text:
+            text = text.replace(special, plain)
+    return " ".join(text.split())
 
 
 @lru_cache(maxsize=4096)

@@ -94,3 +94,21 @@ def test_score_reports_what_evaluate_prints(model: TicketClassifier) -> None:
 
 def test_an_empty_batch_predicts_nothing(model: TicketClassifier) -> None:
     assert model.predict([]) == []
+
+
+def test_word_cached_char_ngrams_equal_scikit_learns_char_wb() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from classify.features import WordCharNgrams
+    from classify.text import fold
+
+    texts, _ = read_labelled_csv(GOLDEN / "tickets.csv", ["text"], "category")
+    docs = [fold(t) for t in texts]
+    ours = WordCharNgrams(ngram_range=(2, 5), min_df=2).fit(docs)
+    theirs = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True,
+                             lowercase=False, dtype=np.float32).fit(docs)
+    assert list(ours.get_feature_names_out()) == list(theirs.get_feature_names_out())
+    unseen = [fold("Mon colis est arrivé abîmé, je veux un remboursement"), "", "zzz"]
+    for batch in (docs, unseen):
+        difference = ours.transform(batch) - theirs.transform(batch)
+        assert abs(difference).max() < 1e-5 if difference.nnz else True
