@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
+from imapclient.imapclient import _parse_untagged_response
 from imapclient.util import to_unicode
 
 from ingest.imap_auth import Credentials, TokenUnavailable
@@ -187,22 +188,56 @@ class ImapSession:
         client = self.client
         client.idle()
         deadline = time.monotonic() + timeout_s
-        new_mail = False
+        # Mail that arrived between our last search and IDLE is announced right after the
+        # server's "+ idling", often in the same packet: those lines already sit in imaplib's
+        # read buffer, where idle_check's poll of the socket cannot see them.
+        new_mail = _announces_mail(_buffered_responses(client))
         try:
-            while not stop.is_set():
+            while not new_mail and not stop.is_set():
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
-                for response in client.idle_check(timeout=min(check_s, left)):
-                    if len(response) >= 2 and response[1] in (b"EXISTS", b"RECENT"):
-                        new_mail = True
-                    elif response and response[0] == b"BYE":
-                        raise ConnectionProblem(f"server said BYE: {_words(response)}")
-                if new_mail:
-                    break
+                new_mail = _announces_mail(client.idle_check(timeout=min(check_s, left)))
         finally:
             client.idle_done()
         return new_mail
+
+
+def _announces_mail(responses: Sequence[Any]) -> bool:
+    new_mail = False
+    for response in responses:
+        if len(response) >= 2 and response[1] in (b"EXISTS", b"RECENT"):
+            new_mail = True
+        elif response and response[0] == b"BYE":
+            raise ConnectionProblem(f"server said BYE: {_words(response)}")
+    return new_mail
+
+
+def _buffered_responses(client: IMAPClient) -> list[Any]:
+    """Complete untagged lines already read from the socket into imaplib's buffer.
+
+    Uses imaplib/imapclient internals (``_imap.file``, ``_get_line``), the same ones
+    ``IMAPClient.idle_check`` relies on; reads only whole lines that are already buffered.
+    """
+    imap = client._imap
+    sock = client.socket()
+    sock.setblocking(False)
+    responses = []
+    try:
+        while b"\n" in _peek(imap.file):
+            responses.append(_parse_untagged_response(imap._get_line()))
+    finally:
+        sock.setblocking(True)
+        client._set_read_timeout()
+    return responses
+
+
+def _peek(file: Any) -> bytes:
+    try:
+        data: bytes = file.peek()
+    except BlockingIOError:
+        return b""
+    return data or b""
 
 
 def socket_timeout(m: MailboxSettings) -> Any:

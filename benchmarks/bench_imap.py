@@ -1,0 +1,199 @@
+"""IMAP ingest on loopback, same mails, same run, one JSON object:
+
+* ``bare``: an imapclient loop that logs in, searches and FETCHes ``BODY.PEEK[]`` in batches
+  (the baseline: what reading the mail costs at all);
+* ``connector``: helpline's IMAP connector from a local Dovecot to raw.email on a real Apache
+  Kafka broker, every record acknowledged (acks=all) and checkpointed, messages per second;
+  target >= 70 % of ``bare``;
+* ``idle_latency``: with the connector IDLE, one new mail at a time is APPENDed; latency from
+  the start of the APPEND to Kafka's acknowledgement of its raw record; target p99 < 1 s.
+
+Mail: the shared email corpus (``../shared/corpus/email``, messages up to 512 KB) cycled to
+``--messages``, else generated ~2 KB messages. Bounded by ``--messages``, ``--latency-samples``
+and ``--timeout``.
+
+Usage: python benchmarks/bench_imap.py [--messages N] [--latency-samples N] [--timeout S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+from ingest.imap_service import run_mailboxes  # noqa: E402
+from ingest.imap_status import StatusBoard  # noqa: E402
+from runtime.kafka import running_cluster  # noqa: E402
+from runtime.kafka_io import KafkaPublisher, create_topics  # noqa: E402
+from runtime.settings import LocalKafkaSettings  # noqa: E402
+from schemas.stage import KafkaConnection  # noqa: E402
+from schemas.topics import TopicSpec  # noqa: E402
+from tests.support.dovecot import Dovecot, running_dovecot  # noqa: E402
+from tests.support.imap_connector import email_settings, mailbox_for  # noqa: E402
+
+CORPUS = ROOT.parent / "shared" / "corpus" / "email"
+MAX_CORPUS_MESSAGE = 512 * 1024
+BATCH = 200
+
+
+def sample_mail(n: int) -> bytes:
+    body = "".join(f"Line {i} of the customer's question about order {n}.\r\n" for i in range(40))
+    return (f"From: Customer {n} <c{n}@customer.example>\r\nTo: support@help.example\r\n"
+            f"Subject: Order {n}\r\nMessage-ID: <bench-{n}@customer.example>\r\n\r\n{body}"
+            ).encode()
+
+
+def mails(count: int) -> tuple[list[bytes], str]:
+    files = sorted(CORPUS.rglob("*.eml")) if CORPUS.is_dir() else []
+    corpus = [b for b in (f.read_bytes() for f in files) if len(b) <= MAX_CORPUS_MESSAGE]
+    if corpus:
+        return [corpus[i % len(corpus)] for i in range(count)], "shared corpus (cycled)"
+    return [sample_mail(i) for i in range(count)], "generated ~2 KB"
+
+
+def append_all(dovecot: Dovecot, user: str, messages: list[bytes]) -> int:
+    appended = 0
+    with dovecot.client(user) as imap:
+        for raw in messages:
+            try:
+                imap.append("INBOX", raw)
+                appended += 1
+            except Exception:  # the server refused it (e.g. NUL bytes)
+                continue
+    return appended
+
+
+def bare_fetch(dovecot: Dovecot, user: str) -> tuple[int, int, float]:
+    t0 = time.perf_counter()
+    count = size = 0
+    with dovecot.client(user) as imap:
+        imap.select_folder("INBOX", readonly=True)
+        uids = sorted(imap.search(["UID", "1:*"]))
+        for start in range(0, len(uids), BATCH):
+            data = imap.fetch(uids[start:start + BATCH], ["BODY.PEEK[]", "INTERNALDATE"])
+            for item in data.values():
+                size += len(item[b"BODY[]"])
+                count += 1
+    return count, size, time.perf_counter() - t0
+
+
+class TimedPublisher:
+    """Notes when Kafka acknowledged each record (by Message-ID) for the latency figure."""
+
+    def __init__(self, inner: KafkaPublisher) -> None:
+        self.inner = inner
+        self.acked_at: dict[bytes, float] = {}
+
+    async def publish(self, topic: TopicSpec, key: bytes, value: Any) -> None:
+        await self.inner.publish(topic, key, value)
+        head = value.raw[:400]
+        start = head.find(b"X-Bench-Id: ")
+        if start >= 0:
+            self.acked_at[head[start + 12:head.index(b"\r\n", start)]] = time.perf_counter()
+
+
+async def wait_until(predicate: Any, deadline: float) -> bool:
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.005)
+    return True
+
+
+async def connector_run(
+    conn: KafkaConnection, dovecot: Dovecot, user: str, expected: int, samples: int,
+    deadline: float, cp_dir: Path,
+) -> dict[str, Any]:
+    settings = email_settings(cp_dir, mailbox_for(dovecot, user, fetch_batch_size=BATCH,
+                                                  idle_check_interval_s=0.5))
+    status = StatusBoard()
+    stop = asyncio.Event()
+    async with KafkaPublisher(conn) as kafka:
+        publisher = TimedPublisher(kafka)
+        t0 = time.perf_counter()
+        task = asyncio.create_task(run_mailboxes(settings, publisher, stop, status))
+        done = await wait_until(lambda: status.get(user, "INBOX").ingested >= expected, deadline)
+        elapsed = time.perf_counter() - t0
+        latencies: list[float] = []
+        if done and await wait_until(lambda: status.get(user, "INBOX").state == "idle", deadline):
+            with dovecot.client(user) as imap:
+                for i in range(samples):
+                    if time.monotonic() > deadline:
+                        break
+                    bench_id = f"lat-{i}".encode()
+                    raw = b"X-Bench-Id: " + bench_id + b"\r\n" + sample_mail(10_000_000 + i)
+                    sent = time.perf_counter()
+                    await asyncio.to_thread(imap.append, "INBOX", raw)
+                    if not await wait_until(lambda b=bench_id: b in publisher.acked_at, deadline):
+                        break
+                    latencies.append(publisher.acked_at[bench_id] - sent)
+                    await wait_until(lambda: status.get(user, "INBOX").state == "idle", deadline)
+        stop.set()
+        await asyncio.wait_for(task, 30)
+    return {"done": done, "elapsed_s": elapsed, "latencies": latencies,
+            "ingested": status.get(user, "INBOX").ingested}
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def main(count: int, samples: int, timeout_s: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    messages, source = mails(count)
+    with tempfile.TemporaryDirectory(prefix="bench-imap-") as tmp, \
+            running_cluster(LocalKafkaSettings(), Path(tmp) / "kafka", root=ROOT) as cluster, \
+            running_dovecot({"bench": "bench-pass"}) as dovecot:
+        conn = KafkaConnection(bootstrap_servers=cluster.bootstrap,
+                               topic_prefix=f"b{uuid.uuid4().hex[:6]}.")
+        await create_topics(conn, partitions=2)
+        appended = await asyncio.to_thread(append_all, dovecot, "bench", messages)
+        bare_n, size, bare_s = await asyncio.to_thread(bare_fetch, dovecot, "bench")
+        run = await connector_run(conn, dovecot, "bench", appended, samples, deadline,
+                                  Path(tmp) / "cp")
+    bare_rate = bare_n / bare_s
+    conn_rate = run["ingested"] / run["elapsed_s"] if run["elapsed_s"] else 0.0
+    lat = run["latencies"]
+    print([round(x, 3) for x in lat], file=sys.stderr)
+    return {
+        "benchmark": "imap",
+        "mail": {"source": source, "messages": appended, "bytes": size},
+        "bare_imapclient_fetch": {"messages_per_s": round(bare_rate, 1),
+                                  "seconds": round(bare_s, 3)},
+        "connector_to_kafka": {"messages_per_s": round(conn_rate, 1),
+                               "seconds": round(run["elapsed_s"], 3),
+                               "ingested": run["ingested"], "complete": run["done"]},
+        "ratio_vs_bare": round(conn_rate / bare_rate, 3) if bare_rate else None,
+        "target_ratio": 0.7,
+        "idle_latency_ms": {
+            "samples": len(lat),
+            "p50": round(1000 * (pct(lat, 0.5) or 0), 1) if lat else None,
+            "p99": round(1000 * (pct(lat, 0.99) or 0), 1) if lat else None,
+            "max": round(1000 * max(lat), 1) if lat else None,
+            "mean": round(1000 * statistics.fmean(lat), 1) if lat else None,
+        },
+        "target_p99_ms": 1000,
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--latency-samples", type=int, default=100)
+    parser.add_argument("--timeout", type=float, default=240.0)
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(main(args.messages, args.latency_samples, args.timeout))))
