@@ -159,6 +159,39 @@ def _bounce(
     return bounces.from_text(body_text, headers.raw("x-failed-recipients"), own, original)
 
 
+def _forwarded_text(msg: Message, settings: NormalizeSettings) -> str:
+    """A mail that is only a forwarded message (``message/rfc822`` and no text of its own):
+    the forwarded mail's text is what the customer sent us, so show it, under a banner."""
+    stack = [msg]
+    while stack:
+        part = stack.pop()
+        ctype = content_type(part)
+        try:
+            payload = part.get_payload()
+        except Exception:
+            continue
+        if not isinstance(payload, list):
+            continue
+        if ctype == "message/rfc822" and payload and isinstance(payload[0], Message):
+            inner = payload[0]
+            inner_headers = Headers(inner)
+            text = "\n\n".join(
+                t.strip("\n") for t in collect(inner, settings).plain if t.strip()
+            )
+            if not text.strip():
+                return ""
+            banner = [
+                "---------- Forwarded message ----------",
+                *(f"{label}: {inner_headers.text(name)}" for label, name in
+                  (("From", "from"), ("Date", "date"), ("Subject", "subject"), ("To", "to"))
+                  if inner_headers.text(name)),
+            ]
+            return repair("\n".join(banner) + "\n\n" + text)
+        if ctype.startswith("multipart/"):
+            stack.extend(reversed([c for c in payload if isinstance(c, Message)]))
+    return ""
+
+
 def _normalize(
     msg: Message,
     headers: Headers,
@@ -176,6 +209,8 @@ def _normalize(
     internet_id = message_id(headers)
     body = collect(msg, settings)
     full_text = repair("\n\n".join(t.strip("\n") for t in body.plain if t.strip()))
+    if not full_text.strip() and content_type(msg) != "multipart/report":
+        full_text = _forwarded_text(msg, settings)
     parts = split_reply(full_text, settings.signature_search_lines)
     own = {sender.address, *(a.address for a in to), *(a.address for a in cc)}
     own.discard("")

@@ -60,3 +60,6 @@ def test_golden_files_say_what_the_issue_asks() -> None:
     assert outlook["quoted"].startswith("____")  # type: ignore[union-attr]
     assert "lancé" not in outlook["text"]  # type: ignore[operator]
     assert outlook["subject_normalized"] == "[HL-311] Facture en double"
+    forward = _golden("forward_only")
+    assert "Your payment of 42 EUR failed" in forward["text"]  # type: ignore[operator]
+    assert forward["subject_normalized"] == "Payment failed"
