@@ -200,10 +200,23 @@ def _calendar(name: str, c: CalendarModel) -> BusinessCalendar:
     )
 
 
+def _check_references(f: RoutingFile) -> None:
+    """Names that must exist: a typo would silently fall back to 24x7 or the default team."""
+    known = {"24x7", *f.calendars}
+    for i, p in enumerate(f.sla_policies):
+        if p.calendar not in known:
+            raise ValueError(f"route.sla_policies[{i}].calendar: unknown calendar {p.calendar!r}")
+    for name, d in f.departments.items():
+        if f.teams and d.default_team not in f.teams:
+            raise ValueError(f"route.departments.{name}.default_team: unknown team "
+                             f"{d.default_team!r}")
+
+
 def routing_config(settings: RouteSettings) -> RoutingConfig:
     """Build the immutable routing configuration (reads ``config_file`` if set)."""
     inline = RoutingFile.model_validate(settings.model_dump(include=set(RoutingFile.model_fields)))
     f = _merge(read_routing_file(settings.config_file), inline) if settings.config_file else inline
+    _check_references(f)
     esc = f.escalation or EscalationModel()
     default_team = f.default_team or "support"
     teams = {n: Team(name=n, **{**t.model_dump(), "supervisors": tuple(t.supervisors)})

@@ -124,3 +124,11 @@ def test_agent_record_from_config_keeps_shift() -> None:
     assert isinstance(alice, Agent) and alice.working_hours is not None
     assert alice.working_hours.days["mon"] == ("09:00", "18:00")
     assert decode(Agent, encode(alice)) == alice
+
+
+def test_unknown_calendar_or_team_reference_is_an_error() -> None:
+    with pytest.raises(ValueError, match="unknown calendar"):
+        routing_config(RouteSettings(sla_policies=[{"name": "p", "calendar": "nope"}]))
+    with pytest.raises(ValueError, match="unknown team"):
+        routing_config(RouteSettings(teams={"support": {}},
+                                     departments={"x": {"default_team": "typo"}}))
