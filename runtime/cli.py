@@ -81,9 +81,10 @@ def _register_plugins() -> None:
 
 
 def _register_core() -> None:
-    from runtime import commands
+    from runtime import commands, dev
 
     commands.register(app, get_settings, get_ctx)
+    dev.register(app, get_settings)
 
 
 def main(argv: list[str] | None = None) -> None:

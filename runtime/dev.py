@@ -1,0 +1,309 @@
+"""``helpline dev``: the whole pipeline on this machine, and a ticket made before your eyes.
+
+Starts (or reuses) the local Kafka broker, creates the topics, publishes the demo rules, starts
+an SMTP sink (aiosmtpd, standing in for your outgoing mail server) and every worker as its own
+process — normalize, tickets, classify, route, notify, the SMTP receiver and the chat service —
+then sends a sample email through the SMTP receiver and a sample chat message through the chat
+API, and prints each ticket's events as they happen, and the acknowledgements the sink
+received. Leaves everything running (Ctrl-C stops it) unless ``--demo-only``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import smtplib
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from runtime.kafka import free_port
+
+DEMO = Path(__file__).resolve().parent / "demo"
+WORKERS = ("normalize", "tickets", "classify", "route", "notify", "smtp", "chat")
+# Each a process of its own, as in production; the last one is the read-only ticket API.
+COMMANDS = [*(("worker", w, "--instance-id", f"dev-{w}") for w in WORKERS), ("tickets", "api")]
+SUPPORT = "support@example.com"
+DONE = {"created", "classified", "assigned", "ack-sent"}  # what the demo waits to see per ticket
+
+
+@dataclass
+class DevPorts:
+    smtp_sink: int = field(default_factory=free_port)
+    smtp_receiver: int = field(default_factory=free_port)
+    chat: int = field(default_factory=free_port)
+    tickets_api: int = field(default_factory=free_port)
+
+
+def write_config(path: Path, bootstrap: str, ports: DevPorts, prefix: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"""# written by `helpline dev`
+[kafka]
+bootstrap_servers = "{bootstrap}"
+topic_prefix = "{prefix}"
+partitions = 2
+
+[observability]
+log_format = "text"
+log_level = "WARNING"
+
+[email.receiver]
+host = "127.0.0.1"
+port = {ports.smtp_receiver}
+mailbox = "support"
+accepted_domains = ["example.com"]
+
+[tickets]
+own_addresses = ["{SUPPORT}"]
+api_port = {ports.tickets_api}
+
+[route]
+config_file = "{DEMO / 'routing.toml'}"
+classify_wait_seconds = 5
+
+[notify]
+own_addresses = ["{SUPPORT}"]
+sla_wait_s = 5
+
+[notify.default_mailbox]
+address = "{SUPPORT}"
+display_name = "Example Support"
+business_hours = "Mon-Fri 09:00-18:00 (Europe/Paris)"
+timezone = "Europe/Paris"
+
+[notify.smtp]
+host = "127.0.0.1"
+port = {ports.smtp_sink}
+
+[chat]
+host = "127.0.0.1"
+port = {ports.chat}
+
+[[chat.sites]]
+id = "demo"
+allowed_origins = ["self"]
+availability = "online"
+title = "Example Support"
+""", encoding="utf-8")
+
+
+class SmtpSink:
+    """Your outgoing mail server, for the demo: keeps and prints what it is given."""
+
+    def __init__(self, port: int) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[Any] = []
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                msg = message_from_bytes(envelope.content, policy=default_policy)
+                sink.messages.append(msg)
+                typer.echo(f"  [smtp sink] mail to {', '.join(envelope.rcpt_tos)}: "
+                           f"{msg['Subject']}  (Auto-Submitted: {msg['Auto-Submitted']})")
+                return "250 OK"
+
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+
+    def __enter__(self) -> SmtpSink:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.controller.stop()
+
+
+@contextlib.contextmanager
+def workers(config: Path, log_dir: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+    procs: list[subprocess.Popen[bytes]] = []
+    log_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        for args in COMMANDS:
+            log = open(log_dir / f"{args[1]}.log", "wb")
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "runtime.cli", "--config", str(config), *args],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+            log.close()
+        yield procs
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def _helpline(config: Path, *args: str) -> None:
+    subprocess.run([sys.executable, "-m", "runtime.cli", "--config", str(config), *args],
+                   check=True, stdin=subprocess.DEVNULL)
+
+
+def _wait_port(port: int, timeout_s: float) -> bool:
+    import socket
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.2)
+    return False
+
+
+def send_sample_email(port: int) -> None:
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+        smtp.sendmail("camille.durand@example.org", [SUPPORT], (DEMO / "sample.eml").read_bytes())
+
+
+def send_sample_chat(port: int) -> str:
+    import httpx
+
+    base = f"http://127.0.0.1:{port}/v1/sites/demo"
+    origin = {"Origin": f"http://127.0.0.1:{port}"}
+    with httpx.Client(timeout=30) as http:
+        started = http.post(f"{base}/conversations", headers=origin,
+                            json={"name": "Sam Visitor", "email": "sam@example.net",
+                                  "locale": "en"})
+        started.raise_for_status()
+        conv = started.json()
+        posted = http.post(
+            f"{base}/conversations/{conv['conversation_id']}/messages",
+            headers={**origin, "Authorization": f"Bearer {conv['visitor_token']}"},
+            json={"message_id": uuid.uuid4().hex, "text": "Hi! My order #1234 has not arrived."})
+        posted.raise_for_status()
+        return str(conv["conversation_id"])
+
+
+async def watch_tickets(conn: Any, want: int, timeout_s: float) -> dict[str, set[str]]:
+    """Print ticket events as they arrive; return kinds seen per ticket number."""
+    from aiokafka import AIOKafkaConsumer
+
+    from schemas.codec import DecodeError, decode
+    from schemas.events import TicketEvent
+    from schemas.topics import TICKET_EVENTS
+
+    consumer = AIOKafkaConsumer(conn.topic(TICKET_EVENTS), **conn.options(),
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    kinds: dict[str, set[str]] = {}
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=300)
+            for msgs in batch.values():
+                for m in msgs:
+                    try:
+                        ev = decode(TicketEvent, m.value or b"")
+                    except DecodeError:
+                        continue
+                    kinds.setdefault(ev.ticket_number, set()).add(ev.kind)
+                    typer.echo(f"  [{ev.ticket_number}] {ev.kind:<15} {_describe(ev)}")
+            done = [n for n, k in kinds.items() if DONE <= k]
+            if len(done) >= want:
+                break
+    finally:
+        await consumer.stop()
+    return kinds
+
+
+def _describe(ev: Any) -> str:
+    p = ev.payload
+    match ev.kind:
+        case "created":
+            return f"{p.channel} from {p.requester.name or p.requester.address}: {p.subject!r}"
+        case "message-added":
+            return f"{p.direction} {p.channel} message ({len(p.text)} chars)"
+        case "classified":
+            rules = ", ".join(r.rule_id for r in p.matched_rules) or "no rule"
+            return (f"category={p.category} priority={p.priority} team={p.team} "
+                    f"language={p.language} ({rules})")
+        case "assigned":
+            return f"to {p.agent_id} (team {p.team}, {p.strategy})"
+        case "sla-applied":
+            return f"policy {p.policy}, first response due {p.first_response_due}"
+        case "ack-sent":
+            return f"auto-acknowledgement sent by {p.channel}"
+        case _:
+            return ""
+
+
+def run_dev(settings: Any, demo_only: bool, timeout_s: float) -> int:
+    from runtime.kafka import KafkaCluster, fetch, local_cluster, project_root, state_dir
+    from schemas.stage import KafkaConnection
+
+    root = project_root()
+    dev_dir = root / ".cache" / "dev"
+    bootstrap = settings.kafka.bootstrap_servers
+    if not bootstrap:
+        cluster = local_cluster(settings)
+        if cluster is None:
+            typer.echo("starting Apache Kafka (KRaft) on loopback ...")
+            libs = fetch(settings.local_kafka, root)
+            cluster = KafkaCluster(libs=libs, base_dir=state_dir(settings),
+                                   heap=settings.local_kafka.heap)
+            cluster.start()
+            cluster.save()
+        bootstrap = cluster.bootstrap
+    typer.echo(f"Kafka: {bootstrap}")
+    ports = DevPorts()
+    prefix = f"dev{int(time.time())}."  # a fresh namespace per run: the demo starts clean
+    config = dev_dir / "helpline.toml"
+    write_config(config, bootstrap, ports, prefix)
+    _helpline(config, "topics", "create")
+    _helpline(config, "rules", "push", str(DEMO / "rules.toml"))
+    conn = KafkaConnection(bootstrap_servers=bootstrap, topic_prefix=prefix)
+    with SmtpSink(ports.smtp_sink) as sink, workers(config, dev_dir / "logs") as procs:
+        if not (_wait_port(ports.smtp_receiver, 60) and _wait_port(ports.chat, 60)):
+            typer.echo(f"workers did not come up; see {dev_dir / 'logs'}", err=True)
+            return 1
+        typer.echo(f"workers up: {', '.join(WORKERS)} (logs in {dev_dir / 'logs'})")
+        typer.echo("sending a sample email through the SMTP receiver ...")
+        send_sample_email(ports.smtp_receiver)
+        typer.echo("sending a sample chat message through the chat API ...")
+        send_sample_chat(ports.chat)
+        kinds = asyncio.run(watch_tickets(conn, want=2, timeout_s=timeout_s))
+        acked = sorted(n for n, k in kinds.items() if "ack-sent" in k)
+        complete = sorted(n for n, k in kinds.items() if DONE <= k)
+        typer.echo(f"\n{len(kinds)} ticket(s) made, {len(complete)} classified and assigned, "
+                   f"{len(acked)} acknowledged; {len(sink.messages)} mail(s) in the SMTP sink.")
+        typer.echo(f"Chat widget demo page: http://127.0.0.1:{ports.chat}/demo")
+        typer.echo(f"Ticket API:            http://127.0.0.1:{ports.tickets_api}/tickets  "
+                   f"(helpline tickets api --config {config})")
+        ok = len(complete) >= 2
+        if demo_only:
+            return 0 if ok else 1
+        typer.echo("Running. Ctrl-C stops the workers (the broker keeps running: "
+                   "`helpline kafka down`).")
+        try:
+            while all(p.poll() is None for p in procs):
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+        return 0 if ok else 1
+
+
+def register(app: typer.Typer, get_settings: Any) -> None:
+    @app.command("dev")
+    def dev(
+        demo_only: bool = typer.Option(False, "--demo-only",
+                                       help="exit after the demo instead of running on"),
+        timeout_s: float = typer.Option(120.0, "--timeout", help="seconds to wait for tickets"),
+    ) -> None:
+        """Run the whole pipeline locally and make a ticket from a sample email and chat."""
+        os.environ.setdefault("PYTHONUNBUFFERED", "1")
+        raise typer.Exit(run_dev(get_settings(), demo_only, timeout_s))
