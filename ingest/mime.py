@@ -80,14 +80,14 @@ def parse_email(
         )
     try:
         msg = _parse_bytes(raw)
-        headers = Headers(msg)
+        headers = Headers(msg, settings.max_header_chars)
         if not any(True for _ in headers.names()):
             # RFC 822's obsolete syntax allows blanks before the colon ("From  : …")
             head, tail = raw[:_HEADER_SCAN_BYTES], raw[_HEADER_SCAN_BYTES:]
             fixed = _OBS_FIELD_NAME.sub(rb"\1:", head) + tail
             if fixed != raw:
                 msg = _parse_bytes(fixed)
-                headers = Headers(msg)
+                headers = Headers(msg, settings.max_header_chars)
         if not any(True for _ in headers.names()):
             raise UnparseableEmail("no RFC 5322 header fields found")
         return _normalize(msg, headers, raw, mailbox, received_at, raw_ref, settings)
@@ -211,6 +211,8 @@ def _normalize(
     full_text = repair("\n\n".join(t.strip("\n") for t in body.plain if t.strip()))
     if not full_text.strip() and content_type(msg) != "multipart/report":
         full_text = _forwarded_text(msg, settings)
+    # what is kept is bounded by max_text_chars anyway; do not scan megabytes for quotes
+    full_text = full_text[: 2 * settings.max_text_chars]
     parts = split_reply(full_text, settings.signature_search_lines)
     own = {sender.address, *(a.address for a in to), *(a.address for a in cc)}
     own.discard("")

@@ -39,7 +39,7 @@ class Headers:
 
     __slots__ = ("_by_name",)
 
-    def __init__(self, msg: Message) -> None:
+    def __init__(self, msg: Message, max_value_chars: int = 16 * 1024) -> None:
         by_name: dict[str, list[str]] = {}
         try:
             items: Iterable[tuple[str, object]] = msg.raw_items()
@@ -48,9 +48,8 @@ class Headers:
         for name, value in items:
             if not isinstance(name, str):
                 continue
-            by_name.setdefault(name.strip().lower(), []).append(
-                value if isinstance(value, str) else str(value)
-            )
+            text = value if isinstance(value, str) else str(value)
+            by_name.setdefault(name.strip().lower(), []).append(text[:max_value_chars])
         self._by_name = by_name
 
     def __contains__(self, name: str) -> bool:

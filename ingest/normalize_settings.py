@@ -21,6 +21,9 @@ class NormalizeSettings(BaseModel):
     max_text_chars: int = Field(default=200_000, ge=100)
     # HTML larger than this is cut before conversion to text.
     max_html_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # Header values longer than this are cut before decoding (RFC 5322 allows 998 per line;
+    # folded values can be longer, but not megabytes).
+    max_header_chars: int = Field(default=16 * 1024, ge=998)
     max_references: int = Field(default=200, ge=1)
     max_recipients: int = Field(default=500, ge=1)
     max_attachments: int = Field(default=500, ge=0)
