@@ -147,7 +147,7 @@ def _bounce(
             body_text, headers.raw("x-failed-recipients"), own, original
         )
         if dsn is None:
-            return text_bounce
+            return bounces.nested_dsn(msg, original) or text_bounce
         return Bounce(
             original_recipient=text_bounce.original_recipient,
             status=dsn.status or text_bounce.status,
@@ -156,7 +156,13 @@ def _bounce(
             original_message_id=original,
             permanent=dsn.permanent,
         )
-    return bounces.from_text(body_text, headers.raw("x-failed-recipients"), own, original)
+    found = bounces.from_text(body_text, headers.raw("x-failed-recipients"), own, original)
+    if found.original_recipient is None:
+        # some gateways wrap the real DSN in a message/rfc822 part of their own notice
+        nested = bounces.nested_dsn(msg, original)
+        if nested is not None:
+            return nested
+    return found
 
 
 def _forwarded_text(msg: Message, settings: NormalizeSettings) -> str:

@@ -180,6 +180,22 @@ def from_dsn(report: Message, original_message_id: str | None) -> Bounce | None:
     return None
 
 
+def nested_dsn(msg: Message, original_message_id: str | None) -> Bounce | None:
+    """A delivery-status report inside an attached message (one level down)."""
+    for part in _iter_parts(msg):
+        if content_type(part) != "message/rfc822":
+            continue
+        try:
+            inner = part.get_payload()
+        except Exception:
+            continue
+        if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+            dsn = from_dsn(inner[0], original_message_id)
+            if dsn is not None and dsn.original_recipient:
+                return dsn
+    return None
+
+
 def _iter_parts(msg: Message, limit: int = 200) -> list[Message]:
     out: list[Message] = []
     stack = [msg]

@@ -93,7 +93,7 @@ def test_sisimai_bounces_vacations_and_feedback(
             same_status += bounce.status in real
     assert bounces > 90
     # DSN fields present: the recipient is found in (nearly) all of them
-    assert recipients >= with_rcpt_field - 4, (recipients, with_rcpt_field)
+    assert recipients >= with_rcpt_field - 3, (recipients, with_rcpt_field)
     assert real_status > 60 and same_status / real_status >= 0.9, (same_status, real_status)
 
 
@@ -116,12 +116,12 @@ def test_flufl_bounces_name_the_bounced_address(
         assert msg.flags.bounce is not None, name
         checked += 1
         found += msg.flags.bounce.original_recipient in addresses
-        if name.startswith("dsn_") and name not in ("dsn_15.txt", "dsn_17.txt"):
-            # real RFC 3464 reports: exact (dsn_15 hides its report in an attached message,
-            # dsn_17's report names a forwarding address instead of the listed one)
+        if name.startswith("dsn_") and name != "dsn_17.txt":
+            # real RFC 3464 reports: exact (dsn_17's report names the forwarding address the
+            # mail was relayed to, flufl.bounce lists the original one)
             assert msg.flags.bounce.original_recipient in addresses, name
     assert checked > 90
-    assert found / checked >= 0.9, (found, checked)
+    assert found / checked >= 0.94, (found, checked)
 
 
 def test_other_bounce_folders(parsed: dict[str, Parsed]) -> None:
