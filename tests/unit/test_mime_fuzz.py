@@ -91,6 +91,9 @@ def test_hostile_shapes_within_limits() -> None:
     ) + b"--q--\r\n"
     msg = _check(many, cfg)
     assert msg is not None and len(msg.attachments) < 50
+    huge_header = b"Subject: " + b"=?utf-8?q?caf=C3=A9?= " * 20000 + b"\r\nFrom: a@b\r\n\r\nx"
+    msg = _check(huge_header, cfg)
+    assert msg is not None and 0 < len(msg.subject) <= 998 and msg.subject.startswith("café")
     long_text = b"From: a@b\r\n\r\n" + b"word " * 10000
     msg = _check(long_text, cfg)
     assert msg is not None and len(msg.text) < 1100
