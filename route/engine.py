@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from route import clocks, escalation, facts, supervisor
 from route.alerts import ROUTE_ACTOR_ID, SCHEDULER, notifications, supervisors_of, ticket_event
@@ -34,6 +34,7 @@ from schemas.ticket_events import Created, MessageAdded, PriorityChanged, Status
 Emission = TicketEvent | Notification
 FAR = datetime.max.replace(tzinfo=UTC)
 NO_LOAD: Counter[str] = Counter()
+_JUST_BEFORE = timedelta(microseconds=1)
 
 
 class Router:
@@ -136,6 +137,12 @@ class Router:
         known = self.tickets.get(event.ticket_id)
         if known is not None and event.event_id in known.seen:
             return []  # redelivery
+        # Event time: what fell due on this ticket before this event happened fires first, so
+        # a replay or a catch-up gives the same answer as live processing.
+        earlier: list[Emission] = []
+        due = self.timers.when(event.ticket_id)
+        if due is not None and due < event.at:
+            earlier = self._fire(event.ticket_id, event.at - _JUST_BEFORE)
         before = self._detach(event.ticket_id)
         try:
             s, out = self._decide_event(before, event)
@@ -143,7 +150,7 @@ class Router:
             self._attach(before, None, event.ticket_id, persist=False)  # untouched on failure
             raise
         self._attach(s, before, s.ticket_id)
-        return out + self.drain(event.at, event.event_id)
+        return earlier + out + self.drain(event.at, event.event_id)
 
     def _decide_event(
         self, before: RouteTicketState | None, event: TicketEvent
@@ -355,22 +362,25 @@ class Router:
     def tick(self, now: datetime, limit: int = 10_000) -> list[Emission]:
         out: list[Emission] = []
         for ticket_id in self.timers.pop_due(now, limit):
-            old = self._detach(ticket_id)
-            if old is None:
-                continue
-            try:
-                s, more = fire_timers(self, old, now)
-            except Exception:
-                self._attach(old, None, ticket_id, persist=False)
-                raise
-            out += more
-            self._attach(s, old, ticket_id)
+            out += self._fire(ticket_id, now)
         if self.dirty_teams:
             out += self.drain(now, f"tick:{now.isoformat()}")
         if self.next_queue_retry is None or now >= self.next_queue_retry:
             self.next_queue_retry = now + self.cfg.queue_retry
             out += self.drain(now, f"retry:{now.isoformat()}", teams=list(self.queues))
         return out
+
+    def _fire(self, ticket_id: str, now: datetime) -> list[Emission]:
+        old = self._detach(ticket_id)
+        if old is None:
+            return []
+        try:
+            s, more = fire_timers(self, old, now)
+        except Exception:
+            self._attach(old, None, ticket_id, persist=False)
+            raise
+        self._attach(s, old, ticket_id)
+        return more
 
     def queue_view(self) -> dict[str, list[RouteTicketState]]:
         return {

@@ -159,6 +159,10 @@ class RouteSettings(RoutingFile):
     seen_events_per_ticket: int = Field(default=64, ge=1)  # redelivery dedupe window
     alert_webhook: str | None = None  # webhook name for alerts when no supervisor address
     cli_timeout_s: float = Field(default=30.0, gt=0)  # CLI reads/writes of topics
+    # Catching up (input arriving, but its event time this far behind the clock): timers tick
+    # at the input's event time, so a backlog's later replies are seen before its deadlines.
+    catchup_lag_s: float = Field(default=60.0, gt=0)
+    catchup_idle_s: float = Field(default=5.0, gt=0)  # no input this long: tick on the clock
 
 
 def _minutes(value: float | None) -> timedelta | None:

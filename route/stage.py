@@ -9,7 +9,7 @@ The shell only dispatches; decisions are :class:`route.engine.Router`'s.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from route.config import RoutingConfig
@@ -28,9 +28,19 @@ class RouteStage:
     inputs: tuple[TopicSpec, ...] = (TICKET_EVENTS,)
     tables: tuple[TopicSpec, ...] = (AGENTS, CUSTOMERS, ROUTE_STATE)
 
-    def __init__(self, cfg: RoutingConfig, tick_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        cfg: RoutingConfig,
+        tick_interval: float = 1.0,
+        catchup_lag: timedelta = timedelta(seconds=60),
+        catchup_idle: timedelta = timedelta(seconds=5),
+    ) -> None:
         self.router = Router(cfg)
         self.tick_interval: float | None = tick_interval
+        self.catchup_lag = catchup_lag
+        self.catchup_idle = catchup_idle
+        self.watermark: datetime | None = None  # latest event time processed
+        self.last_input: datetime | None = None  # clock time of the latest input batch
 
     def restore(self, topic: TopicSpec, key: bytes, value: Any | None) -> None:
         ident = key.decode("utf-8", "replace")
@@ -48,10 +58,23 @@ class RouteStage:
         for record in batch:
             if isinstance(record.value, TicketEvent):
                 emitted += self.router.handle(record.value, now)
+                at = record.value.at
+                self.watermark = at if self.watermark is None else max(self.watermark, at)
+        if batch:
+            self.last_input = now
         return self._outs(emitted)
 
+    def timer_time(self, now: datetime) -> datetime:
+        """The clock timers run on: the input's event time while catching up on a backlog,
+        the wall clock otherwise (live, or idle)."""
+        if self.watermark is None or self.last_input is None:
+            return now
+        catching_up = (now - self.last_input < self.catchup_idle
+                       and now - self.watermark > self.catchup_lag)
+        return self.watermark if catching_up else now
+
     def tick(self, now: datetime) -> list[Out]:
-        return self._outs(self.router.tick(now))
+        return self._outs(self.router.tick(self.timer_time(now)))
 
     def _outs(self, emitted: list[Emission]) -> list[Out]:
         outs = []
@@ -67,4 +90,9 @@ class RouteStage:
 
 def build_stage(ctx: StageContext) -> RouteStage:
     settings: RouteSettings = ctx.section("route")
-    return RouteStage(routing_config(settings), settings.tick_interval_s)
+    return RouteStage(
+        routing_config(settings),
+        settings.tick_interval_s,
+        catchup_lag=timedelta(seconds=settings.catchup_lag_s),
+        catchup_idle=timedelta(seconds=settings.catchup_idle_s),
+    )

@@ -86,6 +86,9 @@ class TimerIndex:
                 due.append(ticket_id)
         return due
 
+    def when(self, ticket_id: str) -> datetime | None:
+        return self._when.get(ticket_id)
+
     def peek(self) -> datetime | None:
         while self._heap and self._when.get(self._heap[0][1]) != self._heap[0][0]:
             heapq.heappop(self._heap)

@@ -132,3 +132,29 @@ def test_unknown_calendar_or_team_reference_is_an_error() -> None:
     with pytest.raises(ValueError, match="unknown team"):
         routing_config(RouteSettings(teams={"support": {}},
                                      departments={"x": {"default_team": "typo"}}))
+
+
+def test_backlog_replay_is_judged_on_event_time_not_the_clock() -> None:
+    """Catching up on an old backlog (default policy: first response 4 h, resolution 24 h): a
+    tick between two batches must not breach a ticket whose reply is in the next batch; a
+    ticket left unanswered still breaches, at its due time."""
+    from tests.support.route_builders import inbound, reply
+
+    st = stage()
+    wall = T0 + timedelta(days=200)
+    st.process(inputs(created("answered"), created("ignored")), wall)
+    assert st.timer_time(wall + timedelta(seconds=1)) == T0  # catching up: event time
+    outs = st.tick(wall + timedelta(seconds=1))
+    assert not [o for o in outs if getattr(o.value, "kind", "") == "sla-breached"]
+    outs = st.process(inputs(reply("answered", at(10)), inbound("ignored", at(5 * 60))),
+                      wall + timedelta(seconds=2))
+    breached = [o.value for o in outs if getattr(o.value, "kind", "") == "sla-breached"]
+    # the unanswered ticket's deadline passed before its next event: fired first, at due time
+    assert [(b.ticket_id, b.at) for b in breached] == [("ignored", T0 + timedelta(hours=4))]
+    # input idle: back on the wall clock
+    assert st.timer_time(wall + timedelta(minutes=1)) == wall + timedelta(minutes=1)
+    late = st.tick(wall + timedelta(minutes=1))
+    breaches = {(o.value.ticket_id, o.value.payload.metric) for o in late
+                if getattr(o.value, "kind", "") == "sla-breached"}
+    # neither was solved within 24 h; the answered one never breached first response
+    assert breaches == {("answered", "resolution"), ("ignored", "resolution")}
