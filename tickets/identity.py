@@ -8,8 +8,10 @@ VIP tier). A verified identifier links the visitor id to its customer; if the vi
 already a separate (anonymous) customer, that record is merged into the verified one.
 
 The directory comes from the operator (``helpline customers load FILE``) through the compacted
-``customers`` topic; the stage publishes the records it creates or extends to the same topic,
-so classify and route see the same customer.
+``customers`` topic. A customer first seen by email address or visitor id gets an id derived
+from it (nothing to store: every replay and replica derives the same); the stage publishes to
+the same topic only what cannot be derived: records extended with a verified identity and
+records merged into another, so classify and route see the same customer.
 """
 
 from __future__ import annotations
@@ -87,11 +89,13 @@ class CustomerDirectory:
         found = self._lookup(self._by_email, email)
         if found is not None:
             return Resolution(found)
+        # Not published: the id is derived from the address, so every replica and every
+        # replay resolves the same customer without a directory write per new sender.
         record = CustomerRecord(
             customer_id=customer_id_for("email", email), emails=(email,) if email else (),
             name=name, updated_at=at,
         )
-        return Resolution(record, (record,))
+        return Resolution(record)
 
     def _resolve_chat(self, msg: InboundMessage, at: datetime) -> Resolution:
         ident = (msg.verified_identifier or "").lower() or None
@@ -104,23 +108,28 @@ class CustomerDirectory:
             if by_visitor is not None:
                 return Resolution(by_visitor)
             key = visitor or msg.conversation_id or msg.message_id
-            record = CustomerRecord(
+            record = CustomerRecord(  # derived from the visitor id: not published either
                 customer_id=customer_id_for("visitor", key),
                 visitor_ids=(visitor,) if visitor else (), name=msg.sender.name, updated_at=at,
             )
-            return Resolution(record, (record,))
+            return Resolution(record)
         base = by_ident or CustomerRecord(
             customer_id=customer_id_for("identifier", ident), identifiers=(ident,),
             name=msg.sender.name, updated_at=at,
         )
         changed: list[CustomerRecord] = []
-        if by_visitor is not None and by_visitor.customer_id != base.customer_id:
-            base = _absorb(base, by_visitor, at)
-            changed.append(dataclasses.replace(
-                by_visitor, merged_into=base.customer_id, updated_at=at))
         if visitor and visitor not in base.visitor_ids:
-            base = dataclasses.replace(
-                base, visitor_ids=(*base.visitor_ids, visitor), updated_at=at)
+            # the visitor chatted anonymously before (a stored or a derived customer): that
+            # customer is merged into the verified one, so its tickets resolve to it
+            anon = by_visitor or CustomerRecord(
+                customer_id=customer_id_for("visitor", visitor), visitor_ids=(visitor,))
+            if anon.customer_id != base.customer_id:
+                base = _absorb(base, anon, at)
+                changed.append(dataclasses.replace(
+                    anon, merged_into=base.customer_id, updated_at=at))
+            if visitor not in base.visitor_ids:
+                base = dataclasses.replace(
+                    base, visitor_ids=(*base.visitor_ids, visitor), updated_at=at)
         if by_ident is None or base != by_ident:
             changed.insert(0, base)
         return Resolution(base, tuple(changed))

@@ -63,7 +63,8 @@ def _new_participants(
     for raw in addresses:
         addr = raw.strip().lower()
         if (not addr or "@" not in addr or addr in held or addr in out
-                or addr in rules.own_addresses or reply_token.TOKEN_PATTERN.search(addr)):
+                or addr in rules.own_addresses
+                or ("+" in addr and reply_token.TOKEN_PATTERN.search(addr))):
             continue
         if len(out) >= room:
             break

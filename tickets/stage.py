@@ -15,10 +15,12 @@ reprocessing a message after a crash does not duplicate the log.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from schemas.codec import from_primitive
 from schemas.commands import AgentAction
 from schemas.directory import CustomerRecord
 from schemas.events import TicketEvent
@@ -43,10 +45,15 @@ from tickets.settings import TicketsSettings
 from tickets.state import apply
 from tickets.threading import ThreadingRules
 
+# ``ticket.events`` read as plain JSON: most records there are this stage's own events, already
+# folded, so they are recognised by id and skipped without building the dataclasses; the rest
+# are decoded here (a malformed one raises DecodeError and is dead-lettered like any other).
+EVENTS_AS_JSON = dataclasses.replace(TICKET_EVENTS, value_type=object)
+
 
 class TicketsStage:
     name = "tickets"
-    inputs: tuple[TopicSpec, ...] = (MESSAGES, TICKET_COMMANDS, TICKET_EVENTS)
+    inputs: tuple[TopicSpec, ...] = (MESSAGES, TICKET_COMMANDS, EVENTS_AS_JSON)
     tables: tuple[TopicSpec, ...] = (TICKET_STATE, CUSTOMERS)
     tick_interval: float | None = None
 
@@ -119,6 +126,9 @@ class TicketsStage:
                         out.append(Out(TICKET_EVENTS, event.ticket_id.encode(), event))
                 for note in handled.notifications:
                     out.append(Out(NOTIFY_OUTBOX, note.ticket_id.encode(), note))
+            elif isinstance(value, Mapping):
+                if not self._already_folded(value):
+                    self._fold(from_primitive(TicketEvent, value), dirty)
             elif isinstance(value, TicketEvent):
                 self._fold(value, dirty)
             else:
@@ -128,6 +138,10 @@ class TicketsStage:
             if ticket is not None:
                 out.append(Out(TICKET_STATE, tid.encode(), ticket))
         return out
+
+    def _already_folded(self, event: Mapping[str, Any]) -> bool:
+        ticket = self.book.get(str(event.get("ticket_id")))
+        return ticket is not None and event.get("event_id") in ticket.event_ids
 
     def _fold(self, event: TicketEvent, dirty: dict[str, None]) -> bool:
         """Fold an event into the book; False if it was already folded (or names a ticket we

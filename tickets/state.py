@@ -180,16 +180,21 @@ _FOLDS: dict[type, _Fold] = {
 }
 
 
-_TICKET_FIELDS = tuple(f.name for f in dataclasses.fields(Ticket))
+def _compile_replace() -> Callable[[Ticket, dict[str, Any]], Ticket]:
+    """``dataclasses.replace`` for Ticket without re-running ``__init__`` and without a loop
+    over field names (the fold's hot path: a ticket has ~60 fields and every event copies
+    it). Generated once from the dataclass fields, so a field added to the schema is copied."""
+    names = [f.name for f in dataclasses.fields(Ticket)]
+    lines = ["def replace(t, c):", "    n = new(Ticket)", "    g = c.get"]
+    lines += [f"    put(n, {name!r}, g({name!r}, t.{name}))" for name in names]
+    lines.append("    return n")
+    scope: dict[str, Any] = {"new": object.__new__, "put": object.__setattr__, "Ticket": Ticket}
+    exec("\n".join(lines), scope)  # generated from our own field names only
+    replace: Callable[[Ticket, dict[str, Any]], Ticket] = scope["replace"]
+    return replace
 
 
-def _replace(ticket: Ticket, changes: dict[str, Any]) -> Ticket:
-    """``dataclasses.replace`` without re-running ``__init__`` (the fold's hot path: a
-    ticket has ~60 fields and every event copies it)."""
-    new = object.__new__(Ticket)
-    for name in _TICKET_FIELDS:
-        object.__setattr__(new, name, changes[name] if name in changes else getattr(ticket, name))
-    return new
+_replace = _compile_replace()
 
 
 def apply(ticket: Ticket | None, event: TicketEvent) -> Ticket:

@@ -33,7 +33,7 @@ def test_first_message_opens_a_ticket_with_a_readable_number() -> None:
     assert created.at == added.at == email("a1").received_at
     (ticket,) = states_of(outs).values()
     assert ticket.status == "new" and ticket.requester.address == "alice@example.com"
-    assert [o.topic.name for o in outs if o.topic is CUSTOMERS] == ["customers"]
+    assert [o for o in outs if o.topic is CUSTOMERS] == []  # derived from the address
 
 
 def test_numbers_interleave_by_partition_and_use_the_prefix() -> None:
@@ -184,3 +184,31 @@ def test_other_stages_events_are_folded_and_state_republished() -> None:
     outs = feed(stage, [classified])
     assert [o.topic.name for o in outs] == ["ticket.state"]
     assert states_of(outs)[tid].category == "billing"
+
+
+def test_events_read_back_as_json_own_skipped_others_folded_bad_raises() -> None:
+    import orjson
+    import pytest
+
+    from schemas.classify_events import Classified
+    from schemas.codec import DecodeError, encode
+    from schemas.stage import In
+    from tickets.eventlog import make_event
+    from tickets.stage import EVENTS_AS_JSON
+
+    def wire(e):
+        return In(EVENTS_AS_JSON, None, orjson.loads(encode(e)))
+
+    stage = make_stage()
+    outs = feed(stage, [email("a1")])
+    assert stage.process([wire(e) for e in events_of(outs)], events_of(outs)[0].at) == []
+    tid = events_of(outs)[0].ticket_id
+    t = stage.book.get(tid)
+    assert t is not None
+    other = make_event(tid, t.number, "x", t.created_at, Classified(category="billing"))
+    folded = stage.process([wire(other)], t.created_at)
+    assert states_of(folded)[tid].category == "billing"
+    with pytest.raises(DecodeError):
+        stage.process([In(EVENTS_AS_JSON, None, {"ticket_id": tid, "event_id": "zz"})],
+                      t.created_at)
+    assert stage.book.get(tid).category == "billing"  # type: ignore[union-attr]

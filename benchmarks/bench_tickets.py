@@ -1,0 +1,192 @@
+"""Tickets stage throughput on a real Apache Kafka broker vs a bare aiokafka relay of the same
+records, in the same run.
+
+Records: normalized ~1 KB emails, one new ticket and two replies (threaded by References) per
+three messages, keyed as the normalizer keys them. The tickets stage runs under helpline's
+StageRunner exactly as ``helpline worker tickets`` does (it also reads its own events back from
+``ticket.events``, and writes ticket state and customer records); it is timed until every
+expected event is on ``ticket.events``. The baseline relays the same records
+(getmany → orjson → send → commit).
+
+Prints one JSON object. Usage: python benchmarks/bench_tickets.py [--records N] [--bootstrap H:P]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from aiokafka import AIOKafkaConsumer  # noqa: E402
+
+from runtime.kafka import running_cluster  # noqa: E402
+from runtime.kafka_io import create_topics, make_producer  # noqa: E402
+from runtime.runner import StageRunner  # noqa: E402
+from runtime.settings import LocalKafkaSettings, RunnerSettings  # noqa: E402
+from schemas.codec import encode  # noqa: E402
+from schemas.message import Address, InboundMessage  # noqa: E402
+from schemas.stage import In, KafkaConnection  # noqa: E402
+from schemas.topics import MESSAGES, TICKET_EVENTS  # noqa: E402
+from tickets.settings import TicketsSettings  # noqa: E402
+from tickets.stage import TicketsStage  # noqa: E402
+
+PARTITIONS = 4
+KEY = b"bench-signing-key"
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _message(i: int) -> InboundMessage:
+    root = i - i % 3
+    refs = () if i % 3 == 0 else (f"<r{root}@mail.example>",)
+    return InboundMessage(
+        message_id=f"m{i:08d}", channel="email", mailbox="support",
+        subject=("Re: " if refs else "") + f"Order {root} late",
+        received_at=T0 + timedelta(seconds=i), internet_message_id=f"<r{i}@mail.example>",
+        sender=Address(name="Ada Lovelace", address=f"ada{root}@example.org"),
+        in_reply_to=refs, references=refs,
+        text="Bonjour, ma commande n'est toujours pas arrivée. " * 14,
+    )
+
+
+def _stage() -> TicketsStage:
+    return TicketsStage(TicketsSettings(), KEY, PARTITIONS)
+
+
+def expected_events(msgs: list[InboundMessage]) -> int:
+    """How many events the stage writes for these messages (a pure run, no broker)."""
+    stage = _stage()
+    out = stage.process([In(MESSAGES, m.partition_key, m) for m in msgs], T0)
+    return sum(1 for o in out if o.topic is TICKET_EVENTS)
+
+
+async def _fill(conn: KafkaConnection, msgs: list[InboundMessage]) -> None:
+    producer = make_producer(conn, linger_ms=5, max_batch_size=256 * 1024)
+    await producer.start()
+    try:
+        futs = [await producer.send(conn.topic(MESSAGES), encode(m), key=m.partition_key)
+                for m in msgs]
+        await asyncio.gather(*futs)
+    finally:
+        await producer.stop()
+
+
+async def _wait_for_end_offsets(
+    conn: KafkaConnection, topic: str, n: int, timeout_s: float
+) -> float:
+    """Poll the end offsets of ``topic`` (cheap: no records are fetched or decoded in the
+    stage's process) until they sum to ``n``; returns when that was seen."""
+    from aiokafka import TopicPartition
+
+    consumer = AIOKafkaConsumer(**conn.options(), enable_auto_commit=False)
+    await consumer.start()
+    deadline = time.monotonic() + timeout_s
+    try:
+        tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        while time.monotonic() < deadline:
+            ends = await consumer.end_offsets(tps)
+            if sum(ends.values()) >= n:
+                return time.monotonic()
+            await asyncio.sleep(0.05)
+        return float("nan")
+    finally:
+        await consumer.stop()
+
+
+async def bare_relay(conn: KafkaConnection, dst: str, n: int) -> float:
+    import orjson
+
+    consumer = AIOKafkaConsumer(conn.topic(MESSAGES), **conn.options(),
+                                group_id=f"bare-{uuid.uuid4().hex}", auto_offset_reset="earliest",
+                                enable_auto_commit=False, max_poll_records=2000)
+    producer = make_producer(conn, linger_ms=5)
+    await consumer.start()
+    await producer.start()
+    done = 0
+    started = time.monotonic()
+    try:
+        while done < n:
+            batch = await consumer.getmany(timeout_ms=100, max_records=2000)
+            futs = []
+            for msgs in batch.values():
+                for m in msgs:
+                    futs.append(await producer.send(dst, orjson.dumps(orjson.loads(m.value)),
+                                                    key=m.key))
+            await asyncio.gather(*futs)
+            if batch:
+                await consumer.commit()
+            done += len(futs)
+        return n / (time.monotonic() - started)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+async def tickets_stage(conn: KafkaConnection, n: int, events: int) -> tuple[float, float]:
+    stop = asyncio.Event()
+    runner = StageRunner(_stage(), conn, RunnerSettings(batch_max_records=2000,
+                                                        batch_timeout_ms=20))
+    started = time.monotonic()
+    task = asyncio.create_task(runner.run(stop))
+    end = await _wait_for_end_offsets(conn, conn.topic(TICKET_EVENTS), events, timeout_s=300)
+    stop.set()
+    await task
+    return n / (end - started), events / (end - started)
+
+
+async def main(n: int, bootstrap: str | None) -> dict[str, Any]:
+    msgs = [_message(i) for i in range(n)]
+    events = expected_events(msgs)
+    out: dict[str, Any] = {
+        "benchmark": "tickets stage: messages -> ticket events", "records": n,
+        "record_bytes": len(encode(msgs[0])), "partitions": PARTITIONS,
+        "events_per_message": round(events / n, 3),
+    }
+    with ExitStack() as stack:
+        if bootstrap is None:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory())
+            cluster = stack.enter_context(
+                running_cluster(LocalKafkaSettings(heap="1g"), Path(tmp), root=ROOT))
+            bootstrap = cluster.bootstrap
+            out["broker"] = f"Apache Kafka {LocalKafkaSettings().version} (local, started here)"
+        else:
+            out["broker"] = "Apache Kafka (given)"
+        conn = KafkaConnection(bootstrap_servers=bootstrap,
+                               topic_prefix=f"bt{uuid.uuid4().hex[:8]}.")
+        await create_topics(conn, partitions=PARTITIONS)
+        from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        relay_out = conn.topic_prefix + "bare.out"
+        await admin.create_topics([NewTopic(relay_out, PARTITIONS, 1)])
+        await admin.close()
+        await _fill(conn, msgs)
+        await bare_relay(conn, relay_out, min(n, 5000))  # warm-up
+        out["bare_relay_per_s"] = round(await bare_relay(conn, relay_out, n))
+        per_s, events_per_s = await tickets_stage(conn, n, events)
+        out["tickets_messages_per_s"] = round(per_s)
+        out["tickets_events_per_s"] = round(events_per_s)
+        out["tickets_vs_bare"] = round(per_s / out["bare_relay_per_s"], 3)
+        out["target_vs_bare"] = 0.5
+    return out
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=20000)
+    parser.add_argument("--bootstrap", default=None, help="use this broker instead of starting one")
+    args = parser.parse_args()
+    if not 1 <= args.records <= 200_000:
+        parser.error("--records must be 1..200000")
+    print(json.dumps(asyncio.run(main(args.records, args.bootstrap))))
