@@ -220,9 +220,10 @@ def _normalize(
     # what is kept is bounded by max_text_chars anyway; do not scan megabytes for quotes
     full_text = full_text[: 2 * settings.max_text_chars]
     parts = split_reply(full_text, settings.signature_search_lines)
-    own = {sender.address, *(a.address for a in to), *(a.address for a in cc)}
+    # the bounced recipient is never the daemon that reports it, nor our own mailbox
+    own = {sender.address, mailbox.lower()}
     own.discard("")
-    bounce = _bounce(msg, headers, sender, subject, full_text, {sender.address, mailbox.lower()})
+    bounce = _bounce(msg, headers, sender, subject, full_text, own)
     return InboundMessage(
         message_id=email_message_id(internet_id, raw),
         channel="email",
@@ -239,7 +240,7 @@ def _normalize(
         references=message_ids(headers.raw_all("references"), settings.max_references),
         date=date(headers),
         language=guess_language(
-            parts.text, settings.language_sample_chars, settings.language_min_hits
+            parts.text or subject, settings.language_sample_chars, settings.language_min_hits
         ),
         text=_truncate(parts.text, settings.max_text_chars),
         quoted=_truncate(parts.quoted, settings.max_text_chars),

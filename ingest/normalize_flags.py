@@ -60,9 +60,12 @@ def auto_reply_reason(headers: Headers, subject: str, bounce: Bounce | None) -> 
     precedence = headers.keyword("precedence")
     if precedence in ("bulk", "junk", "list", "auto_reply", "auto-reply"):
         return f"precedence: {precedence}"
-    report = headers.keyword("content-type")
-    if report == "multipart/report" and "feedback-report" in headers.text("content-type").lower():
-        return "feedback-report"
+    if headers.keyword("content-type") == "multipart/report":
+        report_type = headers.text("content-type").lower()
+        if "feedback-report" in report_type:
+            return "feedback-report"  # an abuse/complaint report (ARF)
+        if "disposition-notification" in report_type:
+            return "read-receipt"  # a message disposition notification (RFC 8098)
     if bounce is not None:
         return "delivery-status"
     if subject and (_OOO_ANYWHERE.search(subject) or _OOO_START.match(subject)):

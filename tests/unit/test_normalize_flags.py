@@ -28,6 +28,10 @@ def _h(raw: str) -> Headers:
         ("Precedence: list", "precedence: list"),
         ("Precedence: first-class", None),
         ("X-Mailer: Outlook", None),
+        ("Content-Type: multipart/report; report-type=disposition-notification; boundary=b",
+         "read-receipt"),
+        ("Content-Type: multipart/report; report-type=feedback-report; boundary=b",
+         "feedback-report"),
     ],
 )
 def test_auto_reply_headers(headers: str, reason: str | None) -> None:
