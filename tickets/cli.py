@@ -33,8 +33,9 @@ def _settings(ctx: StageContext) -> TicketsSettings:
 
 async def _produce(ctx: StageContext, spec: TopicSpec, records: Sequence[tuple[bytes, Any]],
                    timeout_s: float) -> None:
-    producer = AIOKafkaProducer(**ctx.kafka.options(), acks="all", enable_idempotence=True,
-                                request_timeout_ms=int(timeout_s * 1000))
+    options = {**ctx.kafka.options(), "acks": "all", "enable_idempotence": True,
+               "request_timeout_ms": int(timeout_s * 1000)}
+    producer = AIOKafkaProducer(**options)
     await producer.start()
     try:
         futures = [await producer.send(ctx.kafka.topic(spec), encode(v), key=k)
