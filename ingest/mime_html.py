@@ -27,6 +27,8 @@ _BLANKS = re.compile(r"\n{3,}")
 # Gmail/Outlook/Thunderbird wrap the quoted history in elements with these classes or ids
 # instead of (or around) a blockquote; treat them as quotes too.
 _QUOTE_MARKERS = ("gmail_quote", "moz-cite", "yahoo_quoted", "divRplyFwdMsg", "OLK_SRC_BODY")
+# ... and their signature in these; it becomes a "-- " delimiter line for the splitter.
+_SIGNATURE_MARKERS = ("gmail_signature", "moz-signature", "x_Signature", "Signature")
 
 
 class _Writer:
@@ -81,8 +83,18 @@ class _Writer:
 
     def result(self) -> str:
         self.newline()
-        text = "\n".join(line.rstrip() for line in self.lines)
+        # keep the "-- " signature delimiter intact; strip every other line's trailing blanks
+        text = "\n".join(
+            line if line.endswith("-- ") and line.strip("> ") == "--" else line.rstrip()
+            for line in self.lines
+        )
         return _BLANKS.sub("\n\n", text).strip("\n")
+
+
+def _is_signature(node: LexborNode) -> bool:
+    attrs = node.attributes
+    marker = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
+    return any(m in marker for m in _SIGNATURE_MARKERS) if marker.strip() else False
 
 
 def _is_quote(node: LexborNode) -> bool:
@@ -131,6 +143,9 @@ def _enter(w: _Writer, node: LexborNode, tag: str) -> None:
     if _is_quote(node):
         w.paragraph()
         w.depth += 1
+    elif tag in ("div", "span", "table") and _is_signature(node):
+        w.newline()
+        w.lines.append("> " * w.depth + "-- ")
     if tag == "br":
         w.newline(force=True)
     elif tag in _PARAGRAPH:

@@ -30,6 +30,13 @@ def test_blockquotes_and_client_quote_containers_are_prefixed() -> None:
     assert outlook.splitlines()[-1] == "> From: x"
 
 
+def test_client_signature_blocks_get_the_delimiter() -> None:
+    text = html_to_text(
+        "<div>Hi there</div><div class=gmail_signature><div>Jane Roe<br>ACME</div></div>"
+    )
+    assert text == "Hi there\n-- \nJane Roe\nACME"
+
+
 def test_pre_keeps_line_breaks() -> None:
     assert html_to_text("<pre>a\n  b\nc</pre>") == "a\n  b\nc"
 
