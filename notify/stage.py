@@ -115,12 +115,14 @@ class NotifyStage:
     async def process(self, batch: Sequence[In], now: datetime) -> list[Out]:
         outs: list[Out] = [] if self._recovered else await self._recover(now)
         touched: dict[str, None] = {}
+        replayed: set[str] = set()
         outbox: list[Notification] = []
         bounces: list[NotificationResult] = []
         for rec in batch:
             if rec.topic is NOTIFY_OUTBOX and isinstance(rec.value, Notification):
                 outbox.append(rec.value)
             elif rec.topic is TICKET_EVENTS and isinstance(rec.value, TicketEvent):
+                outs += self._redelivered(rec.value, replayed, now)
                 bounce = self._on_ticket_event(rec.value, now)
                 if bounce is not None:
                     bounces.append(bounce)
@@ -133,6 +135,20 @@ class NotifyStage:
         outs += await self._decide_acks(list(touched), now)
         outs += await self._handle_outbox(outbox, now)
         return outs
+
+    def _redelivered(self, event: TicketEvent, replayed: set[str], now: datetime) -> list[Out]:
+        """An event older than its ticket's sent ack may be a redelivery of the batch that
+        caused the ack (the worker died before the runner produced its outputs): emit the
+        ack's follow-up records again, once per batch; they carry the same ids."""
+        tid = event.ticket_id
+        if tid in replayed:
+            return []
+        done = self.sentlog.final(ack_notification_id(tid))
+        if done is None or event.at > done.at or event.actor == NOTIFIER:
+            return []
+        replayed.add(tid)
+        self._forget(tid)
+        return self.dispatch.followups(done, now)
 
     def _on_ticket_event(self, event: TicketEvent, now: datetime) -> NotificationResult | None:
         p = event.payload
@@ -159,10 +175,8 @@ class NotifyStage:
         for tid in ticket_ids:
             draft = self.drafts[tid]
             nid = ack_notification_id(tid)
-            done = self.sentlog.final(nid)
-            if done is not None:
+            if self.sentlog.final(nid) is not None:  # follow-ups: see _redelivered
                 self._forget(tid)
-                outs += self.dispatch.followups(done, now)  # redelivered: same records again
                 continue
             decision = decide(draft, now, self.policy, frozenset(self.sentlog.bounced))
             if isinstance(decision, Wait):
@@ -242,6 +256,13 @@ class NotifyStage:
                 self._timers.result()  # surface a failure of the previous round
             self._timers = asyncio.get_running_loop().create_task(self.run_timers(now))
         return []
+
+    async def drain(self) -> None:
+        """Let the timer work under way finish (graceful shutdown; a kill is covered by the
+        sent-log, this only avoids needless in-doubt resends)."""
+        if self._timers is not None:
+            await asyncio.gather(self._timers, return_exceptions=True)
+        await self.dispatch.close()
 
     async def run_timers(self, now: datetime) -> list[Out]:
         """Everything time-driven: SLA waits over, retries due, digest windows closed.

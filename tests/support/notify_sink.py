@@ -90,7 +90,7 @@ class SmtpSink:
                           auth_require_tls=tls_context is not None)
         if tls_context is not None:
             kwargs.update(tls_context=tls_context, require_starttls=True)
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=port or _free_port(),
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=port or free_port(),
                                      **kwargs)
 
     @property
@@ -114,7 +114,7 @@ class SmtpSink:
             return list(self.handler.received)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     import socket
 
     with socket.socket() as s:

@@ -220,3 +220,18 @@ async def test_french_customer_gets_french() -> None:
     (mail,) = transport.sent
     assert mail.message["Content-Language"] == "fr"
     assert "Bonjour Alice" in mail.message.get_body(("plain",)).get_content()
+
+
+async def test_redelivery_of_only_the_last_event_still_re_emits_the_ack_sent_event() -> None:
+    # batch A (created, message) was committed; the worker died after sending the ack for
+    # batch B (sla-applied) but before the runner produced B's outputs
+    stage, _, journal = make_stage()
+    await stage.process(records(new_ticket("t000001")), T0)
+    first = await stage.process(records([sla("t000001", None)]), later(1))
+    worker2, transport2, _ = restored(journal)
+    again = await worker2.process(records([sla("t000001", None)]), later(2))
+    assert transport2.sent == []
+    assert of_topic(again, "ticket.events") == of_topic(first, "ticket.events") != []
+    # a later event on the ticket (a customer's reply) does not re-emit anything
+    later_reply = await worker2.process(records([sla("t000001", None, at=later(60))]), later(61))
+    assert of_topic(later_reply, "ticket.events") == []
