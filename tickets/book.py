@@ -35,6 +35,7 @@ class TicketBook:
         self._by_number: dict[str, str] = {}
         self._by_conversation: dict[tuple[str, str], str] = {}
         self._next_index: dict[int, int] = {}  # partition -> next per-partition ticket index
+        self._solved: dict[str, None] = {}  # tickets waiting to be closed (an ordered set)
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -62,6 +63,9 @@ class TicketBook:
     def by_conversation(self, mailbox: str, conversation_id: str) -> str | None:
         return self._by_conversation.get((mailbox, conversation_id))
 
+    def solved(self) -> list[Ticket]:
+        return [self._tickets[tid] for tid in self._solved if tid in self._tickets]
+
     def next_number_index(self, partition: int) -> int:
         return self._next_index.get(partition, 0)
 
@@ -75,6 +79,10 @@ class TicketBook:
             return
         tid, j = ticket.ticket_id, self.journal
         j.set(self._tickets, tid, ticket)
+        if ticket.status == "solved":
+            j.setdefault(self._solved, tid, None)
+        else:
+            j.pop(self._solved, tid)
         # The fold only appends to these tuples, so only the new tail needs indexing
         # (setdefault keeps a wrong guess harmless for records read back from the topic).
         for mid in _tail(ticket.message_ids, held.message_ids if held else ()):
@@ -98,3 +106,4 @@ class TicketBook:
     def forget(self, ticket_id: str) -> None:
         """Drop a ticket (a tombstone on the state table)."""
         self.journal.pop(self._tickets, ticket_id)
+        self.journal.pop(self._solved, ticket_id)

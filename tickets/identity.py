@@ -82,7 +82,12 @@ class CustomerDirectory:
         """The customer behind ``msg``; reads the directory only (the caller ``put``s
         ``changed``)."""
         if msg.channel != "chat":
-            return self._resolve_email(msg.sender.address.lower(), msg.sender.name, at)
+            email = msg.sender.address.strip().lower()
+            if not email:  # no sender address: a customer of its own, never shared
+                return Resolution(CustomerRecord(
+                    customer_id=customer_id_for("message", msg.message_id),
+                    name=msg.sender.name, updated_at=at))
+            return self._resolve_email(email, msg.sender.name, at)
         return self._resolve_chat(msg, at)
 
     def _resolve_email(self, email: str, name: str, at: datetime) -> Resolution:

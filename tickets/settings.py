@@ -17,6 +17,10 @@ class TicketsSettings(BaseModel):
     # A customer reply to a closed ticket reopens it within this window (counted from when it
     # was solved/closed); later replies open a follow-up ticket linked to the old one.
     reopen_window_days: float = Field(default=14.0, ge=0)
+    # Solved tickets close by themselves this long after being solved (0: never). The close
+    # is stamped at the due time, not when the check ran, so a replay yields the same event.
+    auto_close_after_days: float = Field(default=4.0, ge=0)
+    auto_close_check_s: float = Field(default=60.0, gt=0)
     # Our own support addresses: never counted as ticket participants.
     own_addresses: tuple[str, ...] = ()
     # Bounds on what one message may cost the threader.

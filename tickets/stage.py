@@ -16,7 +16,7 @@ reprocessing a message after a crash does not duplicate the log.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,6 +41,7 @@ from tickets.book import TicketBook
 from tickets.commands import CommandRules, handle
 from tickets.identity import CustomerDirectory
 from tickets.intake import IntakeRules, take_in
+from tickets.lifecycle import due_closures
 from tickets.settings import TicketsSettings
 from tickets.state import apply
 from tickets.threading import ThreadingRules
@@ -59,6 +60,9 @@ class TicketsStage:
 
     def __init__(self, settings: TicketsSettings, signing_key: bytes, stride: int) -> None:
         self.settings = settings
+        self.auto_close_after = timedelta(days=settings.auto_close_after_days)
+        if settings.auto_close_after_days > 0:
+            self.tick_interval = settings.auto_close_check_s
         self.book = TicketBook(stride)
         self.directory = CustomerDirectory()
         self.intake_rules = IntakeRules(
@@ -91,10 +95,19 @@ class TicketsStage:
     # -- records -----------------------------------------------------------------------------
 
     def process(self, batch: Sequence[In], now: datetime) -> list[Out]:
+        return self._atomically(lambda: self._process(batch))
+
+    def tick(self, now: datetime) -> list[Out]:
+        """Close solved tickets whose auto-close time has come."""
+        if self.auto_close_after <= timedelta(0):
+            return []
+        return self._atomically(lambda: self._close_due(now))
+
+    def _atomically(self, work: Callable[[], list[Out]]) -> list[Out]:
         self.book.journal.begin()
         self.directory.journal.begin()
         try:
-            out = self._process(batch)
+            out = work()
         except BaseException:
             self.book.journal.rollback()
             self.directory.journal.rollback()
@@ -103,8 +116,21 @@ class TicketsStage:
         self.directory.journal.commit()
         return out
 
-    def tick(self, now: datetime) -> list[Out]:
-        return []
+    def _close_due(self, now: datetime) -> list[Out]:
+        out: list[Out] = []
+        dirty: dict[str, None] = {}
+        for event in due_closures(self.book.solved(), now, self.auto_close_after):
+            if self._fold(event, dirty):
+                out.append(Out(TICKET_EVENTS, event.ticket_id.encode(), event))
+        return out + self._states(dirty)
+
+    def _states(self, dirty: dict[str, None]) -> list[Out]:
+        out = []
+        for tid in dirty:
+            ticket = self.book.get(tid)
+            if ticket is not None:
+                out.append(Out(TICKET_STATE, tid.encode(), ticket))
+        return out
 
     def _process(self, batch: Sequence[In]) -> list[Out]:
         out: list[Out] = []
@@ -133,11 +159,7 @@ class TicketsStage:
                 self._fold(value, dirty)
             else:
                 raise TypeError(f"unexpected record {type(value).__name__} on {rec.topic.name}")
-        for tid in dirty:
-            ticket = self.book.get(tid)
-            if ticket is not None:
-                out.append(Out(TICKET_STATE, tid.encode(), ticket))
-        return out
+        return out + self._states(dirty)
 
     def _already_folded(self, event: Mapping[str, Any]) -> bool:
         ticket = self.book.get(str(event.get("ticket_id")))
