@@ -99,6 +99,19 @@ def parse_email(
         raise UnparseableEmail(f"parser failure: {type(exc).__name__}: {exc}"[:300]) from None
 
 
+def attachment_content(
+    raw: bytes, content_ref: str, settings: NormalizeSettings = DEFAULT_SETTINGS
+) -> bytes | None:
+    """The bytes an attachment's ``content_ref`` (``sha256:<hex>``) names, read back from the
+    raw message it came in (the event never carries them). None when it is not there."""
+    digest = content_ref.removeprefix("sha256:")
+    try:
+        contents = collect(_parse_bytes(bytes(raw)), settings, keep_contents=True).contents
+    except Exception:  # same totality as parse_email: a bad raw record simply has nothing
+        return None
+    return (contents or {}).get(digest)
+
+
 def _parse_bytes(raw: bytes) -> Message:
     """The MIME tree, under ``compat32``: header values stay raw strings until we read them.
 

@@ -33,6 +33,8 @@ class Body:
     html_only: bool = False
     attachments: list[Attachment] = field(default_factory=list)
     parts_seen: int = 0
+    # digest -> content, only when asked for (resolving a content_ref from the raw record)
+    contents: dict[str, bytes] | None = None
 
 
 def _payload_bytes(part: Message) -> bytes:
@@ -84,12 +86,13 @@ def _text(part: Message, settings: NormalizeSettings) -> str:
     return decode_bytes(data, content_param(part, "charset"), settings.charset_detection_bytes)
 
 
-def _attachment(part: Message, ctype: str, filename: str, data: bytes | None = None) -> Attachment:
-    if data is None:
-        data = _payload_bytes(part)
-        if ctype == "message/rfc822" and not data:
-            data = _message_bytes(part)
+def _attachment(part: Message, ctype: str, filename: str, body: Body) -> Attachment:
+    data = _payload_bytes(part)
+    if ctype == "message/rfc822" and not data:
+        data = _message_bytes(part)
     digest = hashlib.sha256(data).hexdigest()
+    if body.contents is not None:
+        body.contents[digest] = data
     return Attachment(
         filename=filename,
         content_type=ctype,
@@ -136,9 +139,9 @@ def _flatten(msg: Message, out: list[bytes], depth: int) -> None:
         out.append(b"\r\n--" + boundary + b"--\r\n")
 
 
-def collect(msg: Message, settings: NormalizeSettings) -> Body:
+def collect(msg: Message, settings: NormalizeSettings, keep_contents: bool = False) -> Body:
     """Walk the MIME tree once (iteratively, bounded by the part and depth limits)."""
-    body = Body()
+    body = Body(contents={} if keep_contents else None)
     html: list[str] = []
     _walk(msg, settings, body, html)
     if not any(t.strip() for t in body.plain) and html:
@@ -192,7 +195,7 @@ def _walk(root: Message, settings: NormalizeSettings, body: Body, html: list[str
                 body.plain.append(_text(part, settings))
             continue
         if len(body.attachments) < settings.max_attachments:
-            body.attachments.append(_attachment(part, ctype, filename))
+            body.attachments.append(_attachment(part, ctype, filename, body))
 
 
 def _children(part: Message) -> list[Message]:

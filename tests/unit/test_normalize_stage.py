@@ -82,3 +82,18 @@ def test_build_stage_reads_its_section() -> None:
     assert stage.name == "normalize" and stage.inputs == (RAW_EMAIL, RAW_CHAT)
     assert stage.settings.max_text_chars == 500
     assert stage.tick(T0) == [] and stage.tables == ()
+
+
+def test_attachment_content_is_resolved_from_the_raw_record() -> None:
+    import hashlib
+
+    from ingest.mime import attachment_content
+
+    raw = (GOLDEN_DIR / "rfc2231_filename.eml").read_bytes()
+    (out,) = NormalizeStage().process([_email(raw)], T0)
+    (pdf,) = out.value.attachments
+    data = attachment_content(raw, pdf.content_ref)
+    assert data is not None and data.startswith(b"%PDF")
+    assert hashlib.sha256(data).hexdigest() == pdf.sha256 and len(data) == pdf.size
+    assert attachment_content(raw, "sha256:" + "0" * 64) is None
+    assert attachment_content(b"\x00garbage", pdf.content_ref) is None
