@@ -11,7 +11,8 @@ In order of trust (first hit wins):
 4. the chat conversation id.
 
 Anything else opens a new ticket: a message we cannot thread safely is never attached to a
-stranger's ticket. Before all that: a message already on a ticket is a duplicate, and a bounce
+stranger's ticket. Before all that: a message already on a ticket (or one of our own mails,
+recognised by the token in its Message-ID) is a duplicate, and a bounce
 of one of our own mails is a delivery failure of its ticket, not a new ticket. A reply to a
 solved/closed ticket reopens it within the reopen window, later it opens a linked follow-up.
 """
@@ -149,6 +150,10 @@ def decide(msg: InboundMessage, book: TicketBook, rules: ThreadingRules) -> Deci
     known = book.by_message(msg.message_id)
     if known is None and msg.internet_message_id:
         known = book.by_internet_id(msg.internet_message_id)
+    if known is None and msg.internet_message_id and msg.flags.bounce is None:
+        # our own outbound mail coming back in (support CC'd, a forwarding rule): its
+        # Message-ID carries our signed token; it is already on its ticket
+        known = reply_token.find([msg.internet_message_id], rules.key)
     if known is not None:
         return Duplicate(known)
     bounced = _bounce_target(msg, book, rules)

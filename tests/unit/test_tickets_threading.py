@@ -212,3 +212,14 @@ def test_events_read_back_as_json_own_skipped_others_folded_bad_raises() -> None
         stage.process([In(EVENTS_AS_JSON, None, {"ticket_id": tid, "event_id": "zz"})],
                       t.created_at)
     assert stage.book.get(tid).category == "billing"  # type: ignore[union-attr]
+
+
+def test_our_own_mail_coming_back_in_is_not_filed_again() -> None:
+    import dataclasses
+
+    stage = make_stage()
+    (tid, _), _ = kinds(feed(stage, [email("a1")]))
+    ours = reply_token.message_id(tid, KEY, "r1", "acme.test")
+    echo = dataclasses.replace(email("x", "support@acme.test", minutes=5),
+                               internet_message_id=ours)
+    assert feed(stage, [echo]) == []
