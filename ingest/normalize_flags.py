@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ingest.mime_headers import Headers
+from ingest.mime_headers import Headers, normalize_subject
 from schemas.message import Bounce, MessageFlags
 
 # Out-of-office and auto-reply subjects, as Exchange, Gmail, Zimbra, Thunderbird and Apple
@@ -68,7 +68,9 @@ def auto_reply_reason(headers: Headers, subject: str, bounce: Bounce | None) -> 
             return "read-receipt"  # a message disposition notification (RFC 8098)
     if bounce is not None:
         return "delivery-status"
-    if subject and (_OOO_ANYWHERE.search(subject) or _OOO_START.match(subject)):
+    if subject and (
+        _OOO_ANYWHERE.search(subject) or _OOO_START.match(normalize_subject(subject))
+    ):
         return "out-of-office subject"
     return None
 

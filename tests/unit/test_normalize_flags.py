@@ -43,7 +43,8 @@ def test_auto_reply_headers(headers: str, reason: str | None) -> None:
     ["Out of Office: Re: invoice", "Automatic reply: Ticket 4", "Réponse automatique : Absence",
      "Absence du bureau", "Abwesenheitsnotiz: Ihre Anfrage", "Automatische Antwort: Rechnung",
      "Abwesend bis 3.4.", "Respuesta automática: pedido", "Risposta automatica: ordine",
-     "Automatisch antwoord: factuur", "Auto-Reply: hello", "Je suis absente jusqu'au 10"],
+     "Automatisch antwoord: factuur", "Auto-Reply: hello", "Je suis absente jusqu'au 10",
+     "Abwesenheit: bis Montag", "AW: Absence du bureau", "RE: Out of office"],
 )
 def test_out_of_office_subjects(subject: str) -> None:
     assert auto_reply_reason(_h("X-Mailer: x"), subject, None) == "out-of-office subject"
