@@ -84,7 +84,13 @@ def fold(
     assignment, responses and status are tracked; decisions are the engine's."""
     p = event.payload
     if isinstance(p, Created):
-        s = state or new_state(event, p)
+        fresh = new_state(event, p)
+        # a placeholder made from later events keeps what it learned; creation facts fill in
+        s = fresh if state is None else evolve(
+            state, channel=fresh.channel, mailbox=fresh.mailbox, customer_id=fresh.customer_id,
+            subject=fresh.subject, language=state.language or fresh.language,
+            created_at=min(state.created_at, fresh.created_at),
+        )
     else:
         s = state or placeholder(event)
     at = event.at

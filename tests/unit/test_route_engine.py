@@ -265,3 +265,11 @@ def test_agent_unassigning_gets_the_ticket_rerouted_to_someone_else() -> None:
                          actor=Actor(kind="agent", id=first.agent_id)), at(3))
     (second,) = payloads(out, Assigned)
     assert second.agent_id != first.agent_id
+
+
+def test_created_after_a_later_event_fills_in_the_ticket() -> None:
+    r = router(agent("a1"))
+    r.handle(status("t1", "new", "open", at(5)), at(5))
+    r.handle(created("t1", T0, channel="chat", customer="c9"), at(6))
+    s = r.tickets["t1"]
+    assert (s.channel, s.customer_id, s.created_at, s.status) == ("chat", "c9", T0, "open")
