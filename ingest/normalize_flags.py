@@ -2,6 +2,11 @@
 
 These decide whether helpline may answer a message (an auto-ack to an out-of-office reply is
 how mail loops start) and whether it should open a ticket at all.
+
+``auto_reply_reason`` vocabulary (bounded, safe as a metric label once the value after ":" is
+dropped): ``auto-submitted: <value>``, ``x-autoreply`` and the other ``x-auto*`` header names,
+``x-auto-response-suppress``, ``precedence: bulk|junk|list``, ``feedback-report`` (ARF),
+``read-receipt`` (MDN), ``delivery-status`` (a bounce), ``out-of-office subject``.
 """
 
 from __future__ import annotations
