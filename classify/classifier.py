@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from classify.facts import TicketFacts
 from classify.language import LanguageDetection
@@ -65,7 +65,13 @@ class Classifier:
             if cut not in prepared:
                 prepared[cut] = [f["text"] if len(t) <= cut else prepare([t], cut)[0]
                                  for t, f in zip(texts, folds, strict=True)]
-        per_model = [m.predict_prepared(prepared[m.card.max_chars]) for m in self.models]
+        matrices: dict[tuple[str, int], Any] = {}
+        per_model: list[list[Prediction]] = []
+        for m in self.models:
+            key = (m.card.features_id or str(id(m)), m.card.max_chars)
+            if key not in matrices:
+                matrices[key] = m.features.transform(prepared[m.card.max_chars])
+            per_model.append(m.predict_features(matrices[key]))
         out: list[Classified] = []
         for i, facts in enumerate(tickets):
             predictions = tuple(

@@ -86,6 +86,9 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
                   help="fraction held out (stratified) and scored after training")] = 0.0,
               target_precision: Annotated[float, typer.Option(
                   help="precision wanted when not abstaining; sets the threshold")] = 0.95,
+              features: Annotated[str, typer.Option(
+                  help="words+chars (most accurate) or words (faster on long text)")]
+              = "words+chars",
               seed: int = 13) -> None:
         """Train on labelled tickets; print the model card (and held-out scores) as JSON."""
         from classify.evaluation import read_labelled_csv, score
@@ -99,7 +102,8 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
             texts, x_test, labels, y_test = train_test_split(
                 texts, labels, test_size=holdout, random_state=seed, stratify=labels)
             held = (x_test, y_test)
-        options = TrainingOptions(target=target, target_precision=target_precision, seed=seed)
+        options = TrainingOptions(target=target, target_precision=target_precision, seed=seed,
+                                  features=features)
         trained = train_model(texts, labels, options)
         card = save_model(trained, out)
         report: dict[str, Any] = {"model": asdict(card)}
