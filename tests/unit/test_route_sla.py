@@ -157,3 +157,29 @@ def test_solved_stops_and_reopen_resumes() -> None:
     r.handle(status("t1", "new", "solved", T0 + 4 * H), T0 + 4 * H)
     (applied,) = _applied(r.handle(status("t1", "solved", "open", T0 + 30 * H), T0 + 30 * H))
     assert applied.resolution_due == T0 + 50 * H  # 20 hours left of 24
+
+
+def test_business_hours_policy_across_dst_weekend_holiday_and_pause() -> None:
+    from zoneinfo import ZoneInfo
+
+    paris = ZoneInfo("Europe/Paris")
+    office = calendar_from_days("paris", "Europe/Paris",
+                                {d: "09:00-17:00" for d in ("mon", "tue", "wed", "thu", "fri")},
+                                holiday_country="FR")
+    policy = SlaPolicy("office", first_response=4 * H, resolution=16 * H, calendar="paris")
+    r = Router(RoutingConfig(sla_policies=(policy,), calendars={"paris": office},
+                             classify_wait=timedelta(hours=1)))
+    start = datetime(2026, 3, 27, 16, tzinfo=paris)  # Friday, CET; DST begins on Sunday
+    (applied,) = _applied(r.handle(created("t1", start), start))
+    # 1 h on Friday, 3 h on Monday (now CEST)
+    assert applied.first_response_due == datetime(2026, 3, 30, 12, tzinfo=paris)
+    # resolution: 1 h Fri + 8 h Mon + 7 h Tue -> Tue 16:00
+    assert applied.resolution_due == datetime(2026, 3, 31, 16, tzinfo=paris)
+    # pending from Monday 10:00 to Friday 3 April 10:00: 2 business hours used, 14 left
+    r.handle(status("t1", "new", "pending", datetime(2026, 3, 30, 10, tzinfo=paris)),
+             datetime(2026, 3, 30, 10, tzinfo=paris))
+    (resumed,) = _applied(r.handle(
+        status("t1", "pending", "open", datetime(2026, 4, 3, 10, tzinfo=paris)),
+        datetime(2026, 4, 3, 10, tzinfo=paris)))
+    # Fri 10-17 (7 h), Easter Monday 6 April is a public holiday, Tue 9-16 (7 h)
+    assert resumed.resolution_due == datetime(2026, 4, 7, 16, tzinfo=paris)
