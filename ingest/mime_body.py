@@ -14,7 +14,7 @@ from email.message import Message
 
 from ingest.mime_headers import Headers, content_param, content_type, decode_text
 from ingest.mime_html import html_to_text
-from ingest.mime_text import decode_bytes, repair
+from ingest.mime_text import decode_bytes, repair, unflow
 from ingest.normalize_settings import NormalizeSettings
 from schemas.message import Attachment
 
@@ -83,7 +83,10 @@ def content_param_disposition(part: Message, name: str) -> str | None:
 
 def _text(part: Message, settings: NormalizeSettings) -> str:
     data = _payload_bytes(part)
-    return decode_bytes(data, content_param(part, "charset"), settings.charset_detection_bytes)
+    text = decode_bytes(data, content_param(part, "charset"), settings.charset_detection_bytes)
+    if (content_param(part, "format") or "").lower() == "flowed":
+        text = unflow(text, delsp=(content_param(part, "delsp") or "").lower() == "yes")
+    return text
 
 
 def _attachment(part: Message, ctype: str, filename: str, body: Body) -> Attachment:

@@ -171,3 +171,31 @@ def repair(text: str, sample_bytes: int = 32 * 1024) -> str:
     if _CONTROL.search(text):
         text = _CONTROL.sub("", text)
     return text
+
+
+def unflow(text: str, delsp: bool = False) -> str:
+    """RFC 3676 ``format=flowed``: join soft-broken lines (ending in a space) back into the
+    paragraphs the sender typed; quote depth and the ``-- `` delimiter are respected."""
+    out: list[str] = []
+    pending: str | None = None
+    pending_depth = -1
+    for line in text.replace("\r\n", "\n").split("\n"):
+        depth = len(line) - len(line.lstrip(">"))
+        body = line[depth:]
+        if body.startswith(" "):
+            body = body[1:]  # space-stuffing
+        if pending is not None and depth != pending_depth:
+            out.append(">" * pending_depth + (" " if pending_depth else "") + pending)
+            pending = None
+        soft = body.endswith(" ") and body != "-- "
+        if soft and delsp:
+            body = body[:-1]
+        joined = body if pending is None else pending + body
+        if soft:
+            pending, pending_depth = joined, depth
+            continue
+        out.append(">" * depth + (" " if depth and joined else "") + joined)
+        pending = None
+    if pending is not None:
+        out.append(">" * pending_depth + (" " if pending_depth else "") + pending)
+    return "\n".join(out)

@@ -81,3 +81,12 @@ def test_repair_surrogates_and_controls() -> None:
     assert repair(escaped) == "café"
     assert repair("a\x00b\x07c\td") == "abc\td"
     assert repair("\ud800x") == "\ufffdx"
+
+
+def test_format_flowed_is_unwrapped() -> None:
+    from ingest.mime_text import unflow
+
+    flowed = "Hello this is a \r\nlong line.\r\n\r\n-- \r\nSig\r\n> quoted soft \r\n> more\r\n From"
+    assert unflow(flowed) == "Hello this is a long line.\n\n-- \nSig\n> quoted soft more\nFrom"
+    assert unflow("ab \r\ncd", delsp=True) == "abcd"
+    assert unflow("no soft breaks\nhere") == "no soft breaks\nhere"
