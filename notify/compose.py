@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from email.headerregistry import Address as HeaderAddress
+from email import message_from_bytes, policy
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime
 
-from notify import headers
+from notify import headers, mime
 from notify.alerts import ALERT_KINDS, alert_values
 from notify.render import Rendered, TemplateSet, choose, render, response_expectation
 from notify.settings import MailboxIdentity, NotifySettings
@@ -37,10 +37,16 @@ _PHRASES = {
 
 @dataclass(frozen=True, slots=True)
 class OutboundMail:
-    message: EmailMessage
-    sender: str
+    raw: bytes  # RFC 5322 bytes, CRLF line ends
+    sender: str  # envelope MAIL FROM
     recipients: tuple[str, ...]
     message_id: str
+
+    def parsed(self) -> EmailMessage:
+        """The mail as the stdlib reads it (tests, ``helpline notify preview``)."""
+        msg = message_from_bytes(self.raw, policy=policy.default)
+        assert isinstance(msg, EmailMessage)
+        return msg
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,29 +116,26 @@ class Composer:
         subject = rendered.subject
         if self.settings.ticket_prefix_in_subject:
             subject = headers.subject_with_number(subject, n.ticket_number)
-        msg = EmailMessage()
-        headers.apply_threading(
-            msg,
+        fields = headers.threading_headers(
             message_id_value=mid,
-            from_address=ident.address,
-            from_name=ident.display_name,
+            from_field=mime.address(headers.clean_header_text(ident.display_name),
+                                    ident.address),
             reply_to=reply_to,
-            to=_to_header(n.recipient.name, n.recipient.address),
+            to_field=mime.address(headers.clean_header_text(n.recipient.name),
+                                  n.recipient.address),
             subject=headers.clean_header_text(subject, 250),
             in_reply_to=n.in_reply_to,
             references=n.references,
             ticket_number=n.ticket_number,
         )
-        msg["Date"] = format_datetime(now)
+        fields.append(("Date", format_datetime(now)))
         if n.kind != "agent-reply":
-            headers.apply_automatic(
-                msg, in_response=n.kind == "auto-ack", loop_address=ident.address
+            fields += headers.automatic_headers(
+                in_response=n.kind == "auto-ack", loop_address=ident.address
             )
-        msg.set_content(rendered.text)
-        if rendered.html is not None:
-            msg.add_alternative(rendered.html, subtype="html")
-        msg["Content-Language"] = rendered.language  # after the body: set_content clears it
-        return OutboundMail(msg, ident.address, (n.recipient.address,), mid)
+        fields.append(("Content-Language", rendered.language))
+        raw = mime.assemble(fields, rendered.text, rendered.html, mid)
+        return OutboundMail(raw, ident.address, (n.recipient.address,), mid)
 
     def chat(self, n: Notification, now: datetime) -> ChatReply:
         ident = self.identity(n)
@@ -163,8 +166,3 @@ def _default_template(n: Notification) -> str:
     return n.kind
 
 
-def _to_header(name: str, address: str) -> str:
-    try:
-        return str(HeaderAddress(display_name=headers.clean_header_text(name), addr_spec=address))
-    except (ValueError, IndexError):
-        return formataddr(("", address))

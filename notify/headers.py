@@ -17,8 +17,6 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
 
 # The most ids of the customer's thread kept in References (RFC 5322 §3.6.4 leaves it open;
 # long threads otherwise grow the header without bound). The first id (thread root) is kept.
@@ -73,33 +71,35 @@ def _angle(msgid: str) -> str:
     return msgid if msgid.startswith("<") else f"<{msgid}>"
 
 
-def apply_threading(
-    msg: EmailMessage,
+def threading_headers(
     *,
     message_id_value: str,
-    from_address: str,
-    from_name: str,
+    from_field: str,
     reply_to: str,
-    to: str,
+    to_field: str,
     subject: str,
     in_reply_to: str | None,
     references: Sequence[str],
     ticket_number: str,
-) -> None:
-    msg["Message-ID"] = message_id_value
-    msg["From"] = formataddr((clean_header_text(from_name), from_address))
-    msg["To"] = to
-    msg["Reply-To"] = reply_to
-    msg["Subject"] = subject
+) -> list[tuple[str, str]]:
+    """The header fields that make a reply thread back (values formatted, not yet encoded)."""
+    out = [
+        ("Message-ID", message_id_value),
+        ("From", from_field),
+        ("To", to_field),
+        ("Reply-To", reply_to),
+        ("Subject", subject),
+    ]
     if in_reply_to:
-        msg["In-Reply-To"] = _angle(in_reply_to)
+        out.append(("In-Reply-To", _angle(in_reply_to)))
     refs = references_for(in_reply_to, references)
     if refs:
-        msg["References"] = " ".join(refs)
-    msg["X-Helpline-Ticket"] = ticket_number
+        out.append(("References", "\r\n ".join(refs)))  # one id per folded line
+    out.append(("X-Helpline-Ticket", ticket_number))
+    return out
 
 
-def apply_automatic(msg: EmailMessage, *, in_response: bool, loop_address: str) -> None:
+def automatic_headers(*, in_response: bool, loop_address: str) -> list[tuple[str, str]]:
     """Mark a mail as automatic so that no well-behaved responder answers it.
 
     ``Auto-Submitted`` (RFC 3834 §5): ``auto-replied`` for acks (a response to a message),
@@ -107,13 +107,9 @@ def apply_automatic(msg: EmailMessage, *, in_response: bool, loop_address: str) 
     vacation(1), Sieve vacation and many ticket systems skip ``Precedence: bulk``. ``X-Loop``
     lets procmail-style filters and our own normalizer spot our mail coming back.
     """
-    msg["Auto-Submitted"] = "auto-replied" if in_response else "auto-generated"
-    msg["X-Auto-Response-Suppress"] = "All"
-    msg["Precedence"] = "bulk"
-    msg["X-Loop"] = loop_address
-
-
-def fallback_message_id(domain: str) -> str:
-    """A random Message-ID, for mails that are not notifications (never used for sends that
-    must be idempotent)."""
-    return make_msgid(domain=domain)
+    return [
+        ("Auto-Submitted", "auto-replied" if in_response else "auto-generated"),
+        ("X-Auto-Response-Suppress", "All"),
+        ("Precedence", "bulk"),
+        ("X-Loop", loop_address),
+    ]

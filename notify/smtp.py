@@ -75,8 +75,8 @@ class SmtpPool:
                 if client is None or not client.is_connected:
                     client, count = self._client(), 0
                     await client.connect()
-                errors, reply = await client.send_message(
-                    mail.message, sender=mail.sender, recipients=list(mail.recipients)
+                errors, reply = await client.sendmail(
+                    mail.sender, list(mail.recipients), mail.raw
                 )
             except Exception as exc:
                 if client is not None:

@@ -37,7 +37,8 @@ def _mail(i: int = 0) -> OutboundMail:
     msg["From"], msg["To"], msg["Subject"] = "support@acme.test", "a@example.com", f"hi {i}"
     msg["Message-ID"] = f"<m{i}@acme.test>"
     msg.set_content("hello")
-    return OutboundMail(msg, "support@acme.test", ("a@example.com",), f"<m{i}@acme.test>")
+    return OutboundMail(msg.as_bytes(), "support@acme.test", ("a@example.com",),
+                        f"<m{i}@acme.test>")
 
 
 @pytest.fixture

@@ -46,7 +46,7 @@ async def test_ack_waits_for_sla_then_goes_out_with_threading_headers() -> None:
     assert [r.phase for r in journal.records] == ["deferred"]
     outs = await stage.process(records([sla("t000001", T0 + timedelta(hours=4))]), later(5))
     (mail,) = transport.sent
-    msg = mail.message
+    msg = mail.parsed()
     assert msg["In-Reply-To"] == "<m1@example.com>"
     assert "<root@example.com>" in msg["References"]
     assert "[HL-2026-000001]" in msg["Subject"]
@@ -66,7 +66,7 @@ async def test_no_sla_in_time_means_a_generic_ack_from_the_timer() -> None:
     assert await stage.run_timers(later(10)) == [] and transport.sent == []
     await stage.run_timers(later(31))
     (mail,) = transport.sent
-    assert "within 24 hours" in mail.message.get_body(("plain",)).get_content()
+    assert "within 24 hours" in mail.parsed().get_body(("plain",)).get_content()
     kinds = Counter(o.topic.name for o in journal.published)
     assert kinds == {"ticket.events": 1, "notify.results": 1}  # published by the timer itself
 
@@ -195,7 +195,7 @@ async def test_alert_storm_becomes_one_digest() -> None:
     assert len(transport.sent) == 2
     await stage.run_timers(later(301))
     assert len(transport.sent) == 3
-    digest = transport.sent[-1].message.get_body(("plain",)).get_content()
+    digest = transport.sent[-1].parsed().get_body(("plain",)).get_content()
     assert "4 alerts" in digest and digest.count("[HL-2026-000001]") == 4
     finals = {r.notification_id: r for r in journal.records if r.phase == "final"}
     assert all(finals[f"a{i}"].outcome == "sent" for i in range(6))
@@ -218,8 +218,8 @@ async def test_french_customer_gets_french() -> None:
     await stage.process(records([*new_ticket("t000001", language="fr"), sla("t000001", None)]),
                         T0)
     (mail,) = transport.sent
-    assert mail.message["Content-Language"] == "fr"
-    assert "Bonjour Alice" in mail.message.get_body(("plain",)).get_content()
+    assert mail.parsed()["Content-Language"] == "fr"
+    assert "Bonjour Alice" in mail.parsed().get_body(("plain",)).get_content()
 
 
 async def test_redelivery_of_only_the_last_event_still_re_emits_the_ack_sent_event() -> None:
