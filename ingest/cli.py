@@ -16,9 +16,13 @@ from schemas.stage import StageContext
 
 
 def parse_file(path: Path, mailbox: str, received_at: datetime) -> bytes:
-    """The InboundMessage of one file, as pretty JSON. Raises UnparseableEmail or OSError."""
+    """The InboundMessage of one file ("-": standard input), as pretty JSON. Raises
+    UnparseableEmail or OSError."""
+    stdin = str(path) == "-"
+    raw = sys.stdin.buffer.read() if stdin else path.read_bytes()
     msg = parse_email(
-        path.read_bytes(), mailbox=mailbox, received_at=received_at, raw_ref=f"file:{path.name}"
+        raw, mailbox=mailbox, received_at=received_at,
+        raw_ref="stdin" if stdin else f"file:{path.name}",
     )
     return encode_pretty(msg)
 
@@ -29,7 +33,7 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
     # get_ctx is not called: parsing a file needs no broker and no settings beyond defaults.
     @app.command("parse")
     def parse(
-        file: Annotated[Path, typer.Argument(help="an RFC 822 message (.eml)")],
+        file: Annotated[Path, typer.Argument(help="an RFC 822 message (.eml), - for stdin")],
         mailbox: Annotated[
             str, typer.Option(help="the support mailbox it arrived in")
         ] = "support",

@@ -15,9 +15,10 @@ from tests.support.email_golden import GOLDEN_DIR
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _helpline(*args: str) -> subprocess.CompletedProcess[bytes]:
+def _helpline(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, "-m", "runtime.cli", *args], cwd=REPO, capture_output=True, timeout=120
+        [sys.executable, "-m", "runtime.cli", *args], cwd=REPO, capture_output=True,
+        timeout=120, input=stdin,
     )
 
 
@@ -48,3 +49,11 @@ def test_missing_file_exits_1(tmp_path: Path) -> None:
     done = _helpline("parse", str(tmp_path / "nope.eml"))
     assert done.returncode == 1
     assert done.stderr.decode().count("\n") == 1
+
+
+def test_parse_reads_stdin() -> None:
+    raw = (GOLDEN_DIR / "french_out_of_office.eml").read_bytes()
+    done = _helpline("parse", "-", stdin=raw)
+    assert done.returncode == 0, done.stderr
+    msg = decode(InboundMessage, done.stdout)
+    assert msg.flags.auto_reply and msg.raw_ref == "stdin"
