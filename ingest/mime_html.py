@@ -24,6 +24,7 @@ _BLOCK = frozenset(
 _PARAGRAPH = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "pre"})
 _WS = re.compile(r"[ \t\r\n\f\v\xa0\u200b]+")
 _BLANKS = re.compile(r"\n{3,}")
+_MAX_URL = 500
 # Gmail/Outlook/Thunderbird wrap the quoted history in elements with these classes or ids
 # instead of (or around) a blockquote; treat them as quotes too.
 _QUOTE_MARKERS = ("gmail_quote", "moz-cite", "yahoo_quoted", "divRplyFwdMsg", "OLK_SRC_BODY")
@@ -166,7 +167,24 @@ def _enter(w: _Writer, node: LexborNode, tag: str) -> None:
         w.text(" ")
 
 
+def _link_target(node: LexborNode) -> str | None:
+    """The URL of a link whose text does not already show it (agents need the address a
+    customer linked to, not just "click here")."""
+    href = (node.attributes.get("href") or "").strip()
+    if not href.startswith(("http://", "https://")) or len(href) > _MAX_URL:
+        return None
+    text = node.text(deep=True).strip()
+    if not text or text.rstrip("/") == href.rstrip("/") or href.split("://", 1)[1] in text:
+        return None
+    return href
+
+
 def _leave(w: _Writer, node: LexborNode, tag: str) -> None:
+    if tag == "a":
+        href = _link_target(node)
+        if href:
+            w.text(f" <{href}>")
+        return
     if tag in _PARAGRAPH:
         if tag == "pre":
             w.pre = max(0, w.pre - 1)

@@ -37,6 +37,14 @@ def test_client_signature_blocks_get_the_delimiter() -> None:
     assert text == "Hi there\n-- \nJane Roe\nACME"
 
 
+def test_links_keep_their_address_once() -> None:
+    text = html_to_text(
+        '<p>See <a href="https://ex.com/doc?id=1">this page</a>, <a href="https://ex.com">'
+        'https://ex.com</a>, <a href="mailto:a@b.c">mail us</a></p>'
+    )
+    assert text == "See this page <https://ex.com/doc?id=1>, https://ex.com, mail us"
+
+
 def test_pre_keeps_line_breaks() -> None:
     assert html_to_text("<pre>a\n  b\nc</pre>") == "a\n  b\nc"
 
