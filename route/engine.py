@@ -11,14 +11,13 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from route import clocks, escalation, facts, supervisor
+from route import clocks, escalation, facts, reactions
 from route.alerts import ROUTE_ACTOR_ID, SCHEDULER, notifications, supervisors_of, ticket_event
-from route.blueprint import blueprint_for
 from route.calendar import BusinessCalendar
 from route.config import RoutingConfig
 from route.escalation import EscalationDecision
 from route.facts import evolve
-from route.model import AgentView, Team, next_tier, working_calendar
+from route.model import AgentView, Team, working_calendar
 from route.policy import Decision, Need, choose_agent
 from route.sla import earliest_due
 from route.timers import TimerIndex, next_wakeup
@@ -170,7 +169,11 @@ class Router:
                 s = clocks.on_response(s, at)
         if isinstance(p, StatusChanged) and before is not None:
             s = clocks.on_status(before, s, self.cfg, at)
-            s, more = self._blueprint(before, s, at, cause)
+            s, more = reactions.on_transition(self, before, s, at, cause)
+            out += more
+        if isinstance(p, Classified) and before is not None and before.team != s.team \
+                and before.team is not None:
+            s, more = self._team_changed(before, s, at, cause)
             out += more
         if isinstance(p, Classified):
             decision = escalation.on_classification(s, self.cfg.escalation)
@@ -192,58 +195,18 @@ class Router:
         if wants_route and s.assignee is None and facts.is_open(s):
             s, more = self.route(s, at, cause)
             out += more
-        s, more = self._rules(s, at, cause)
+        s, more = reactions.apply_rules(self, s, at, cause)
         return s, out + more
 
-    def _blueprint(
+    def _team_changed(
         self, before: RouteTicketState, s: RouteTicketState, at: datetime, cause: str
     ) -> tuple[RouteTicketState, list[Emission]]:
-        bp = blueprint_for(self.cfg.blueprints, s.type)
-        if bp is None:
-            return s, []
-        out: list[Emission] = []
-        sups = supervisors_of(self.cfg, self.agents, s.team, s.department)
-        if not bp.allows(before.status, s.status):
-            out += notifications(
-                self.cfg, s, "supervisor-alert", cause + ":transition", at, sups,
-                {"reason": f"transition {before.status} -> {s.status} not in blueprint",
-                 "blueprint": bp.ticket_type}, "Blueprint transition not allowed",
-            )
-        step = bp.step(s.status)
-        if step is None:
-            return s, out
-        if step.owner_team and step.owner_team != s.team:
-            s, more = self.reroute(s, step.owner_team, f"blueprint owner of {s.status}", at, cause)
-            out += more
-        if step.notify_on_entry:
-            owners = supervisors_of(self.cfg, self.agents, s.team, s.department)
-            out += notifications(
-                self.cfg, s, "assignment", cause + ":entry", at, owners,
-                {"reason": f"ticket entered {s.status}", "blueprint": bp.ticket_type},
-                f"Ticket entered {s.status}",
-            )
-        return s, out
-
-    def _rules(
-        self, s: RouteTicketState, at: datetime, cause: str
-    ) -> tuple[RouteTicketState, list[Emission]]:
-        out: list[Emission] = []
-        for rule in supervisor.due_rules(self.cfg.supervisor_rules, s, at):
-            key = supervisor.firing_key(rule, s)
-            s = facts.mark_fired(s, key)
-            if rule.action == "escalate":
-                to = rule.to_tier or next_tier(s.tier)
-                if to is not None and to != s.tier:
-                    decision = EscalationDecision(to, f"rule {rule.name}", "rule")  # type: ignore[arg-type]
-                    s, more = self.escalate(s, decision, at, key)
-                    out += more
-            else:
-                sups = supervisors_of(self.cfg, self.agents, s.team, s.department)
-                out += notifications(
-                    self.cfg, s, "supervisor-alert", f"{s.ticket_id}:{key}", at, sups,
-                    {"rule": rule.name, "exchanges": s.exchanges}, f"Rule: {rule.name}",
-                )
-        return s, out
+        """A (late) classification names another team."""
+        if s.assignee and s.accepted:
+            return evolve(s, team=before.team), []  # the agent working on it keeps it
+        if s.assignee:
+            return self.reroute(s, s.team or "", f"classified for team {s.team}", at, cause)
+        return evolve(s, queued_since=None), []  # queued again, in the new team
 
     # ------------------------------------------------------------------ decisions
     def escalate(

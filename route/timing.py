@@ -11,7 +11,7 @@ import dataclasses
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from route import escalation, facts
+from route import escalation, facts, reactions
 from route.alerts import SCHEDULER, notifications, supervisors_of, ticket_event
 from route.blueprint import blueprint_for, expiry_key
 from route.clocks import policy_of
@@ -99,7 +99,7 @@ def fire_timers(
         s = facts.mark_fired(s, key)
         s, more = r.escalate(s, decision, deadline, key)
         out += more
-    s, more = r._rules(s, now, "tick")
+    s, more = reactions.apply_rules(r, s, now, "tick")
     out += more
     bp = blueprint_for(cfg.blueprints, s.type)
     if bp is not None and s.state_since is not None:

@@ -273,3 +273,28 @@ def test_created_after_a_later_event_fills_in_the_ticket() -> None:
     r.handle(created("t1", T0, channel="chat", customer="c9"), at(6))
     s = r.tickets["t1"]
     assert (s.channel, s.customer_id, s.created_at, s.status) == ("chat", "c9", T0, "open")
+
+
+def test_late_classification_moves_unaccepted_work_to_the_new_team() -> None:
+    r = router(agent("s1"), agent("b1", teams=("billing",)), classify_wait=timedelta(0))
+    r.handle(created("t1"), T0)  # routed at once to the default team
+    assert r.tickets["t1"].assignee == "s1"
+    out = r.handle(classified("t1", at(1), team="billing"), at(1))
+    assert [p.agent_id for p in payloads(out, Unassigned)] == ["s1"]
+    assert [(p.agent_id, p.team) for p in payloads(out, Assigned)] == [("b1", "billing")]
+
+
+def test_late_classification_leaves_accepted_work_with_its_agent() -> None:
+    r = router(agent("s1"), agent("b1", teams=("billing",)), classify_wait=timedelta(0))
+    r.handle(created("t1"), T0)
+    r.handle(reply("t1", at(1), "s1"), at(1))
+    out = r.handle(classified("t1", at(2), team="billing"), at(2))
+    assert payloads(out, Unassigned) == [] and r.tickets["t1"].team == "support"
+
+
+def test_late_classification_requeues_in_the_new_team() -> None:
+    r = router(classify_wait=timedelta(0))
+    (q1,) = payloads(r.handle(created("t1"), T0), Queued)
+    (q2,) = payloads(r.handle(classified("t1", at(1), team="billing"), at(1)), Queued)
+    assert (q1.team, q2.team) == ("support", "billing")
+    assert list(r.queue_view()) == ["billing"]
