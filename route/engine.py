@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from route import clocks, escalation, facts, reactions
-from route.alerts import ROUTE_ACTOR_ID, SCHEDULER, notifications, supervisors_of, ticket_event
+from route.alerts import ROUTE_ACTOR_ID, notifications, supervisors_of, ticket_event
 from route.calendar import BusinessCalendar
 from route.config import RoutingConfig
 from route.escalation import EscalationDecision
@@ -24,7 +24,7 @@ from route.timers import TimerIndex, next_wakeup
 from route.timing import fire_timers
 from schemas.classify_events import Classified
 from schemas.directory import Agent, CustomerRecord
-from schemas.events import Actor, TicketEvent
+from schemas.events import TicketEvent
 from schemas.message import Address
 from schemas.notification import Notification
 from schemas.route_events import Assigned, Escalated, Queued, RouteTicketState, Unassigned
@@ -353,4 +353,4 @@ class Router:
         }
 
 
-__all__ = ["SCHEDULER", "Actor", "Emission", "Router"]
+__all__ = ["Emission", "Router"]
