@@ -159,3 +159,19 @@ async def test_corpus_out_of_office_mail_gets_no_ack(sink: SmtpSink) -> None:
     assert [m.rcpt_tos for m in sink.received] == [["bob@example.com"]]
     assert sorted(r.outcome for r in of_topic(outs, "notify.results")) == [
         "sent", "suppressed", "suppressed", "suppressed"]
+
+
+def test_cli_send_test_reports_the_server_words() -> None:
+    from typer.testing import CliRunner
+
+    from notify.settings import NotifySettings
+    from tests.support.notify_builders import cli_app
+
+    with SmtpSink() as sink:
+        app = cli_app(NotifySettings(smtp=SmtpSettings(port=sink.port)))
+        ok = CliRunner().invoke(app, ["notify", "send-test", "ops@example.com"])
+        sink.set_mode("permfail")
+        bad = CliRunner().invoke(app, ["notify", "send-test", "ops@example.com"])
+    assert ok.exit_code == 0 and "accepted" in ok.output
+    assert bad.exit_code == 1 and "550 5.1.1" in bad.output
+    assert [r.rcpt_tos for r in sink.received] == [["ops@example.com"]]

@@ -8,6 +8,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import typer
+
 from notify.compose import OutboundMail
 from notify.sentlog import MemoryJournal
 from notify.settings import MailboxIdentity, NotifySettings
@@ -189,3 +191,33 @@ def _header_flags(raw: bytes) -> MessageFlags:
     bounce = Bounce() if msg.get_content_type() == "multipart/report" else None
     return MessageFlags(auto_reply=auto, bounce=bounce,
                         mailing_list=msg.get("List-Id") is not None)
+
+
+class _NoBroker(Exception):
+    retriable = True
+
+
+class _Sections:
+    def __init__(self, notify: NotifySettings) -> None:
+        self.notify = notify
+
+
+def cli_app(notify: NotifySettings | None = None) -> typer.Typer:
+    """A ``helpline`` app with only the notify commands; no broker unless settings given."""
+    from notify.cli import register
+    from schemas.stage import KafkaConnection, StageContext
+
+    app = typer.Typer()
+
+    @app.callback()
+    def _root() -> None:
+        return None
+
+    def get_ctx() -> StageContext:
+        if notify is None:
+            raise _NoBroker("no broker")
+        return StageContext(kafka=KafkaConnection("127.0.0.1:1"), sections=_Sections(notify),
+                            signing_key=b"k" * 32)
+
+    register(app, get_ctx)
+    return app
