@@ -51,6 +51,11 @@ class Router:
         self.dirty_teams: set[str] = set()
         self.next_queue_retry: datetime | None = None
         self._shifts: dict[str, BusinessCalendar | None] = {}
+        # Outputs decided but not yet handed out because a later record of the same batch
+        # failed: the runner retries record by record, and a retried event gets its outputs
+        # back here instead of being dropped as a redelivery.
+        self.unsent: dict[str, list[Emission]] = {}
+        self.carry: list[Emission] = []  # decided outside an event (timers), not yet handed out
         for agent in cfg.agents:
             self.set_agent(agent.agent_id, agent)
 
@@ -123,6 +128,10 @@ class Router:
         elif s.team and s.ticket_id in self.queues.get(s.team, set()):
             self.queues[s.team].discard(s.ticket_id)
 
+    def take_carry(self) -> list[Emission]:
+        out, self.carry = self.carry, []
+        return out
+
     def take_changed(self) -> list[tuple[str, RouteTicketState | None]]:
         """Route states to persist since the last call (None: delete the ticket's record)."""
         out = list(self.changed.items())
@@ -135,7 +144,7 @@ class Router:
             return []  # our own output, already applied when it was decided
         known = self.tickets.get(event.ticket_id)
         if known is not None and event.event_id in known.seen:
-            return []  # redelivery
+            return self.unsent.pop(event.event_id, [])  # redelivery
         # Event time: what fell due on this ticket before this event happened fires first, so
         # a replay or a catch-up gives the same answer as live processing.
         earlier: list[Emission] = []
@@ -147,6 +156,7 @@ class Router:
             s, out = self._decide_event(before, event)
         except Exception:
             self._attach(before, None, event.ticket_id, persist=False)  # untouched on failure
+            self.carry += earlier  # the timers that fired before it stand
             raise
         self._attach(s, before, s.ticket_id)
         return earlier + out + self.drain(event.at, event.event_id)

@@ -55,9 +55,19 @@ class RouteStage:
 
     def process(self, batch: Sequence[In], now: datetime) -> list[Out]:
         emitted: list[Emission] = []
+        decided: list[tuple[str, list[Emission]]] = []
         for record in batch:
             if isinstance(record.value, TicketEvent):
-                emitted += self.router.handle(record.value, now)
+                try:
+                    out = self.router.handle(record.value, now)
+                except Exception:
+                    # the runner retries the batch record by record: the records decided
+                    # before this one hand their outputs out then
+                    for event_id, kept in decided:
+                        self.router.unsent[event_id] = kept
+                    raise
+                decided.append((record.value.event_id, out))
+                emitted += out
                 at = record.value.at
                 self.watermark = at if self.watermark is None else max(self.watermark, at)
         if batch:
@@ -78,7 +88,7 @@ class RouteStage:
 
     def _outs(self, emitted: list[Emission]) -> list[Out]:
         outs = []
-        for e in emitted:
+        for e in self.router.take_carry() + emitted:
             if isinstance(e, TicketEvent):
                 outs.append(Out(TICKET_EVENTS, e.ticket_id.encode(), e))
             elif isinstance(e, Notification):

@@ -158,3 +158,33 @@ def test_backlog_replay_is_judged_on_event_time_not_the_clock() -> None:
                 if getattr(o.value, "kind", "") == "sla-breached"}
     # neither was solved within 24 h; the answered one never breached first response
     assert breaches == {("answered", "resolution"), ("ignored", "resolution")}
+
+
+def test_a_failing_record_loses_nothing_of_the_others_in_its_batch(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The runner retries a failed batch record by record (the failing one goes to the
+    dead-letter topic): records decided before the failure still get their outputs, once."""
+    import route.engine
+    from route import clocks
+
+    real = clocks.apply_policy
+
+    def apply_policy(s, cfg, at):  # type: ignore[no-untyped-def]
+        if s.ticket_id == "bad":
+            raise ValueError("broken policy")
+        return real(s, cfg, at)
+
+    monkeypatch.setattr(route.engine.clocks, "apply_policy", apply_policy)
+    st = stage()
+    batch = inputs(created("t1"), created("bad"), created("t3"))
+    with pytest.raises(ValueError):
+        st.process(batch, T0)
+    emitted = []
+    for record in batch:  # what the runner does next
+        try:
+            emitted += st.process([record], T0)
+        except ValueError:
+            continue
+    applied = [o.value.ticket_id for o in emitted if o.topic == TICKET_EVENTS]
+    assert applied == ["t1", "t3"]
+    assert sorted(o.key for o in emitted if o.topic == ROUTE_STATE) == [b"t1", b"t3"]
+    assert "bad" not in st.router.tickets
