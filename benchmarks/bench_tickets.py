@@ -63,11 +63,27 @@ def _stage() -> TicketsStage:
     return TicketsStage(TicketsSettings(), KEY, PARTITIONS)
 
 
-def expected_events(msgs: list[InboundMessage]) -> int:
-    """How many events the stage writes for these messages (a pure run, no broker)."""
+def pure_run(msgs: list[InboundMessage]) -> tuple[int, float, float]:
+    """The stage without a broker: how many events it writes for these messages, its CPU per
+    message (process only, in batches as the runner gives them), and what the bare relay's
+    own per-record work (orjson loads + dumps) costs, for scale."""
+    import orjson
+
     stage = _stage()
-    out = stage.process([In(MESSAGES, m.partition_key, m) for m in msgs], T0)
-    return sum(1 for o in out if o.topic is TICKET_EVENTS)
+    recs = [In(MESSAGES, m.partition_key, m, partition=i % PARTITIONS)
+            for i, m in enumerate(msgs)]
+    started = time.perf_counter()
+    events = 0
+    for lo in range(0, len(recs), 2000):
+        out = stage.process(recs[lo:lo + 2000], T0)
+        events += sum(1 for o in out if o.topic is TICKET_EVENTS)
+    stage_us = (time.perf_counter() - started) / len(msgs) * 1e6
+    raw = [encode(m) for m in msgs]
+    started = time.perf_counter()
+    for r in raw:
+        orjson.dumps(orjson.loads(r))
+    relay_us = (time.perf_counter() - started) / len(msgs) * 1e6
+    return events, stage_us, relay_us
 
 
 async def _fill(conn: KafkaConnection, msgs: list[InboundMessage]) -> None:
@@ -146,11 +162,13 @@ async def tickets_stage(conn: KafkaConnection, n: int, events: int) -> tuple[flo
 
 async def main(n: int, bootstrap: str | None) -> dict[str, Any]:
     msgs = [_message(i) for i in range(n)]
-    events = expected_events(msgs)
+    events, stage_us, relay_us = pure_run(msgs)
     out: dict[str, Any] = {
         "benchmark": "tickets stage: messages -> ticket events", "records": n,
         "record_bytes": len(encode(msgs[0])), "partitions": PARTITIONS,
         "events_per_message": round(events / n, 3),
+        "stage_process_cpu_us_per_message": round(stage_us, 1),
+        "relay_work_cpu_us_per_record": round(relay_us, 1),
     }
     with ExitStack() as stack:
         if bootstrap is None:

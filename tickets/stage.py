@@ -11,6 +11,12 @@ the runner retries a failed batch record by record nothing is applied twice.
 ticket state; the stage's own events come back as well and are no-ops (the fold is idempotent
 by event id). An event whose id the ticket already holds is never emitted again, so
 reprocessing a message after a crash does not duplicate the log.
+
+Replicas: ticket numbers stay unique with several replicas (they are per partition of
+``messages``), but ``ticket.state`` then has one writer per replica and a ticket's messages,
+commands and events may reach different replicas; until state ownership follows the ticket
+id (e.g. co-partitioned inputs), run one replica of this stage (restart is cheap: state is
+restored from the compacted table).
 """
 
 from __future__ import annotations
