@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from ingest.imap_service import run_mailboxes  # noqa: E402
 from ingest.imap_status import StatusBoard  # noqa: E402
 from runtime.kafka import running_cluster  # noqa: E402
-from runtime.kafka_io import KafkaPublisher, create_topics  # noqa: E402
+from runtime.kafka_io import KafkaPublisher, create_topics, make_producer  # noqa: E402
 from runtime.settings import LocalKafkaSettings  # noqa: E402
 from schemas.stage import KafkaConnection  # noqa: E402
 from schemas.topics import TopicSpec  # noqa: E402
@@ -111,15 +111,23 @@ async def wait_until(predicate: Any, deadline: float) -> bool:
     return True
 
 
+def kafka_publisher(conn: KafkaConnection, max_batch_bytes: int | None) -> KafkaPublisher:
+    publisher = KafkaPublisher(conn)
+    if max_batch_bytes:  # what-if figure for the lead: larger producer batches
+        publisher._producer = make_producer(conn, linger_ms=0, max_batch_size=max_batch_bytes,
+                                            request_timeout_ms=10_000)
+    return publisher
+
+
 async def connector_run(
     conn: KafkaConnection, dovecot: Dovecot, user: str, expected: int, samples: int,
-    deadline: float, cp_dir: Path,
+    deadline: float, cp_dir: Path, max_batch_bytes: int | None = None,
 ) -> dict[str, Any]:
     settings = email_settings(cp_dir, mailbox_for(dovecot, user, fetch_batch_size=BATCH,
                                                   idle_check_interval_s=0.5))
     status = StatusBoard()
     stop = asyncio.Event()
-    async with KafkaPublisher(conn) as kafka:
+    async with kafka_publisher(conn, max_batch_bytes) as kafka:
         publisher = TimedPublisher(kafka)
         t0 = time.perf_counter()
         task = asyncio.create_task(run_mailboxes(settings, publisher, stop, status))
@@ -164,20 +172,24 @@ async def main(count: int, samples: int, timeout_s: float) -> dict[str, Any]:
         appended = await asyncio.to_thread(append_all, dovecot, "bench", messages)
         bare_n, size, bare_s = await asyncio.to_thread(bare_fetch, dovecot, "bench")
         run = await connector_run(conn, dovecot, "bench", appended, samples, deadline,
-                                  Path(tmp) / "cp")
+                                  Path(tmp) / "cp1")
+        tuned = await connector_run(conn, dovecot, "bench", appended + len(run["latencies"]), 0,
+                                    deadline, Path(tmp) / "cp2", max_batch_bytes=1 << 20)
     bare_rate = bare_n / bare_s
-    conn_rate = run["ingested"] / run["elapsed_s"] if run["elapsed_s"] else 0.0
     lat = run["latencies"]
-    print([round(x, 3) for x in lat], file=sys.stderr)
+
+    def rate(r: dict[str, Any], n: int) -> dict[str, Any]:
+        per_s = n / r["elapsed_s"] if r["done"] and r["elapsed_s"] else 0.0
+        return {"messages_per_s": round(per_s, 1), "seconds": round(r["elapsed_s"], 3),
+                "complete": r["done"], "ratio_vs_bare": round(per_s / bare_rate, 3)}
+
     return {
         "benchmark": "imap",
         "mail": {"source": source, "messages": appended, "bytes": size},
         "bare_imapclient_fetch": {"messages_per_s": round(bare_rate, 1),
                                   "seconds": round(bare_s, 3)},
-        "connector_to_kafka": {"messages_per_s": round(conn_rate, 1),
-                               "seconds": round(run["elapsed_s"], 3),
-                               "ingested": run["ingested"], "complete": run["done"]},
-        "ratio_vs_bare": round(conn_rate / bare_rate, 3) if bare_rate else None,
+        "connector_to_kafka": rate(run, appended),
+        "connector_to_kafka_1mib_producer_batches": rate(tuned, appended + len(lat)),
         "target_ratio": 0.7,
         "idle_latency_ms": {
             "samples": len(lat),
@@ -187,6 +199,8 @@ async def main(count: int, samples: int, timeout_s: float) -> dict[str, Any]:
             "mean": round(1000 * statistics.fmean(lat), 1) if lat else None,
         },
         "target_p99_ms": 1000,
+        "note": "Dovecot delays IDLE notifications by ~0.5 s (its own batching); "
+                "latency = APPEND start to Kafka ack of the raw record",
     }
 
 

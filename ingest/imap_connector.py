@@ -13,6 +13,7 @@ import asyncio
 import logging
 import random
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -176,33 +177,34 @@ class FolderWatcher:
             await self.checkpoints.commit(m.name, self.folder, plan.checkpoint)
         found = await self._call(self.session.search_after, plan.after_uid)
         todo = uids_after(found, plan.after_uid)
-        checkpoint = plan.checkpoint
-        published = 0
-        for batch in batches(todo, m.fetch_batch_size):
-            mails = await self._call(self.session.fetch, batch)
-            ahead = self._ahead(checkpoint.uidvalidity)
-            todo_now = [mail for mail in mails if mail.uid not in ahead]
-            acked, error = await self._publish(todo_now, checkpoint.uidvalidity)
-            ahead |= acked
-            if error is not None and (ahead & set(batch)):
-                error = self._quarantine_refused(todo_now, acked, checkpoint.uidvalidity, error)
-            # UIDs the server did not return (expunged meanwhile) have nothing to publish
-            fetched = {mail.uid for mail in mails}
-            done = (ahead & set(batch)) | (set(batch) - fetched)
-            new = advance(checkpoint, batch, done)
-            moved = [u for u in batch if u <= new.last_uid and u in fetched]
-            if m.move_to and moved:
-                await self._call(self.session.move, moved, m.move_to)
-            if new != checkpoint:
-                await self.checkpoints.commit(m.name, self.folder, new)
-                checkpoint = new
-                ahead.difference_update([u for u in ahead if u <= new.last_uid])
-            published += len(acked)
-            self._record_progress(checkpoint, len(acked))
-            if error is not None:
-                raise PublishFailed(error)
-        self._record_progress(checkpoint, 0)
-        return published
+        # Pipelined: while Kafka acknowledges one batch, the next is fetched. Batches are
+        # settled strictly in UID order, so the checkpoint only ever covers a gap-free prefix.
+        sync = _FolderSync(self, plan.checkpoint)
+        in_flight: deque[tuple[list[int], list[FetchedMail], asyncio.Task[Any]]] = deque()
+        try:
+            for batch in batches(todo, m.fetch_batch_size):
+                if sync.error is not None:
+                    break  # retried after a backoff; what is in flight is still settled
+                mails = await self._call(self.session.fetch, batch)
+                ahead = self._ahead(plan.checkpoint.uidvalidity)
+                fresh = [mail for mail in mails if mail.uid not in ahead]
+                task = asyncio.create_task(self._publish(fresh, plan.checkpoint.uidvalidity))
+                in_flight.append((batch, mails, task))
+                while in_flight and (in_flight[0][2].done()
+                                     or len(in_flight) > m.max_batches_in_flight):
+                    await sync.settle(*in_flight.popleft())
+        finally:
+            # also when fetching failed: what Kafka acknowledged still advances the checkpoint
+            try:
+                while in_flight:
+                    await sync.settle(*in_flight.popleft())
+            finally:
+                for _, _, task in in_flight:
+                    task.cancel()
+        self._record_progress(sync.checkpoint, 0)
+        if sync.error is not None:
+            raise PublishFailed(sync.error)
+        return sync.published
 
     async def _publish(
         self, mails: Sequence[FetchedMail], uidvalidity: int
@@ -306,3 +308,44 @@ class FolderWatcher:
 
     def _log_extra(self, **fields: Any) -> dict[str, Any]:
         return {"mailbox": self.mailbox.name, "folder": self.folder, **fields}
+
+
+class _FolderSync:
+    """The settling half of one sync pass: acknowledged batches advance the checkpoint in
+    order; after the first batch with an unacknowledged message, later batches only record
+    what Kafka took (so a retry does not publish it twice)."""
+
+    def __init__(self, watcher: FolderWatcher, checkpoint: FolderCheckpoint) -> None:
+        self.w = watcher
+        self.checkpoint = checkpoint
+        self.published = 0
+        self.error: str | None = None
+
+    async def settle(
+        self, batch: list[int], mails: list[FetchedMail], task: asyncio.Task[Any]
+    ) -> None:
+        w, m = self.w, self.w.mailbox
+        acked, error = await task
+        uidvalidity = self.checkpoint.uidvalidity
+        ahead = w._ahead(uidvalidity)
+        fresh = [mail for mail in mails if mail.uid not in ahead]
+        ahead |= acked
+        self.published += len(acked)
+        if error is not None and (ahead & set(batch)):
+            error = w._quarantine_refused(fresh, acked, uidvalidity, error)
+        if self.error is not None:  # an earlier batch is still missing: no advance past it
+            w._record_progress(self.checkpoint, len(acked))
+            return
+        # UIDs the server did not return (expunged meanwhile) have nothing to publish
+        fetched = {mail.uid for mail in mails}
+        done = (ahead & set(batch)) | (set(batch) - fetched)
+        new = advance(self.checkpoint, batch, done)
+        moved = [u for u in batch if u <= new.last_uid and u in fetched]
+        if m.move_to and moved:
+            await w._call(w.session.move, moved, m.move_to)
+        if new != self.checkpoint:
+            await w.checkpoints.commit(m.name, w.folder, new)
+            self.checkpoint = new
+            ahead.difference_update([u for u in ahead if u <= new.last_uid])
+        w._record_progress(self.checkpoint, len(acked))
+        self.error = error

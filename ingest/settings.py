@@ -51,6 +51,8 @@ class MailboxSettings(BaseModel):
     connect_timeout_s: float = Field(default=15.0, gt=0)
     read_timeout_s: float = Field(default=120.0, gt=0)
     fetch_batch_size: int = Field(default=200, ge=1, le=10_000)
+    # Batches fetched ahead while Kafka acknowledges earlier ones (bounds memory).
+    max_batches_in_flight: int = Field(default=4, ge=1, le=64)
     # A message Kafka refuses this many times while accepting the mail around it (typically
     # larger than the topic's max.message.bytes) is left on the server and reported.
     max_publish_attempts: int = Field(default=3, ge=1)

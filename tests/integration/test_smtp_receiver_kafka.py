@@ -111,9 +111,13 @@ async def test_lmtp_one_reply_and_one_record_per_recipient(kafka_conn: KafkaConn
 async def test_no_broker_means_451_so_the_mta_retries(kafka_conn: KafkaConnection) -> None:
     nowhere = KafkaConnection(bootstrap_servers=f"127.0.0.1:{free_port()}")
     publisher = KafkaPublisher(nowhere, timeout_s=1)  # never reached a broker
-    async with receiver(kafka_conn, publisher) as port:
-        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
-        async with client:
-            with pytest.raises(aiosmtplib.SMTPDataError) as refused:
-                await client.sendmail("ann@customer.example", ["support@help.example"], MAIL)
+    try:
+        async with receiver(kafka_conn, publisher) as port:
+            client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
+            async with client:
+                with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+                    await client.sendmail("ann@customer.example", ["support@help.example"],
+                                          MAIL)
+    finally:
+        await publisher.stop()
     assert refused.value.code == 451

@@ -156,8 +156,7 @@ async def test_checkpoint_stops_before_an_unacknowledged_message(tmp_path: Path)
     broker.refuse = set()
     await w.sync_once()
     published = [r.uid for r in broker.records]
-    assert sorted(set(published)) == [1, 2, 3, 4, 5]  # nothing lost
-    assert published.count(4) == 1
+    assert sorted(published) == [1, 2, 3, 4, 5]  # nothing lost, nothing published twice
     assert store.load("support").get("INBOX") == FolderCheckpoint(100, 5)
 
 
