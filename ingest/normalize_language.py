@@ -44,6 +44,11 @@ _STOPWORDS: dict[str, frozenset[str]] = {
     ),
 }
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+# word -> the languages it is a function word of, so each word is looked up once
+_LANGS_OF: dict[str, tuple[str, ...]] = {}
+for _lang, _words in _STOPWORDS.items():
+    for _w in _words:
+        _LANGS_OF[_w] = (*_LANGS_OF.get(_w, ()), _lang)
 
 
 def guess_language(text: str, sample_chars: int = 4000, min_hits: int = 2) -> str | None:
@@ -52,10 +57,10 @@ def guess_language(text: str, sample_chars: int = 4000, min_hits: int = 2) -> st
     if not sample:
         return None
     scores = dict.fromkeys(_STOPWORDS, 0)
+    langs_of = _LANGS_OF
     for word in _WORD.findall(sample):
-        for lang, words in _STOPWORDS.items():
-            if word in words:
-                scores[lang] += 1
+        for lang in langs_of.get(word, ()):
+            scores[lang] += 1
     ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
     (best, top), (_, second) = ranked[0], ranked[1]
     if top < min_hits or top <= second:
