@@ -17,7 +17,14 @@ from email.utils import format_datetime
 
 from notify import headers, mime
 from notify.alerts import ALERT_KINDS, alert_values
-from notify.render import Rendered, TemplateSet, choose, render, response_expectation
+from notify.render import (
+    Rendered,
+    TemplateMissing,
+    TemplateSet,
+    choose,
+    render,
+    response_expectation,
+)
 from notify.settings import MailboxIdentity, NotifySettings
 from schemas.notification import ChatReply, Notification
 
@@ -61,10 +68,12 @@ class Composer:
     def render(self, n: Notification, now: datetime) -> Rendered:
         ident = self.identity(n)
         languages = (n.language, ident.default_language)
-        name = n.template or _default_template(n)
-        if n.channel == "chat" and name == "auto-ack":
-            name = "auto-ack-chat"
-        _, _, language = choose(self.templates, name, ident.brand, languages)
+        name = _chat_variant(n, n.template or _default_template(n))
+        try:
+            _, _, language = choose(self.templates, name, ident.brand, languages)
+        except TemplateMissing:  # e.g. route's per-kind names, tickets' "master-solved"
+            name = _chat_variant(n, _default_template(n))
+            _, _, language = choose(self.templates, name, ident.brand, languages)
         values = self.values(n, ident, language, now)
         return render(self.templates, name, brand=ident.brand, languages=languages, values=values)
 
@@ -80,8 +89,9 @@ class Composer:
         if n.kind in ALERT_KINDS or n.template == "alert-digest":
             return {**common, **alert_values(n)}
         c = {k: str(v) for k, v in n.context.items()}
-        if n.kind == "agent-reply":
-            return {**common, "body": c.get("text", ""), "agent_name": c.get("agent_name", "")}
+        if _is_relayed_text(n):
+            agent = c.get("agent_name") or c.get("author", "")
+            return {**common, "body": c.get("text", ""), "agent_name": agent}
         due_text = c.get("first_response_due", "")
         due = datetime.fromisoformat(due_text) if due_text else None
         name = c.get("customer_name", "") or (n.recipient.name if n.recipient else "")
@@ -141,6 +151,9 @@ class Composer:
         ident = self.identity(n)
         rendered = self.render(n, now)
         fallback = n.recipient.address if n.recipient and "@" in n.recipient.address else None
+        # an agent's words go to the chat as written; our templates are flattened to one line
+        text = (str(n.context.get("text", "")) if _is_relayed_text(n)
+                else " ".join(rendered.text.split()))
         return ChatReply(
             notification_id=n.notification_id,
             site_id=n.mailbox or "",
@@ -148,7 +161,7 @@ class Composer:
             ticket_id=n.ticket_id,
             ticket_number=n.ticket_number,
             kind=n.kind,
-            text=" ".join(rendered.text.split()),
+            text=text,
             at=now,
             author=ident.display_name or "Support",
             fallback_email=fallback,
@@ -160,9 +173,20 @@ class Composer:
         return f"{r.subject}\n{r.text}".strip()
 
 
+def _is_relayed_text(n: Notification) -> bool:
+    """An agent's reply, or a chat message relayed by email: the body is given text."""
+    return n.kind == "agent-reply" or n.context.get("via") == "chat-fallback"
+
+
 def _default_template(n: Notification) -> str:
     if n.kind in ALERT_KINDS:
         return "alert"
-    return n.kind
+    if _is_relayed_text(n):
+        return "agent-reply"
+    return "auto-ack"
+
+
+def _chat_variant(n: Notification, name: str) -> str:
+    return "auto-ack-chat" if n.channel == "chat" and name == "auto-ack" else name
 
 

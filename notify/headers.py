@@ -52,7 +52,7 @@ def clean_header_text(value: str, limit: int = 200) -> str:
 def subject_with_number(subject: str, ticket_number: str) -> str:
     tag = f"[{ticket_number}]"
     text = clean_header_text(subject)
-    if tag.lower() in text.lower():
+    if ticket_number.lower() in text.lower():  # "[HL-…]", "[#HL-…]" (route's alerts), …
         return text
     return f"{text} {tag}".strip() if text else tag
 

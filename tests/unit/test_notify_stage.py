@@ -235,3 +235,46 @@ async def test_redelivery_of_only_the_last_event_still_re_emits_the_ack_sent_eve
     # a later event on the ticket (a customer's reply) does not re-emit anything
     later_reply = await worker2.process(records([sla("t000001", None, at=later(60))]), later(61))
     assert of_topic(later_reply, "ticket.events") == []
+
+
+def _outbox(**kw):  # type: ignore[no-untyped-def]
+    from schemas.message import Address
+    from schemas.notification import Notification
+
+    base = dict(notification_id="n1", kind="agent-reply", channel="email", ticket_id="t000001",
+                ticket_number="HL-2026-000001", created_at=T0, mailbox="acme",
+                recipient=Address(name="Alice", address="alice@example.com"))
+    base.update(kw)
+    return Notification(**base)  # type: ignore[arg-type]
+
+
+async def test_route_alert_shape_with_a_per_kind_template_name_is_sent() -> None:
+    stage, transport, _ = make_stage()
+    from schemas.message import Address
+
+    n = _outbox(kind="sla-breach", template="sla-breach", subject="[#HL-2026-000001] Printer",
+                recipient=Address(address="sup@acme.test"),
+                context={"reason": "resolution overdue", "team": "l1"})
+    outs = await stage.process(records([n]), T0)
+    (mail,) = transport.sent
+    msg = mail.parsed()
+    assert str(msg["Subject"]).count("HL-2026-000001") == 1
+    assert "resolution overdue" in msg.get_body(("plain",)).get_content()
+    assert msg["Auto-Submitted"] == "auto-generated"
+    assert [r.outcome for r in of_topic(outs, "notify.results")] == ["sent"]
+
+
+async def test_agent_reply_shapes_keep_the_agents_words_and_are_not_automatic() -> None:
+    stage, transport, _ = make_stage()
+    text = "Hello Alice,\n\nThe technician comes tomorrow.\n\nGrace"
+    email_reply = _outbox(template="master-solved", subject="Re: [HL-2026-000001] Printer",
+                          context={"text": text, "agent_id": "a1"}, in_reply_to="<m1@x>")
+    chat_reply = _outbox(notification_id="n2", channel="chat", conversation_id="conv-1",
+                         template="agent-reply", context={"text": text, "agent_id": "a1"})
+    outs = await stage.process(records([email_reply, chat_reply]), T0)
+    (mail,) = transport.sent
+    msg = mail.parsed()
+    assert msg["Auto-Submitted"] is None and msg["In-Reply-To"] == "<m1@x>"
+    assert text in msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    (reply,) = of_topic(outs, "chat.outbound")
+    assert reply.text == text
