@@ -132,17 +132,16 @@ def _find(msg: InboundMessage, book: TicketBook, rules: ThreadingRules) -> tuple
 
 
 def _bounce_target(msg: InboundMessage, book: TicketBook, rules: ThreadingRules) -> str | None:
+    """The ticket of the mail a bounce returns, only if that mail was ours: every Message-ID
+    we send carries a signed token (notify builds them with :mod:`tickets.reply_token`), so a
+    bounce quoting a customer's Message-ID is not mistaken for our delivery failure."""
     bounce = msg.flags.bounce
     if bounce is None:
         return None
     ids = [bounce.original_message_id] if bounce.original_message_id else []
     ids += _message_ids(msg, rules.max_references)
     tid = reply_token.find(ids, rules.key)
-    if tid is not None and book.get(tid) is not None:
-        return tid
-    if bounce.original_message_id:
-        return book.by_internet_id(bounce.original_message_id)
-    return None
+    return tid if tid is not None and book.get(tid) is not None else None
 
 
 def decide(msg: InboundMessage, book: TicketBook, rules: ThreadingRules) -> Decision:

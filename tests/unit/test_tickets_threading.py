@@ -223,3 +223,12 @@ def test_our_own_mail_coming_back_in_is_not_filed_again() -> None:
     echo = dataclasses.replace(email("x", "support@acme.test", minutes=5),
                                internet_message_id=ours)
     assert feed(stage, [echo]) == []
+
+
+def test_bounce_quoting_a_customer_message_id_is_not_our_delivery_failure() -> None:
+    stage = make_stage()
+    (tid, _), _ = kinds(feed(stage, [email("a1")]))
+    dsn = email("b2", "mailer-daemon@mx.example.com", bounce=Bounce(
+        original_recipient="someone@else.test", original_message_id=mid("a1")), minutes=3)
+    assert [k for _, k in kinds(feed(stage, [dsn]))] == ["created", "message-added"]
+    assert stage.book.get(tid).delivery_failures == 0  # type: ignore[union-attr]
