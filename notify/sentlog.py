@@ -36,10 +36,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Protocol
 
+from aiokafka.errors import KafkaError
+
 from notify.loop_guard import normalize_address
+from notify.transport import JournalUnavailable
 from schemas.codec import encode
 from schemas.notification import NotificationResult
 from schemas.stage import KafkaConnection, Out
@@ -82,6 +86,16 @@ class SentLog:
         if old is not None and (_RANK[old.phase], old.attempts) > (_RANK[r.phase], r.attempts):
             return  # a stale record restored after we moved on
         self.open[nid] = r
+
+    def slim_before(self, cutoff: datetime) -> int:
+        """Drop the Notification carried by final records older than ``cutoff`` (memory stays
+        bounded; only what is still redelivered needs its follow-ups re-emitted in full)."""
+        slimmed = 0
+        for nid, r in self.finals.items():
+            if r.notification is not None and r.at < cutoff:
+                self.finals[nid] = replace(r, notification=None)
+                slimmed += 1
+        return slimmed
 
     def final(self, nid: str) -> NotificationResult | None:
         return self.finals.get(nid)
@@ -146,26 +160,23 @@ class KafkaJournal:
         return self._producer
 
     async def write(self, records: Sequence[NotificationResult]) -> None:
-        if not records:
-            return
-        producer = await self._started()
-        pending = [
-            await producer.send(self._topic, value=encode(r), key=record_key(r)) for r in records
-        ]
-        await asyncio.wait_for(asyncio.gather(*pending), self._timeout_s)
+        await self._send([(self._topic, record_key(r), encode(r)) for r in records])
 
     async def publish(self, outs: Sequence[Out]) -> None:
-        if not outs:
-            return
-        producer = await self._started()
-        pending = [
-            await producer.send(
-                self._kafka.topic(o.topic), key=o.key,
-                value=None if o.value is None else encode(o.value),
-            )
+        await self._send([
+            (self._kafka.topic(o.topic), o.key, None if o.value is None else encode(o.value))
             for o in outs
-        ]
-        await asyncio.wait_for(asyncio.gather(*pending), self._timeout_s)
+        ])
+
+    async def _send(self, items: list[tuple[str, bytes, bytes | None]]) -> None:
+        if not items:
+            return
+        try:
+            producer = await self._started()
+            pending = [await producer.send(t, value=v, key=k) for t, k, v in items]
+            await asyncio.wait_for(asyncio.gather(*pending), self._timeout_s)
+        except (KafkaError, TimeoutError) as exc:
+            raise JournalUnavailable(f"sent-log not written: {type(exc).__name__}: {exc}") from exc
 
     async def close(self) -> None:
         if self._producer is not None:

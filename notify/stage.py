@@ -74,6 +74,7 @@ class NotifyStage:
         self.waiting: dict[str, datetime] = {}  # ticket id -> when its wait for the SLA ends
         self._recovered = False
         self._timers: asyncio.Task[list[Out]] | None = None
+        self._slimmed_at: datetime | None = None
 
     # -- state from the sent-log -------------------------------------------------------------
 
@@ -311,6 +312,9 @@ class NotifyStage:
         for tid in [t for t, d in self.drafts.items() if d.created_at < oldest]:
             self._forget(tid)
         self.caps.forget_before(now.timestamp())
+        if self._slimmed_at is None or now - self._slimmed_at >= self.policy.max_age / 24:
+            self.sentlog.slim_before(now - 2 * self.policy.max_age)
+            self._slimmed_at = now
 
 
 _NO_FLAGS = MessageFlags()

@@ -21,6 +21,13 @@ class DeliveryError(Exception):
         self.code = code
 
 
+class JournalUnavailable(Exception):
+    """The sent-log could not be written: nothing may be sent until it can. Retriable, so
+    the runner retries the batch instead of dead-lettering good input."""
+
+    retriable = True
+
+
 class MailTransport(Protocol):
     async def send(self, mail: OutboundMail) -> str:
         """Hand the mail to the relay. Returns the server's acceptance reply; raises
