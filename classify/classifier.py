@@ -5,6 +5,7 @@ time, so a replay yields the same ``classified`` payload.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -18,6 +19,8 @@ from classify.sentiment import score_folded
 from classify.text import fold
 from schemas.classify_events import Classified, ModelPrediction
 from schemas.ticket_events import Priority
+
+log = logging.getLogger(__name__)
 
 # Priority words operators' historical data uses, mapped onto helpline's four levels.
 _PRIORITY_WORDS = {"medium": "normal", "moderate": "normal", "critical": "urgent",
@@ -65,6 +68,24 @@ class Classifier:
             if cut not in prepared:
                 prepared[cut] = [f["text"] if len(t) <= cut else prepare([t], cut)[0]
                                  for t, f in zip(texts, folds, strict=True)]
+        status = "applied" if self.models else "absent"
+        try:
+            per_model = self._predict(prepared)
+        except Exception:  # a model that breaks must not stop classification: rules still run
+            log.exception("model prediction failed; classifying with rules only",
+                          extra={"tickets": len(tickets)})
+            per_model, status = [], "failed"
+        models = self.models if per_model else ()
+        out: list[Classified] = []
+        for i, facts in enumerate(tickets):
+            predictions = tuple(
+                _wire(model, preds[i]) for model, preds in zip(models, per_model, strict=True)
+            )
+            out.append(self._one(facts, texts[i], folds[i], predictions, times[i], ruleset,
+                                 status))
+        return out
+
+    def _predict(self, prepared: dict[int, list[str]]) -> list[list[Prediction]]:
         matrices: dict[tuple[str, int], Any] = {}
         per_model: list[list[Prediction]] = []
         for m in self.models:
@@ -72,17 +93,11 @@ class Classifier:
             if key not in matrices:
                 matrices[key] = m.features.transform(prepared[m.card.max_chars])
             per_model.append(m.predict_features(matrices[key]))
-        out: list[Classified] = []
-        for i, facts in enumerate(tickets):
-            predictions = tuple(
-                _wire(model, preds[i]) for model, preds in zip(self.models, per_model, strict=True)
-            )
-            out.append(self._one(facts, texts[i], folds[i], predictions, times[i], ruleset))
-        return out
+        return per_model
 
     def _one(self, facts: TicketFacts, text: str, folded: dict[str, str],
              predictions: tuple[ModelPrediction, ...], at: datetime,
-             ruleset: Ruleset) -> Classified:
+             ruleset: Ruleset, model_status: str) -> Classified:
         detected = self.language.detect(text) if self.language else None
         language = (detected.code if detected else None) or facts.customer.language
         sentiment = score_folded(folded["text"], text, self.options.sentiment_negative_below,
@@ -105,7 +120,7 @@ class Classifier:
                           language_confidence=round(detected.confidence, 3) if detected else None,
                           sentiment=sentiment.label, sentiment_score=sentiment.score,
                           ruleset_version=ruleset.version,
-                          model_status="applied" if self.models else "absent",
+                          model_status=model_status,
                       ))
 
 

@@ -161,3 +161,20 @@ def test_with_a_model_the_prediction_and_its_abstention_are_in_the_event(
         # the example rules send uncertain tickets to triage
         assert c.team == "Triage"
         assert "uncertain-to-triage" in [m.rule_id for m in c.matched_rules]
+
+
+class _BrokenFeatures:
+    def transform(self, texts: object) -> object:
+        raise ValueError("vocabulary corrupted")
+
+
+def test_a_failing_model_leaves_rules_working_and_says_so(language: LanguageDetection) -> None:
+    texts, labels = read_labelled_csv(REPO / "tests" / "golden" / "classify" / "tickets.csv",
+                                      ["text"], "category")
+    model = train_model(texts, labels)
+    model.features = _BrokenFeatures()  # type: ignore[assignment]
+    (event,) = classified(stage_with(language, models=(model,)),
+                          opened("t1", "LE TELEPHONE CHAUFFE", "help"))
+    c = payload(event)
+    assert c.model_status == "failed" and c.predictions == ()
+    assert c.team == "Replacements"
