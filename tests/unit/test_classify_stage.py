@@ -172,7 +172,7 @@ def test_a_failing_model_leaves_rules_working_and_says_so(language: LanguageDete
     texts, labels = read_labelled_csv(REPO / "tests" / "golden" / "classify" / "tickets.csv",
                                       ["text"], "category")
     model = train_model(texts, labels)
-    model.features = _BrokenFeatures()  # type: ignore[assignment]
+    model.features = _BrokenFeatures()  # a real object that fails the way a bad file would
     (event,) = classified(stage_with(language, models=(model,)),
                           opened("t1", "LE TELEPHONE CHAUFFE", "help"))
     c = payload(event)
