@@ -61,28 +61,33 @@ class Classifier:
         texts = [f"{t.subject}\n{t.body}" for t in tickets]
         # each ticket's text is folded once, for rules, sentiment and the models
         folds = [_folds(t) for t in tickets]
+        # Models read a ticket's first message only: a follow-up ("any news?") says little
+        # about what the ticket is, and must not re-route a ticket already being worked on.
+        first = [i for i, t in enumerate(tickets) if t.is_new]
         # one batch per model: the vectoriser's cost per call is what batching saves
         prepared: dict[int, list[str]] = {}
         for m in self.models:
             cut = m.card.max_chars
             if cut not in prepared:
-                prepared[cut] = [f["text"] if len(t) <= cut else prepare([t], cut)[0]
-                                 for t, f in zip(texts, folds, strict=True)]
+                prepared[cut] = [folds[i]["text"] if len(texts[i]) <= cut
+                                 else prepare([texts[i]], cut)[0] for i in first]
         status = "applied" if self.models else "absent"
+        per_ticket: dict[int, tuple[ModelPrediction, ...]] = {}
         try:
-            per_model = self._predict(prepared)
+            per_model = self._predict(prepared) if first else []
         except Exception:  # a model that breaks must not stop classification: rules still run
             log.exception("model prediction failed; classifying with rules only",
                           extra={"tickets": len(tickets)})
             per_model, status = [], "failed"
-        models = self.models if per_model else ()
+        if per_model:
+            for j, i in enumerate(first):
+                per_ticket[i] = tuple(_wire(model, preds[j])
+                                      for model, preds in zip(self.models, per_model, strict=True))
         out: list[Classified] = []
         for i, facts in enumerate(tickets):
-            predictions = tuple(
-                _wire(model, preds[i]) for model, preds in zip(models, per_model, strict=True)
-            )
-            out.append(self._one(facts, texts[i], folds[i], predictions, times[i], ruleset,
-                                 status))
+            ticket_status = status if facts.is_new or status != "applied" else "follow-up"
+            out.append(self._one(facts, texts[i], folds[i], per_ticket.get(i, ()), times[i],
+                                 ruleset, ticket_status))
         return out
 
     def _predict(self, prepared: dict[int, list[str]]) -> list[list[Prediction]]:

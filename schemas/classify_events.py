@@ -48,7 +48,8 @@ class Classified:
     matched_rules: tuple[RuleMatch, ...] = ()
     ruleset_version: str | None = None
     model_version: str | None = None
-    # "applied", or "absent" when no model is configured (rules only), "failed" if it raised
+    # "applied"; "absent" when no model is configured (rules only); "failed" if it raised;
+    # "follow-up": a later message of the ticket, which models do not re-classify
     model_status: str | None = None
     predictions: tuple[ModelPrediction, ...] = ()
     language_confidence: float | None = None

@@ -178,3 +178,15 @@ def test_a_failing_model_leaves_rules_working_and_says_so(language: LanguageDete
     c = payload(event)
     assert c.model_status == "failed" and c.predictions == ()
     assert c.team == "Replacements"
+
+
+def test_models_do_not_reclassify_follow_ups(language: LanguageDetection) -> None:
+    texts, labels = read_labelled_csv(REPO / "tests" / "golden" / "classify" / "tickets.csv",
+                                      ["text"], "category")
+    stage = stage_with(language, models=(train_model(texts, labels),))
+    first = payload(classified(stage, opened("t1", "Invoice", "I was charged twice, refund "
+                                                             "the double payment please"))[0])
+    again = payload(classified(stage, [message("t1", 2, "Any news? The weather is nice.")])[0])
+    assert first.category == "billing" and first.model_status == "applied"
+    assert again.model_status == "follow-up" and again.predictions == ()
+    assert (again.category, again.uncertain, again.team) == (None, False, None)
