@@ -130,6 +130,7 @@ def bench_pure(n_tickets: int) -> dict[str, Any]:
         for _, s in router.take_changed():
             encode(s)
     router_per_s = len(wire) / (time.perf_counter() - started)
+    held = Counter(s.assignee for s in router.tickets.values() if s.assignee)
     return {
         "policy_decisions_per_s": round(decisions_per_s),
         "router_events_per_s": round(router_per_s),
@@ -137,6 +138,7 @@ def bench_pure(n_tickets: int) -> dict[str, Any]:
         "router_vs_codec": round(router_per_s / codec_per_s, 3),
         "router_outputs": emitted,
         "queued_at_end": sum(len(q) for q in router.queues.values()),
+        "max_agent_load": max(held.values(), default=0),
     }
 
 
@@ -187,11 +189,31 @@ async def bare_relay(conn: KafkaConnection, src: str, dst: str, n: int) -> float
         await consumer.stop()
 
 
-async def stage_run(conn: KafkaConnection, n: int) -> tuple[float, int]:
+class CountingRouteStage(RouteStage):
+    """The route stage, counting records it finished and outputs it handed to the runner."""
+
+    def __init__(self, cfg: RoutingConfig) -> None:
+        super().__init__(cfg, tick_interval=1.0)
+        self.done = 0
+        self.outs = 0
+
+    def process(self, batch, now):  # type: ignore[no-untyped-def]
+        out = super().process(batch, now)
+        self.done += len(batch)
+        self.outs += len(out)
+        return out
+
+    def tick(self, now):  # type: ignore[no-untyped-def]
+        out = super().tick(now)
+        self.outs += len(out)
+        return out
+
+
+async def stage_run(conn: KafkaConnection, n: int) -> tuple[float, dict[str, int]]:
     from runtime.runner import StageRunner
     from runtime.settings import RunnerSettings
 
-    stage = RouteStage(_config(), tick_interval=1.0)
+    stage = CountingRouteStage(_config())
     runner = StageRunner(stage, conn, RunnerSettings(batch_max_records=2000,
                                                      batch_timeout_ms=20))
     stop = asyncio.Event()
@@ -205,15 +227,21 @@ async def stage_run(conn: KafkaConnection, n: int) -> tuple[float, int]:
             await asyncio.sleep(0.002)
         started = time.monotonic()
         deadline = started + 300
-        while runner.status.records_in < n and time.monotonic() < deadline:
+        # done: every input processed and every output it produced acknowledged by the broker
+        while (stage.done < n or runner.status.records_out < stage.outs) \
+                and time.monotonic() < deadline:
             if task.done():
                 task.result()
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.005)
         elapsed = time.monotonic() - started
     finally:
         stop.set()
         await task
-    return n / elapsed, sum(len(q) for q in stage.router.queues.values())
+    held = Counter(s.assignee for s in stage.router.tickets.values() if s.assignee)
+    return n / elapsed, {"queued_at_end": sum(len(q) for q in stage.router.queues.values()),
+                         "assigned_at_end": sum(held.values()),
+                         "max_agent_load": max(held.values(), default=0),
+                         "outputs": runner.status.records_out}
 
 
 async def bench_stage(n_tickets: int, bootstrap: str | None) -> dict[str, Any]:
@@ -237,12 +265,13 @@ async def bench_stage(n_tickets: int, bootstrap: str | None) -> dict[str, Any]:
         src = conn.topic(TICKET_EVENTS)
         await bare_relay(conn, src, conn.topic_prefix + "bare.out", min(len(events), 2000))
         bare = await bare_relay(conn, src, conn.topic_prefix + "bare.out", len(events))
-        stage_per_s, queued = await stage_run(conn, len(events))
+        stage_per_s, final = await stage_run(conn, len(events))
         return {"broker": label, "input_records": len(events),
                 "partitions": PARTITIONS, "bare_relay_per_s": round(bare),
                 "route_stage_per_s": round(stage_per_s),
-                "route_vs_bare": round(stage_per_s / bare, 3), "queued_at_end": queued,
-                "clock": "from the first consumed record to the last (group join excluded)"}
+                "route_vs_bare": round(stage_per_s / bare, 3), **final,
+                "clock": "first consumed record to last output acknowledged "
+                         "(group join excluded)"}
 
     if bootstrap:
         return await on(bootstrap, f"external {bootstrap}")
