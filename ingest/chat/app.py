@@ -17,7 +17,9 @@ credentials are not allowed cross-origin.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +28,11 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from ingest.chat import payloads
 from ingest.chat.desk import ChatDesk
+from ingest.chat.identity import VisitorPass
 from ingest.chat.payloads import Rejection
 from ingest.chat.settings import SiteSettings
 from schemas.codec import to_primitive
@@ -79,17 +83,21 @@ class ChatApi:
     async def _body(self, request: Request) -> bytes:
         limit = self.desk.settings.max_body_bytes
         declared = request.headers.get("content-length")
-        too_big = Rejection(413, "body-too-large", f"the body is larger than {limit} bytes")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            raise too_big
+            raise _too_big(limit)
         chunks: list[bytes] = []
         size = 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise too_big
+                raise _too_big(limit)
             chunks.append(chunk)
         return b"".join(chunks)
+
+    def _visitor(self, request: Request, site: SiteSettings, now: datetime) -> VisitorPass:
+        return self.desk.visitor(
+            site, request.path_params["conversation"], self._token(request), now
+        )
 
     @staticmethod
     def _token(request: Request) -> str | None:
@@ -141,11 +149,12 @@ class ChatApi:
 
     async def post_message(self, request: Request) -> Response:
         site, cors = self._site(request)
-        self.desk.check_ip(self._ip(request))
+        now = self.desk.now()
+        self.desk.check_ip(self._ip(request), now)
         body = await self._body(request)
-        visitor = self.desk.visitor(site, request.path_params["conversation"], self._token(request))
+        visitor = self._visitor(request, site, now)
         msg = payloads.post_message(payloads.parse_json(body), self.desk.settings)
-        accepted = await self.desk.accept(site, visitor, msg)
+        accepted = await self.desk.accept(site, visitor, msg, now)
         return _json({
             "message_id": msg.message_id,
             "id": accepted.message_id,
@@ -155,13 +164,13 @@ class ChatApi:
 
     async def replies(self, request: Request) -> Response:
         site, cors = self._site(request)
-        visitor = self.desk.visitor(site, request.path_params["conversation"], self._token(request))
+        visitor = self._visitor(request, site, self.desk.now())
         backlog = self.desk.book.backlog((site.id, visitor.conversation_id))
         return _json({"replies": [reply_json(r) for r in backlog]}, headers=cors)
 
     async def events(self, request: Request) -> Response:
         site, cors = self._site(request)
-        visitor = self.desk.visitor(site, request.path_params["conversation"], self._token(request))
+        visitor = self._visitor(request, site, self.desk.now())
         key = (site.id, visitor.conversation_id)
         settings = self.desk.settings
 
@@ -218,6 +227,10 @@ class ChatApi:
         self.desk.close_streams()
 
 
+def _too_big(limit: int) -> Rejection:
+    return Rejection(413, "body-too-large", f"the body is larger than {limit} bytes")
+
+
 def reply_json(reply: ChatReply) -> dict[str, Any]:
     data = to_primitive(reply)
     return {k: data[k] for k in
@@ -244,21 +257,48 @@ async def _rejected(request: Request, exc: Exception) -> Response:
     return Response(exc.body(), exc.status, headers, media_type="application/json")
 
 
+_MESSAGES_PATH = re.compile(
+    r"/v1/sites/(?P<site>[^/]+)/conversations/(?P<conversation>[^/]+)/messages"
+)
+
+
+class _ChatApp(Starlette):
+    """Starlette, with the one hot endpoint (posting a message) dispatched directly: it skips
+    the middleware stack and the route scan, which cost as much CPU as the endpoint itself.
+    Its errors are rendered by the same handler; anything unexpected still reaches uvicorn,
+    which answers 500."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            match = _MESSAGES_PATH.fullmatch(scope["path"])
+            if match is not None:
+                scope["app"] = self
+                scope["path_params"] = match.groupdict()
+                request = Request(scope, receive)
+                try:
+                    response = await self.state.api.post_message(request)
+                except Rejection as exc:
+                    response = await _rejected(request, exc)
+                await response(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(desk: ChatDesk) -> Starlette:
     api = ChatApi(desk)
     conversation = API + "/conversations/{conversation}"
-    app = Starlette(
+    app = _ChatApp(
         routes=[
-            Route("/healthz", api.health),
-            Route("/demo", api.demo),
-            Route("/widget.js", api.widget_js),
-            Route("/widget.css", api.widget_css),
-            Route(API + "/config", api.config, methods=["GET"]),
-            Route(API + "/conversations", api.start, methods=["POST"]),
             Route(conversation + "/messages", api.post_message, methods=["POST"]),
             Route(conversation + "/events", api.events, methods=["GET"]),
+            Route(API + "/conversations", api.start, methods=["POST"]),
+            Route(API + "/config", api.config, methods=["GET"]),
             Route(conversation + "/replies", api.replies, methods=["GET"]),
             Route(API + "/{rest:path}", api.preflight, methods=["OPTIONS"]),
+            Route("/widget.js", api.widget_js),
+            Route("/widget.css", api.widget_css),
+            Route("/demo", api.demo),
+            Route("/healthz", api.health),
         ],
         exception_handlers={Rejection: _rejected},
     )

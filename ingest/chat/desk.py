@@ -78,6 +78,7 @@ class ChatDesk:
             settings.rate_limit_max_keys,
         )
         self._accepted: OrderedDict[str, str] = OrderedDict()
+        self._tokens: OrderedDict[str, VisitorPass] = OrderedDict()
         self._inflight: dict[str, asyncio.Future[str]] = {}
         self._listeners: dict[ConversationKey, set[asyncio.Queue[ChatReply | None]]] = {}
         self._agents: dict[str, Agent] = {}
@@ -112,6 +113,10 @@ class ChatDesk:
 
     # -- identity -----------------------------------------------------------------------------
 
+    def now(self) -> datetime:
+        """The time for one request; handlers read it once and pass it down."""
+        return self._clock()
+
     def _now_s(self) -> float:
         return self._clock().timestamp()
 
@@ -142,25 +147,45 @@ class ChatDesk:
         )
         return Started(sign_visitor(self._key, visitor), visitor)
 
-    def visitor(self, site: SiteSettings, conversation_id: str, token: str | None) -> VisitorPass:
+    def visitor(
+        self, site: SiteSettings, conversation_id: str, token: str | None, now: datetime
+    ) -> VisitorPass:
         if not token:
             raise Rejection(401, "token-required", "a visitor token is required")
-        visitor = read_visitor(self._key, token, self._clock(), self.settings.visitor_token_ttl_s)
+        visitor = self._read_token(token, now)
         if visitor is None or visitor.site_id != site.id:
             raise Rejection(401, "invalid-token", "the visitor token is invalid or expired")
         if visitor.conversation_id != conversation_id:
             raise Rejection(403, "wrong-conversation", "the token is for another conversation")
         return visitor
 
+    def _read_token(self, token: str, now: datetime) -> VisitorPass | None:
+        """read_visitor, with verified tokens remembered (the MAC check is the hot path's
+        single biggest cost); expiry is checked on every use."""
+        ttl = self.settings.visitor_token_ttl_s
+        visitor = self._tokens.get(token)
+        if visitor is None:
+            visitor = read_visitor(self._key, token, now, ttl)
+            if visitor is not None and self.settings.token_cache_size:
+                self._tokens[token] = visitor
+                if len(self._tokens) > self.settings.token_cache_size:
+                    self._tokens.popitem(last=False)
+        elif now.timestamp() - visitor.issued_at > ttl:
+            del self._tokens[token]
+            return None
+        return visitor
+
     # -- inbound messages ---------------------------------------------------------------------
 
-    def check_ip(self, ip: str) -> None:
-        verdict = self._ip_limit.take(ip, self._now_s())
+    def check_ip(self, ip: str, now: datetime) -> None:
+        verdict = self._ip_limit.take(ip, now.timestamp())
         if not verdict.allowed:
             raise Rejection(429, "rate-limited", "too many messages from this address",
                             retry_after_s=verdict.retry_after_s)
 
-    async def accept(self, site: SiteSettings, visitor: VisitorPass, msg: PostMessage) -> Accepted:
+    async def accept(
+        self, site: SiteSettings, visitor: VisitorPass, msg: PostMessage, now: datetime
+    ) -> Accepted:
         """Publish the message to raw.chat; returns once the broker acknowledged it."""
         wire_id = f"{visitor.conversation_id}.{msg.message_id}"
         cache_key = f"{site.id}\x00{wire_id}"
@@ -170,13 +195,12 @@ class ChatDesk:
         pending = self._inflight.get(cache_key)
         if pending is not None:  # the same message retried while the first try is in flight
             return Accepted(await asyncio.shield(pending), duplicate=True)
-        verdict = self._visitor_limit.take(visitor.visitor_id, self._now_s())
+        verdict = self._visitor_limit.take(visitor.visitor_id, now.timestamp())
         if not verdict.allowed:
             raise Rejection(429, "rate-limited", "too many messages, slow down",
                             retry_after_s=verdict.retry_after_s)
         if site.require_email and not msg.contact.email and not self._known_email(visitor):
             raise Rejection(422, "missing-field", "this site asks for an email", "email")
-        now = self._clock()
         raw = RawChatMessage(
             site_id=site.id,
             conversation_id=visitor.conversation_id,
@@ -194,27 +218,28 @@ class ChatDesk:
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._inflight[cache_key] = future
         try:
-            await asyncio.wait_for(
-                self._publisher.publish(
+            async with asyncio.timeout(self.settings.publish_timeout_s):
+                await self._publisher.publish(
                     RAW_CHAT, f"{site.id}:{visitor.conversation_id}".encode(), raw
-                ),
-                timeout=self.settings.publish_timeout_s,
-            )
+                )
+            downstream = chat_message_id(site.id, wire_id)
+            future.set_result(downstream)
         except Exception as exc:  # the broker's own words go to the log, not to the visitor
             log.warning("raw.chat publish failed: %s: %s", type(exc).__name__, exc)
-            rejection = Rejection(503, "unavailable", "the message could not be stored yet",
-                                  retry_after_s=self.settings.unavailable_retry_after_s)
-            future.set_exception(rejection)
-            future.exception()  # retrieved: a lone request leaves no "never retrieved" warning
-            raise rejection from None
+            raise self._unavailable() from None
         finally:
             del self._inflight[cache_key]
-        downstream = chat_message_id(site.id, wire_id)
-        future.set_result(downstream)
+            if not future.done():  # failed or cancelled: duplicates waiting on it get 503 too
+                future.set_exception(self._unavailable())
+                future.exception()  # retrieved: no "never retrieved" warning when alone
         self._remember(cache_key, downstream)
         self.book.visitor_wrote((site.id, visitor.conversation_id), now,
                                 msg.contact.email, msg.contact.name)
         return Accepted(downstream)
+
+    def _unavailable(self) -> Rejection:
+        return Rejection(503, "unavailable", "the message could not be stored yet",
+                         retry_after_s=self.settings.unavailable_retry_after_s)
 
     def _known_email(self, visitor: VisitorPass) -> bool:
         return visitor.verified_identifier is not None and "@" in visitor.verified_identifier
@@ -264,10 +289,8 @@ class ChatDesk:
         now = self._clock()
         due = self.book.due_for_email(now)
         for note in due:
-            await asyncio.wait_for(
-                self._publisher.publish(NOTIFY_OUTBOX, note.ticket_id.encode(), note),
-                timeout=self.settings.publish_timeout_s,
-            )
+            async with asyncio.timeout(self.settings.publish_timeout_s):
+                await self._publisher.publish(NOTIFY_OUTBOX, note.ticket_id.encode(), note)
             self.book.email_handed_over(note)
         self.book.forget_idle(now)
         return len(due)

@@ -104,6 +104,7 @@ class ChatSettings(BaseModel):
 
     # visitor tokens
     visitor_token_ttl_s: int = Field(default=30 * 24 * 3600, ge=60)
+    token_cache_size: int = Field(default=20_000, ge=0)
 
     # continuity: a visitor has "left" when no event stream was open for the conversation
     # during ``left_after_s`` after a reply arrived; the reply then goes out by email.

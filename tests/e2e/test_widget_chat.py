@@ -101,7 +101,7 @@ def test_a_visitor_chats_through_the_widget(kafka_conn: KafkaConnection, tmp_pat
             return None
 
         ticket = eventually(created, "ticket created from the chat message")
-        assert ticket.payload.channel == "chat"
+        assert isinstance(ticket.payload, Created) and ticket.payload.channel == "chat"
 
         ack = ChatReply(
             notification_id=f"ack-{ticket.ticket_id}", site_id="demo",
