@@ -13,7 +13,7 @@ ticket is older than ``max_age`` (a replay of history never mails customers).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -124,7 +124,7 @@ def on_event(draft: AckDraft | None, event: TicketEvent) -> AckDraft | None:
 
 
 def decide(
-    draft: AckDraft, now: datetime, policy: AckPolicy, suppressed: frozenset[str] = frozenset()
+    draft: AckDraft, now: datetime, policy: AckPolicy, suppressed: Collection[str] = frozenset()
 ) -> Decision:
     if draft.closed_reason is not None:
         return Refuse(draft.closed_reason)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from schemas.message import MessageFlags
@@ -48,12 +48,12 @@ def ack_refusal(
     flags: MessageFlags,
     own_addresses: Iterable[str],
     *,
-    suppressed: Iterable[str] = (),
+    suppressed: Collection[str] = frozenset(),
 ) -> str | None:
     """Why this sender must not get an automatic reply, or ``None`` when it may.
 
     ``own_addresses`` are our mailboxes and aliases (any ``+tag`` ignored), ``suppressed`` the
-    addresses that hard-bounced before.
+    addresses that hard-bounced before, already normalized (:func:`normalize_address`).
     """
     address = sender.strip()
     if not address or "@" not in address:
@@ -69,7 +69,7 @@ def ack_refusal(
         return "own-address"
     if is_machine_address(address):
         return "machine-sender"
-    if norm in {normalize_address(a) for a in suppressed}:
+    if norm in suppressed:
         return "hard-bounced"
     return None
 

@@ -179,7 +179,7 @@ class NotifyStage:
             if self.sentlog.final(nid) is not None:  # follow-ups: see _redelivered
                 self._forget(tid)
                 continue
-            decision = decide(draft, now, self.policy, frozenset(self.sentlog.bounced))
+            decision = decide(draft, now, self.policy, self.sentlog.bounced)
             if isinstance(decision, Wait):
                 if decision.until is not None and tid not in self.waiting:
                     self.waiting[tid] = decision.until
