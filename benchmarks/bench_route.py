@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from aiokafka import AIOKafkaConsumer  # noqa: E402
 
+from route.alerts import ROUTE_ACTOR_ID  # noqa: E402
 from route.config import RoutingConfig  # noqa: E402
 from route.engine import Router  # noqa: E402
 from route.model import AgentView, Team  # noqa: E402
@@ -199,7 +200,8 @@ class CountingRouteStage(RouteStage):
 
     def process(self, batch, now):  # type: ignore[no-untyped-def]
         out = super().process(batch, now)
-        self.done += len(batch)
+        # ticket.events also carries this stage's own outputs: count only the input
+        self.done += sum(1 for r in batch if r.value.actor.id != ROUTE_ACTOR_ID)
         self.outs += len(out)
         return out
 
