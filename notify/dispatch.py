@@ -130,7 +130,10 @@ class Dispatcher:
         fresh: dict[str, tuple[Notification, int]] = {}
         for n, a in items:
             nid = n.notification_id
-            if nid not in self.in_flight and nid not in self.sentlog.finals:
+            final = self.sentlog.finals.get(nid)
+            # a permanent failure may be tried again when the notification is put back on the
+            # outbox (``helpline replay`` of dlq.notify, once the address or relay is fixed)
+            if nid not in self.in_flight and (final is None or final.outcome == "failed"):
                 fresh[nid] = (n, a)
         items = list(fresh.values())
         chat = [n for n, _ in items if n.channel == "chat"]

@@ -80,8 +80,13 @@ class SentLog:
             self.finals[nid] = r
             self.open.pop(nid, None)
             return
-        if nid in self.finals or r.notification is None:
+        if r.notification is None:
             return
+        done = self.finals.get(nid)
+        if done is not None:
+            if done.outcome != "failed" or r.at <= done.at:
+                return
+            del self.finals[nid]  # a failed notification put back on the outbox: retried
         old = self.open.get(nid)
         if old is not None and (_RANK[old.phase], old.attempts) > (_RANK[r.phase], r.attempts):
             return  # a stale record restored after we moved on

@@ -174,7 +174,9 @@ class NotifyStage:
         deferred: list[NotificationResult] = []
         outs: list[Out] = []
         for tid in ticket_ids:
-            draft = self.drafts[tid]
+            draft = self.drafts.get(tid)
+            if draft is None:  # decided meanwhile by the timer task
+                continue
             nid = ack_notification_id(tid)
             if self.sentlog.final(nid) is not None:  # follow-ups: see _redelivered
                 self._forget(tid)

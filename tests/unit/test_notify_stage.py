@@ -278,3 +278,18 @@ async def test_agent_reply_shapes_keep_the_agents_words_and_are_not_automatic() 
     assert text in msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
     (reply,) = of_topic(outs, "chat.outbound")
     assert reply.text == text
+
+
+async def test_a_dead_lettered_notification_put_back_on_the_outbox_is_tried_again() -> None:
+    stage, transport, _ = make_stage()
+    n = alert("a1")
+    transport.fail_with = [DeliveryError("no", retriable=False, server_reply="550 5.1.1 no")]
+    first = await stage.process(records([n]), T0)
+    (letter,) = of_topic(first, "dlq.notify")
+    from schemas.codec import decode
+    from schemas.notification import Notification
+
+    replayed = decode(Notification, letter.value)  # what `helpline replay` puts back
+    again = await stage.process(records([replayed]), later(60))
+    assert len(transport.sent) == 1
+    assert [r.outcome for r in of_topic(again, "notify.results")] == ["sent"]
