@@ -125,6 +125,18 @@ async def test_starttls_and_auth(tmp_path: Path) -> None:
         assert list(s.handler.counts()) == ["<m1@acme.test>"]
 
 
+async def test_implicit_tls(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    with SmtpSink(implicit_tls=server_tls(cert, key)) as s:
+        pool = _pool(s.port, security="tls", cafile=str(cert))
+        await pool.send(_mail(1))
+        await pool.close()
+        plain = _pool(s.port, timeout_s=2)
+        with pytest.raises(DeliveryError):
+            await plain.send(_mail(2))  # a client that does not speak TLS gets nowhere
+        assert list(s.handler.counts()) == ["<m1@acme.test>"]
+
+
 async def test_stage_acks_through_the_real_server(sink: SmtpSink) -> None:
     cfg = settings(smtp=SmtpSettings(port=sink.port))
     journal = MemoryJournal()

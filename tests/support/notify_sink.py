@@ -73,7 +73,7 @@ class SmtpSink:
 
     def __init__(
         self, *, auth: tuple[str, str] | None = None, tls_context: ssl.SSLContext | None = None,
-        port: int = 0,
+        implicit_tls: ssl.SSLContext | None = None, port: int = 0,
     ) -> None:
         self.handler = SinkHandler()
         kwargs: dict[str, Any] = {}
@@ -90,6 +90,8 @@ class SmtpSink:
                           auth_require_tls=tls_context is not None)
         if tls_context is not None:
             kwargs.update(tls_context=tls_context, require_starttls=True)
+        if implicit_tls is not None:  # SMTPS (port 465 style)
+            kwargs.update(ssl_context=implicit_tls)
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=port or free_port(),
                                      **kwargs)
 
