@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -31,6 +32,7 @@ from schemas.topics import (
     dlq_name,
 )
 
+log = logging.getLogger("helpline.notify")
 NOTIFIER = Actor(kind="system", id="notify")
 DLQ = BY_NAME[dlq_name("notify")]
 
@@ -204,6 +206,12 @@ class Dispatcher:
         self, intent: NotificationResult, exc: DeliveryError, now: datetime, publish: bool
     ) -> list[Out]:
         detail = str(exc)[:500]
+        n = intent.notification
+        # no address, no body: the notification id leads to the rest in the sent-log
+        log.warning("delivery failed", extra={
+            "stage": "notify", "notification_id": intent.notification_id,
+            "kind": n.kind if n else "", "channel": n.channel if n else "",
+            "retriable": exc.retriable, "code": exc.code, "attempts": intent.attempts})
         if exc.retriable and intent.attempts < self.settings.max_attempts:
             # Stays an intent (durable, carries the notification); the stage retries it when
             # its backoff is over. Reported as "retrying" so operators see a slow relay.

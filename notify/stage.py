@@ -12,6 +12,7 @@ every send happen once in effect). Sends through ports (SMTP pool, webhooks); em
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,6 +42,8 @@ from schemas.message import MessageFlags
 from schemas.notification import Notification, NotificationResult
 from schemas.stage import In, Out, StageContext
 from schemas.topics import NOTIFY_OUTBOX, NOTIFY_SENTLOG, TICKET_EVENTS, TopicSpec
+
+log = logging.getLogger("helpline.notify")
 
 # Refusals that say nothing new (no result record): the ack exists, or history is replayed.
 _SILENT_REFUSALS = frozenset({"already-acknowledged", "too-old"})
@@ -98,6 +101,9 @@ class NotifyStage:
         """Once, after the table was restored: finish what a previous worker left open."""
         self._recovered = True
         in_doubt = self.sentlog.in_doubt()
+        if in_doubt:
+            log.warning("in-doubt sends found after restart", extra={
+                "stage": "notify", "count": len(in_doubt), "rule": self.settings.in_doubt})
         if self.settings.in_doubt == "skip":
             gave_up = [
                 self.dispatch.result(r.notification, "failed", now, attempts=r.attempts,
