@@ -10,6 +10,8 @@ identifies a message by its Message-ID, not by its UID.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -25,6 +27,13 @@ class FolderCheckpoint:
 
     uidvalidity: int
     last_uid: int
+    # Set while a resync after a UIDVALIDITY change is under way: UIDs below it existed when
+    # the resync began and are skipped if their Message-ID was already published (kept across
+    # a crash, so a resync interrupted by kill -9 still does not republish needlessly).
+    resync_below: int | None = None
+
+    def resyncing(self, uid: int) -> bool:
+        return self.resync_below is not None and uid < self.resync_below
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +61,9 @@ def plan_sync(
     if stored is None and initial_sync == "new" and uidnext is not None:
         start = max(uidnext - 1, 0)
         return SyncPlan(after_uid=start, checkpoint=FolderCheckpoint(uidvalidity, start))
-    return SyncPlan(
-        after_uid=0, checkpoint=FolderCheckpoint(uidvalidity, 0), resync=stored is not None
-    )
+    if stored is None:
+        return SyncPlan(after_uid=0, checkpoint=FolderCheckpoint(uidvalidity, 0))
+    return SyncPlan(after_uid=0, checkpoint=FolderCheckpoint(uidvalidity, 0, uidnext), resync=True)
 
 
 def uids_after(found: Iterable[int], after_uid: int) -> list[int]:
@@ -86,7 +95,27 @@ def advance(
         last = max(last, uid)
     if last == checkpoint.last_uid:
         return checkpoint
-    return FolderCheckpoint(checkpoint.uidvalidity, last)
+    below = checkpoint.resync_below
+    return FolderCheckpoint(
+        checkpoint.uidvalidity, last, below if below is not None and last + 1 < below else None
+    )
+
+
+def message_id_key(header: bytes) -> bytes | None:
+    """A short fingerprint of a message's Message-ID, from its header block (or the whole
+    message); None when there is none. The same key downstream dedupes by."""
+    end = header.find(b"\r\n\r\n")
+    if end < 0:
+        end = header.find(b"\n\n")
+    found = _MESSAGE_ID.search(header if end < 0 else header[:end])
+    if not found:
+        return None
+    value = b"".join(found.group(1).split())  # unfold, drop whitespace
+    return hashlib.blake2b(value, digest_size=SEEN_KEY_BYTES).digest() if value else None
+
+
+SEEN_KEY_BYTES = 8
+_MESSAGE_ID = re.compile(rb"(?im)^message-id[ \t]*:(.*(?:\r?\n[ \t].*)*)")
 
 
 def backoff_delay(attempt: int, initial_s: float, max_s: float, jitter: float) -> float:
@@ -128,6 +157,7 @@ def encode_state(state: MailboxState) -> bytes:
             "mailbox": state.mailbox,
             "folders": {
                 name: {"uidvalidity": cp.uidvalidity, "last_uid": cp.last_uid}
+                | ({"resync_below": cp.resync_below} if cp.resync_below is not None else {})
                 for name, cp in sorted(state.folders.items())
             },
         },
@@ -156,5 +186,8 @@ def decode_state(data: bytes, mailbox: str) -> MailboxState:
             and type(cp.get("last_uid")) is int
         ):
             raise StateError(f"folders.{name}: expected uidvalidity and last_uid integers")
-        folders[name] = FolderCheckpoint(cp["uidvalidity"], cp["last_uid"])
+        below = cp.get("resync_below")
+        if below is not None and type(below) is not int:
+            raise StateError(f"folders.{name}.resync_below: expected an integer")
+        folders[name] = FolderCheckpoint(cp["uidvalidity"], cp["last_uid"], below)
     return MailboxState(mailbox, folders)

@@ -24,12 +24,13 @@ from ingest.imap_checkpoint import (
     advance,
     backoff_delay,
     batches,
+    message_id_key,
     plan_sync,
     uids_after,
 )
 from ingest.imap_session import AuthRejected, FetchedMail, FolderInfo, ImapFailure
 from ingest.imap_status import FolderState, StatusBoard
-from ingest.imap_store import CheckpointStore
+from ingest.imap_store import CheckpointStore, MessageIdLog
 from ingest.settings import MailboxSettings
 from schemas.raw import RawEmail
 from schemas.stage import Publisher
@@ -56,6 +57,8 @@ class MailSession(Protocol):
     def search_after(self, uid: int) -> list[int]: ...
 
     def fetch(self, uids: Sequence[int]) -> list[FetchedMail]: ...
+
+    def fetch_message_ids(self, uids: Sequence[int]) -> dict[int, bytes | None]: ...
 
     def move(self, uids: Sequence[int], target: str) -> None: ...
 
@@ -92,6 +95,7 @@ class FolderWatcher:
         status: StatusBoard,
         clock: Clock,
         jitter: Callable[[], float] = random.random,
+        message_ids: MessageIdLog | None = None,
     ) -> None:
         self.mailbox = mailbox
         self.folder = folder
@@ -101,6 +105,7 @@ class FolderWatcher:
         self.status = status
         self.clock = clock
         self.jitter = jitter
+        self.message_ids = message_ids
         self._thread_stop = threading.Event()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"imap-{mailbox.name}")
         self._key = mailbox.name.encode()
@@ -110,6 +115,7 @@ class FolderWatcher:
         # How often Kafka refused a message while accepting others beside it: a message it
         # keeps refusing (e.g. over the topic's size limit) must not block the folder forever.
         self._strikes: dict[tuple[int, int], int] = {}
+        self._skipped: set[int] = set()  # resync: already on Kafka, not acknowledged now
 
     # -- the outer loop: connect, serve, back off ---------------------------------------------
 
@@ -177,18 +183,22 @@ class FolderWatcher:
             await self.checkpoints.commit(m.name, self.folder, plan.checkpoint)
         found = await self._call(self.session.search_after, plan.after_uid)
         todo = uids_after(found, plan.after_uid)
+        checkpoint = plan.checkpoint
+        if checkpoint.resync_below is not None and todo:
+            checkpoint = await self._skip_published(todo, checkpoint)
         # Pipelined: while Kafka acknowledges one batch, the next is fetched. Batches are
         # settled strictly in UID order, so the checkpoint only ever covers a gap-free prefix.
-        sync = _FolderSync(self, plan.checkpoint)
+        sync = _FolderSync(self, checkpoint)
         in_flight: deque[tuple[list[int], list[FetchedMail], asyncio.Task[Any]]] = deque()
         try:
             for batch in batches(todo, m.fetch_batch_size):
                 if sync.error is not None:
                     break  # retried after a backoff; what is in flight is still settled
-                mails = await self._call(self.session.fetch, batch)
-                ahead = self._ahead(plan.checkpoint.uidvalidity)
+                ahead = self._ahead(checkpoint.uidvalidity)
+                wanted = [u for u in batch if u not in ahead]
+                mails = await self._call(self.session.fetch, wanted) if wanted else []
                 fresh = [mail for mail in mails if mail.uid not in ahead]
-                task = asyncio.create_task(self._publish(fresh, plan.checkpoint.uidvalidity))
+                task = asyncio.create_task(self._publish(fresh, checkpoint.uidvalidity))
                 in_flight.append((batch, mails, task))
                 while in_flight and (in_flight[0][2].done()
                                      or len(in_flight) > m.max_batches_in_flight):
@@ -205,6 +215,35 @@ class FolderWatcher:
         if sync.error is not None:
             raise PublishFailed(sync.error)
         return sync.published
+
+    async def _skip_published(
+        self, todo: list[int], checkpoint: FolderCheckpoint
+    ) -> FolderCheckpoint:
+        """During a resync, mark mail whose Message-ID this folder already published (found
+        with a header-only FETCH) as done without fetching or publishing it again; the
+        checkpoint moves over a leading run of such mail at once."""
+        if self.message_ids is None:
+            return checkpoint
+        m = self.mailbox
+        known = await asyncio.to_thread(self.message_ids.load, m.name, self.folder)
+        if not known:
+            return checkpoint
+        candidates = [u for u in todo if checkpoint.resyncing(u)]
+        skipped: set[int] = set()
+        for batch in batches(candidates, m.fetch_batch_size * 5):
+            keys = await self._call(self.session.fetch_message_ids, batch)
+            skipped.update(u for u, key in keys.items() if key is not None and key in known)
+        self._ahead(checkpoint.uidvalidity).update(skipped)
+        self._skipped = skipped
+        new = advance(checkpoint, todo, skipped)
+        if new != checkpoint:
+            await self.checkpoints.commit(m.name, self.folder, new)
+        current = self.status.get(m.name, self.folder)
+        self.status.update(m.name, self.folder,
+                           resync_skipped=current.resync_skipped + len(skipped))
+        log.info("imap resync: already published mail skipped",
+                 extra=self._log_extra(skipped=len(skipped), remaining=len(todo) - len(skipped)))
+        return new
 
     async def _publish(
         self, mails: Sequence[FetchedMail], uidvalidity: int
@@ -330,8 +369,12 @@ class _FolderSync:
         ahead = w._ahead(uidvalidity)
         fresh = [mail for mail in mails if mail.uid not in ahead]
         ahead |= acked
+        if w.message_ids is not None and acked:
+            keys = [k for k in (message_id_key(mail.raw) for mail in fresh if mail.uid in acked)
+                    if k is not None]
+            await asyncio.to_thread(w.message_ids.append, m.name, w.folder, keys)
         self.published += len(acked)
-        if error is not None and (ahead & set(batch)):
+        if error is not None and ((ahead - w._skipped) & set(batch)):
             error = w._quarantine_refused(fresh, acked, uidvalidity, error)
         if self.error is not None:  # an earlier batch is still missing: no advance past it
             w._record_progress(self.checkpoint, len(acked))

@@ -15,7 +15,12 @@ from ingest.imap_auth import credentials_for
 from ingest.imap_connector import CheckpointLock, Clock, FolderWatcher
 from ingest.imap_session import ImapSession
 from ingest.imap_status import StatusBoard
-from ingest.imap_store import CheckpointStore, FileCheckpointStore
+from ingest.imap_store import (
+    CheckpointStore,
+    FileCheckpointStore,
+    FileMessageIdLog,
+    MessageIdLog,
+)
 from ingest.settings import EmailSettings
 from schemas.stage import Publisher, StageContext
 
@@ -34,6 +39,7 @@ def build_watchers(
     status: StatusBoard,
     store: CheckpointStore,
     clock: Clock = utc_now,
+    message_ids: MessageIdLog | None = None,
 ) -> list[FolderWatcher]:
     watchers = []
     for mailbox in settings.mailboxes:
@@ -41,9 +47,10 @@ def build_watchers(
         credentials = credentials_for(mailbox)
         for folder in mailbox.folders:
             session = ImapSession(mailbox, credentials)
-            watchers.append(
-                FolderWatcher(mailbox, folder, session, publisher, checkpoints, status, clock)
-            )
+            watchers.append(FolderWatcher(
+                mailbox, folder, session, publisher, checkpoints, status, clock,
+                message_ids=message_ids,
+            ))
     return watchers
 
 
@@ -65,7 +72,9 @@ async def run_mailboxes(
     store: CheckpointStore | None = None,
 ) -> None:
     store = store or FileCheckpointStore(settings.checkpoint_dir)
-    watchers = build_watchers(settings, publisher, status, store)
+    message_ids = (FileMessageIdLog(settings.checkpoint_dir, settings.remembered_message_ids)
+                   if settings.remembered_message_ids else None)
+    watchers = build_watchers(settings, publisher, status, store, message_ids=message_ids)
     if not watchers:
         log.warning("no IMAP mailboxes configured ([email] mailboxes); nothing to watch")
     log.info("imap connector started", extra={

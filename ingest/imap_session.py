@@ -23,6 +23,7 @@ from imapclient.imapclient import _parse_untagged_response
 from imapclient.util import to_unicode
 
 from ingest.imap_auth import Credentials, TokenUnavailable
+from ingest.imap_checkpoint import message_id_key
 from ingest.settings import MailboxSettings
 
 T = TypeVar("T")
@@ -165,6 +166,16 @@ class ImapSession:
                 continue  # expunged meanwhile, or an answer without a body
             date = item.get(b"INTERNALDATE")
             out.append(FetchedMail(int(uid), bytes(raw), date if _aware(date) else None))
+        return out
+
+    def fetch_message_ids(self, uids: Sequence[int]) -> dict[int, bytes | None]:
+        """The Message-ID fingerprint of each message, from its header alone (cheap)."""
+        data = _guard(self.client.fetch, list(uids), ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
+        out: dict[int, bytes | None] = {}
+        for uid, item in data.items():
+            header = next((v for k, v in item.items()
+                           if isinstance(k, bytes) and k.startswith(b"BODY[HEADER.FIELDS")), None)
+            out[int(uid)] = message_id_key(bytes(header)) if header else None
         return out
 
     def move(self, uids: Sequence[int], target: str) -> None:

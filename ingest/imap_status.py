@@ -29,6 +29,7 @@ class FolderHealth:
     last_uid: int | None = None
     ingested: int = 0
     resyncs: int = 0
+    resync_skipped: int = 0  # mail a resync found already published (by Message-ID)
     failures: int = 0
     # messages Kafka kept refusing (e.g. over its size limit), left on the server
     quarantined: int = 0

@@ -13,10 +13,17 @@ import hashlib
 import logging
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from ingest.imap_checkpoint import MailboxState, StateError, decode_state, encode_state
+from ingest.imap_checkpoint import (
+    SEEN_KEY_BYTES,
+    MailboxState,
+    StateError,
+    decode_state,
+    encode_state,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,3 +79,58 @@ class FileCheckpointStore:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+class MessageIdLog(Protocol):
+    """Fingerprints of the Message-IDs already published from a folder, so a resync after a
+    UIDVALIDITY change skips mail Kafka already has."""
+
+    def load(self, mailbox: str, folder: str) -> set[bytes]: ...
+
+    def append(self, mailbox: str, folder: str, keys: Sequence[bytes]) -> None: ...
+
+
+class FileMessageIdLog:
+    """An append-only file of fixed-size keys per folder, fsynced per batch; a torn last
+    entry (kill -9 mid-write) is ignored; past ``2 * max_entries`` only the newest
+    ``max_entries`` are kept."""
+
+    def __init__(self, directory: str | Path, max_entries: int) -> None:
+        self.directory = Path(directory)
+        self.max_entries = max_entries
+
+    def path(self, mailbox: str, folder: str) -> Path:
+        folder_hash = hashlib.sha256(folder.encode()).hexdigest()[:12]
+        return self.directory / f"{state_file_name(mailbox)[:-5]}.{folder_hash}.seen"
+
+    def _read(self, path: Path) -> bytes:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return b""
+        return data[: len(data) - len(data) % SEEN_KEY_BYTES]
+
+    def load(self, mailbox: str, folder: str) -> set[bytes]:
+        data = self._read(self.path(mailbox, folder))
+        n = SEEN_KEY_BYTES
+        return {data[i : i + n] for i in range(0, len(data), n)}
+
+    def append(self, mailbox: str, folder: str, keys: Sequence[bytes]) -> None:
+        if not keys:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.path(mailbox, folder)
+        with path.open("ab") as f:
+            if f.tell() % SEEN_KEY_BYTES:  # a torn entry from a crash: realign
+                f.truncate(f.tell() - f.tell() % SEEN_KEY_BYTES)
+            f.write(b"".join(keys))
+            f.flush()
+            os.fsync(f.fileno())
+            size = f.tell()
+        if size > 2 * self.max_entries * SEEN_KEY_BYTES:
+            newest = self._read(path)[-self.max_entries * SEEN_KEY_BYTES :]
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
+            tmp.write_bytes(newest)
+            with tmp.open("rb") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, path)

@@ -102,6 +102,9 @@ class EmailSettings(BaseModel):
     # Where the IMAP connector keeps its (UIDVALIDITY, last UID) checkpoints: one small file per
     # mailbox, written atomically. Must be on a persistent volume.
     checkpoint_dir: str = ".cache/imap-checkpoints"
+    # Message-ID fingerprints remembered per folder (8 bytes each), so a resync after a
+    # UIDVALIDITY change does not republish mail Kafka already has.
+    remembered_message_ids: int = Field(default=200_000, ge=0)
     shutdown_timeout_s: float = Field(default=10.0, gt=0)
     receiver: ReceiverSettings = ReceiverSettings()
 

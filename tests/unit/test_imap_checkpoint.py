@@ -15,6 +15,7 @@ from ingest.imap_checkpoint import (
     batches,
     decode_state,
     encode_state,
+    message_id_key,
     plan_sync,
     uids_after,
 )
@@ -35,7 +36,7 @@ def test_plan_sync(stored, uidvalidity, uidnext, initial, after, resync) -> None
     plan = plan_sync(stored, uidvalidity, uidnext, initial)
     assert plan.after_uid == after
     assert plan.resync is resync
-    assert plan.checkpoint == FolderCheckpoint(uidvalidity, after)
+    assert plan.checkpoint == FolderCheckpoint(uidvalidity, after, uidnext if resync else None)
 
 
 def test_uid_search_star_quirk_is_filtered() -> None:
@@ -97,3 +98,34 @@ def test_state_roundtrip(folders) -> None:
 def test_bad_state_is_a_state_error(data) -> None:
     with pytest.raises(StateError):
         decode_state(data, "support")
+
+
+def test_resync_mark_is_kept_until_the_resync_reaches_it() -> None:
+    cp = FolderCheckpoint(8, 0, resync_below=5)
+    assert cp.resyncing(4) and not cp.resyncing(5)
+    mid = advance(cp, [1, 2, 3], {1, 2, 3})
+    assert mid == FolderCheckpoint(8, 3, 5)
+    assert advance(mid, [4, 6], {4, 6}) == FolderCheckpoint(8, 6)
+    state = MailboxState("support", {"INBOX": mid})
+    assert decode_state(encode_state(state), "support") == state
+
+
+@pytest.mark.parametrize(("header", "same_as"), [
+    (b"Message-ID: <a@x>\r\nSubject: s\r\n\r\nbody", b"message-id:<a@x>\n\n"),
+    (b"Subject: s\r\nMessage-Id:\r\n <a@x>\r\n\r\n", b"MESSAGE-ID: <a@x>\r\n"),
+])
+def test_message_id_key_ignores_case_of_the_name_and_folding(header, same_as) -> None:
+    assert message_id_key(header) == message_id_key(same_as) is not None
+    assert message_id_key(header) != message_id_key(b"Message-ID: <A@x>\r\n")
+
+
+def test_message_id_key_only_reads_the_header() -> None:
+    assert message_id_key(b"Subject: s\r\n\r\nMessage-ID: <in-body@x>\r\n") is None
+    assert message_id_key(b"Message-ID:   \r\n\r\n") is None
+    assert message_id_key(b"") is None
+
+
+@given(st.binary(max_size=300))
+def test_message_id_key_never_raises(data) -> None:
+    key = message_id_key(data)
+    assert key is None or len(key) == 8

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingest.imap_checkpoint import FolderCheckpoint, MailboxState
-from ingest.imap_store import FileCheckpointStore, state_file_name
+from ingest.imap_store import FileCheckpointStore, FileMessageIdLog, state_file_name
 
 
 def test_missing_file_is_empty_state(tmp_path: Path) -> None:
@@ -33,3 +33,17 @@ def test_corrupt_file_is_kept_aside_and_means_resync(tmp_path: Path) -> None:
 def test_file_names_are_safe_and_distinct() -> None:
     a, b = state_file_name("support/../x"), state_file_name("support_.._x")
     assert "/" not in a and a != b
+
+
+def test_message_id_log_survives_a_torn_write_and_stays_bounded(tmp_path: Path) -> None:
+    log = FileMessageIdLog(tmp_path, max_entries=4)
+    log.append("support", "INBOX", [b"aaaaaaaa", b"bbbbbbbb"])
+    with log.path("support", "INBOX").open("ab") as f:
+        f.write(b"ccc")  # kill -9 in the middle of an append
+    assert log.load("support", "INBOX") == {b"aaaaaaaa", b"bbbbbbbb"}
+    log.append("support", "INBOX", [b"dddddddd"])
+    assert log.load("support", "INBOX") == {b"aaaaaaaa", b"bbbbbbbb", b"dddddddd"}
+    log.append("support", "INBOX", [bytes([i]) * 8 for i in range(10)])
+    assert len(log.load("support", "INBOX")) == 4  # compacted to the newest entries
+    assert bytes([9]) * 8 in log.load("support", "INBOX")
+    assert log.load("support", "Archive") == set()

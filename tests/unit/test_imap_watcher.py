@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from ingest.imap_checkpoint import FolderCheckpoint
+from ingest.imap_checkpoint import FolderCheckpoint, message_id_key
 from ingest.imap_connector import CheckpointLock, FolderWatcher
 from ingest.imap_session import AuthRejected, FetchedMail, FolderInfo
 from ingest.imap_status import StatusBoard
-from ingest.imap_store import FileCheckpointStore
+from ingest.imap_store import FileCheckpointStore, FileMessageIdLog
 from ingest.settings import MailboxSettings
 from schemas.raw import RawEmail
 from schemas.topics import RAW_EMAIL, TopicSpec
@@ -56,6 +56,7 @@ class MemorySession:
         self.idle = idle
         self.login_error = login_error
         self.logins = 0
+        self.header_fetches = 0
 
     @property
     def supports_idle(self) -> bool:
@@ -80,6 +81,11 @@ class MemorySession:
     def fetch(self, uids: Sequence[int]) -> list[FetchedMail]:
         return [FetchedMail(u, self.folder.messages[u], None) for u in uids
                 if u in self.folder.messages]
+
+    def fetch_message_ids(self, uids: Sequence[int]) -> dict[int, bytes | None]:
+        self.header_fetches += len(uids)
+        return {u: message_id_key(self.folder.messages[u]) for u in uids
+                if u in self.folder.messages}
 
     def move(self, uids: Sequence[int], target: str) -> None:
         for u in uids:
@@ -116,10 +122,12 @@ def mailbox(**changes: Any) -> MailboxSettings:
 
 def watcher(tmp_path: Path, folder: MemoryFolder, broker: MemoryBroker, **kw: Any):
     session_kw = {k: kw.pop(k) for k in ("idle", "login_error") if k in kw}
+    ids = FileMessageIdLog(tmp_path, 1000) if kw.pop("remember_ids", False) else None
     store = FileCheckpointStore(tmp_path)
     status = StatusBoard()
     w = FolderWatcher(mailbox(**kw), "INBOX", MemorySession(folder, **session_kw), broker,
-                      CheckpointLock(store), status, clock=lambda: NOW, jitter=lambda: 0.0)
+                      CheckpointLock(store), status, clock=lambda: NOW, jitter=lambda: 0.0,
+                      message_ids=ids)
     return w, store, status
 
 
@@ -257,3 +265,43 @@ async def test_broker_down_blocks_instead_of_skipping(tmp_path: Path) -> None:
             await w.sync_once()
     assert store.load("support").get("INBOX") == FolderCheckpoint(100, 0)
     assert status.get("support", "INBOX").quarantined == 0
+
+
+async def test_resync_skips_mail_already_published(tmp_path: Path) -> None:
+    folder, broker = MemoryFolder(), MemoryBroker()
+    for n in range(3):
+        folder.deliver(mail(n))
+    w, store, status = watcher(tmp_path, folder, broker, remember_ids=True)
+    await w.sync_once()
+    folder.recreate(uidvalidity=200)  # same three mails, UIDs 1-3 again
+    folder.deliver(mail(3))
+    folder.deliver(b"Subject: no Message-ID\r\n\r\nhi\r\n")
+    await w.sync_once()
+    assert [r.raw for r in broker.records] == [
+        *(mail(n) for n in range(3)), mail(3), b"Subject: no Message-ID\r\n\r\nhi\r\n"]
+    assert status.get("support", "INBOX").resync_skipped == 3
+    assert store.load("support").get("INBOX") == FolderCheckpoint(200, 5)  # resync finished
+    fetched_headers = w.session.header_fetches  # type: ignore[attr-defined]
+    folder.deliver(mail(4))
+    await w.sync_once()  # ordinary new mail: no header check, no skipping
+    assert w.session.header_fetches == fetched_headers  # type: ignore[attr-defined]
+    assert broker.records[-1].raw == mail(4)
+
+
+async def test_resync_interrupted_by_a_crash_still_skips(tmp_path: Path) -> None:
+    folder, broker = MemoryFolder(), MemoryBroker()
+    for n in range(4):
+        folder.deliver(mail(n))
+    w, store, _ = watcher(tmp_path, folder, broker, remember_ids=True)
+    await w.sync_once()
+    folder.recreate(uidvalidity=200)
+    folder.messages[2] = mail(99)  # UID 2 is now a mail Kafka never saw
+    broker.refuse = {mail(99)}  # ...and the broker fails on it: the resync stops there
+    with pytest.raises(Exception, match="acknowledge"):
+        await w.sync_once()
+    assert store.load("support").get("INBOX") == FolderCheckpoint(200, 1, resync_below=5)
+    broker.refuse = set()
+    fresh, _, _ = watcher(tmp_path, folder, broker, remember_ids=True)  # a new process
+    await fresh.sync_once()
+    assert [r.raw for r in broker.records][4:] == [mail(99)]
+    assert store.load("support").get("INBOX") == FolderCheckpoint(200, 4)
