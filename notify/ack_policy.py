@@ -52,6 +52,9 @@ class AckDraft:
     conversation_id: str | None = None
     first_message: MessageAdded | None = None
     first_message_at: datetime | None = None
+    # when the notifier itself first saw that message: a worker catching up on a backlog waits
+    # for the SLA from then, not from the (long past) event time
+    seen_at: datetime | None = None
     sla_known: bool = False
     first_response_due: datetime | None = None
     sla_policy: str | None = None
@@ -147,7 +150,8 @@ def decide(
             return Refuse(reason)
     elif msg.flags.auto_reply or msg.flags.bounce is not None:
         return Refuse("auto-reply")
-    deadline = draft.first_message_at + policy.sla_wait
+    start = max(draft.first_message_at, draft.seen_at or draft.first_message_at)
+    deadline = start + policy.sla_wait
     if not draft.sla_known and now < deadline:
         return Wait(deadline)
     return Acknowledge(build_ack(draft, policy))

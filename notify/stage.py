@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -169,6 +170,8 @@ class NotifyStage:
             return None  # our own ack-sent coming back
         draft = on_event(self.drafts.get(event.ticket_id), event)
         if draft is not None:
+            if draft.first_message is not None and draft.seen_at is None:
+                draft = replace(draft, seen_at=now)
             self.drafts[event.ticket_id] = draft
         return None
 

@@ -293,3 +293,13 @@ async def test_a_dead_lettered_notification_put_back_on_the_outbox_is_tried_agai
     again = await stage.process(records([replayed]), later(60))
     assert len(transport.sent) == 1
     assert [r.outcome for r in of_topic(again, "notify.results")] == ["sent"]
+
+
+async def test_a_worker_catching_up_on_a_backlog_still_waits_for_the_sla() -> None:
+    stage, transport, _ = make_stage(sla_wait_s=30)
+    # the ticket's events are an hour old when this worker reads them
+    await stage.process(records(new_ticket("t000001")), later(3600))
+    assert transport.sent == []
+    await stage.process(records([sla("t000001", T0 + timedelta(hours=4))]), later(3605))
+    (mail,) = transport.sent
+    assert "14:00 (CET)" in mail.parsed().get_body(("plain",)).get_content()
