@@ -96,8 +96,8 @@ async def test_no_loss_across_restart_and_kill9(
     dovecot: Dovecot, kafka_conn: KafkaConnection, tmp_path: Path
 ) -> None:
     settings = email_settings(tmp_path / "cp", mailbox_for(dovecot, fetch_batch_size=20))
-    config = write_config(tmp_path / "helpline.toml", settings)
-    worker = ConnectorProcess(config, kafka_conn, tmp_path / "worker.log")
+    config = write_config(tmp_path / "helpline.toml", settings, kafka_conn)
+    worker = ConnectorProcess(config, tmp_path / "worker.log")  # helpline worker imap
     try:
         worker.start()
         dovecot.append_many("support", [mail(n) for n in range(0, 30)])

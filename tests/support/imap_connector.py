@@ -40,10 +40,16 @@ def email_settings(checkpoint_dir: Path, *mailboxes: MailboxSettings) -> EmailSe
                          shutdown_timeout_s=5)
 
 
-def write_config(path: Path, settings: EmailSettings) -> Path:
-    """The [email] section as TOML, as an operator would write it."""
-    lines = ["[email]", f'checkpoint_dir = "{settings.checkpoint_dir}"',
-             f"shutdown_timeout_s = {settings.shutdown_timeout_s}", ""]
+def write_config(
+    path: Path, settings: EmailSettings, conn: KafkaConnection | None = None
+) -> Path:
+    """A helpline config file with this [email] section, as an operator would write it."""
+    lines = []
+    if conn is not None:
+        lines += ["[kafka]", f"bootstrap_servers = {_toml(conn.bootstrap_servers)}",
+                  f"topic_prefix = {_toml(conn.topic_prefix)}", ""]
+    lines += ["[email]", f"checkpoint_dir = {_toml(settings.checkpoint_dir)}",
+              f"shutdown_timeout_s = {settings.shutdown_timeout_s}", ""]
     for m in settings.mailboxes:
         lines += ["[[email.mailboxes]]"]
         for key, value in m.model_dump(exclude_none=True).items():
@@ -95,18 +101,20 @@ async def raw_records(conn: KafkaConnection, expect: int, timeout_s: float = 60.
 
 
 class ConnectorProcess:
-    """``python -m tests.support.imap_worker`` in its own process group."""
+    """``helpline --config FILE worker imap`` as its own process (config file only: the
+    test's own HELPLINE_* environment is not passed on)."""
 
-    def __init__(self, config: Path, conn: KafkaConnection, log: Path) -> None:
-        self.args = [sys.executable, "-m", "tests.support.imap_worker", str(config),
-                     conn.bootstrap_servers, conn.topic_prefix]
+    def __init__(self, config: Path, log: Path) -> None:
+        self.args = [sys.executable, "-m", "runtime.cli", "--config", str(config),
+                     "worker", "imap"]
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HELPLINE_")}
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(self.args, cwd=REPO, stdout=out, stderr=out,
-                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                         env={**env, "PYTHONUNBUFFERED": "1"})
 
     def terminate(self) -> int:
         assert self.proc is not None
