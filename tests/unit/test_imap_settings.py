@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from ingest.imap_auth import (
     CommandTokenProvider,
@@ -13,24 +15,25 @@ from ingest.imap_auth import (
 )
 from ingest.settings import EmailSettings, MailboxSettings
 
-BASE = {"name": "support", "host": "imap.example.com", "user": "support@example.com"}
+BASE: dict[str, Any] = {
+    "name": "support", "host": "imap.example.com", "user": "support@example.com"}
 
 
 def test_password_or_oauth2_exactly_one() -> None:
     with pytest.raises(ValidationError, match="exactly one"):
         MailboxSettings(**BASE)
     with pytest.raises(ValidationError, match="exactly one"):
-        MailboxSettings(**BASE, password="x", oauth2_token_file="/t")
+        MailboxSettings(**BASE, password=SecretStr("x"), oauth2_token_file="/t")
     assert MailboxSettings(**BASE, oauth2_token_command=("echo", "tok")).folders == ("INBOX",)
 
 
 def test_idle_must_be_renewed_before_29_minutes() -> None:
     with pytest.raises(ValidationError):
-        MailboxSettings(**BASE, password="x", idle_timeout_s=30 * 60)
+        MailboxSettings(**BASE, password=SecretStr("x"), idle_timeout_s=30 * 60)
 
 
 def test_mailbox_names_unique() -> None:
-    m = MailboxSettings(**BASE, password="x")
+    m = MailboxSettings(**BASE, password=SecretStr("x"))
     with pytest.raises(ValidationError, match="unique"):
         EmailSettings(mailboxes=(m, m))
 
