@@ -288,7 +288,7 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=30.0)
     parser.add_argument("--rate", type=float, default=500.0)
     parser.add_argument("--paced", type=int, default=3000)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--bootstrap", default="", help="use a running broker instead")
     args = parser.parse_args()
     with ExitStack() as stack:

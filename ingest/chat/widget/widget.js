@@ -24,6 +24,7 @@
       sending: "Sending…", failed: "Not sent", retry: "Retry", you: "You", agent: "Support",
       reconnecting: "Connection lost, reconnecting…", connected: "Connected",
       waiting: "Not sent yet, retrying…", emailRequired: "Please enter a valid email.",
+      messageRequired: "Please write your message.",
       newReply: "New reply from support"
     },
     fr: {
@@ -35,6 +36,7 @@
       sending: "Envoi…", failed: "Non envoyé", retry: "Réessayer", you: "Vous", agent: "Assistance",
       reconnecting: "Connexion perdue, reconnexion…", connected: "Connecté",
       waiting: "Pas encore envoyé, nouvel essai…", emailRequired: "Veuillez saisir une adresse e-mail valide.",
+      messageRequired: "Veuillez écrire votre message.",
       newReply: "Nouvelle réponse de l'assistance"
     }
   };
@@ -94,13 +96,14 @@
     wrap.appendChild(input);
     return wrap;
   }
-  var prechat = el("form", { id: "hl-prechat", "class": "hl-form", hidden: "" });
+  // novalidate: our own checks, announced in the status line, instead of the browser's bubbles
+  var prechat = el("form", { id: "hl-prechat", "class": "hl-form", hidden: "", novalidate: "" });
   var compose = el("form", { id: "hl-compose", "class": "hl-compose", hidden: "" });
   var textarea = el("textarea", { id: "hl-text", name: "text", rows: "2", placeholder: t.placeholder,
     "aria-label": t.placeholder, maxlength: "4000" });
   compose.appendChild(textarea);
   compose.appendChild(el("button", { type: "submit", "class": "hl-send" }, t.send));
-  var offline = el("form", { id: "hl-offline", "class": "hl-form", hidden: "" });
+  var offline = el("form", { id: "hl-offline", "class": "hl-form", hidden: "", novalidate: "" });
   offline.appendChild(el("p", { "class": "hl-intro" }, t.offlineIntro));
 
   [panel].forEach(function (p) {
@@ -126,7 +129,8 @@
 
   function show(form) {
     [prechat, compose, offline].forEach(function (f) { f.hidden = f !== form; });
-    intro.hidden = form === offline;
+    intro.hidden = form === offline || !!state.offlineSent;
+    log.hidden = form === offline;  // the offline form takes the whole panel
     title.textContent = form === offline ? t.offlineTitle : (config.title || t.title);
   }
   function view() {
@@ -136,6 +140,7 @@
     else show(prechat);
   }
   function setStatus(text) { status.textContent = text || ""; }
+  function clearReconnecting() { if (status.textContent === t.reconnecting) setStatus(""); }
   function focusFirst() {
     var target = [prechat, offline, compose].filter(function (f) { return !f.hidden; })[0];
     var input = target && target.querySelector("input, textarea");
@@ -227,7 +232,7 @@
     if (!state.conversation_id || !window.EventSource) return;
     if (source) source.close();
     source = new EventSource(base + "/conversations/" + state.conversation_id + "/events?token=" + encodeURIComponent(state.visitor_token));
-    source.addEventListener("open", function () { retryDelay = 1000; setStatus(""); });
+    source.addEventListener("open", function () { retryDelay = 1000; clearReconnecting(); });
     source.addEventListener("reply", function (ev) {
       var r = JSON.parse(ev.data);
       if (state.seen.indexOf(r.notification_id) >= 0) return;
@@ -247,7 +252,7 @@
     });
   }
   window.addEventListener("online", function () {
-    setStatus("");
+    clearReconnecting();
     if (state.conversation_id && (!source || source.readyState === EventSource.CLOSED)) listen();
     state.messages.forEach(function (m) { if (m.state === "waiting") deliver(m, 0); });
   });
@@ -283,18 +288,35 @@
     return out;
   }
   function emailOk(v) { return /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v); }
+  function invalid(form, name, message) {
+    var input = form.querySelector("[name=" + name + "]");
+    input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-describedby", "hl-status");
+    setStatus(message); input.focus();
+  }
+  function clearInvalid(form) {
+    Array.prototype.forEach.call(form.querySelectorAll("[aria-invalid]"), function (i) { i.removeAttribute("aria-invalid"); });
+  }
+  [prechat, offline].forEach(function (form) {
+    form.addEventListener("input", function (ev) {
+      if (ev.target.getAttribute("aria-invalid")) { ev.target.removeAttribute("aria-invalid"); setStatus(""); }
+    });
+  });
   prechat.addEventListener("submit", function (ev) {
     ev.preventDefault();
     var v = formValues(prechat);
-    if (v.email && !emailOk(v.email) || (config.require_email && !v.email)) { setStatus(t.emailRequired); prechat.querySelector("[name=email]").focus(); return; }
+    clearInvalid(prechat);
+    if (v.email && !emailOk(v.email) || (config.require_email && !v.email)) { invalid(prechat, "email", t.emailRequired); return; }
     state.name = v.name || state.name; state.email = v.email || state.email;
     state.prechatDone = true; save(); setStatus(""); show(compose); textarea.focus();
   });
   offline.addEventListener("submit", function (ev) {
     ev.preventDefault();
     var v = formValues(offline);
-    if (!emailOk(v.email)) { setStatus(t.emailRequired); offline.querySelector("[name=email]").focus(); return; }
-    if (!v.text) { offline.querySelector("[name=text]").focus(); return; }
+    clearInvalid(offline);
+    if (!emailOk(v.email)) { invalid(offline, "email", t.emailRequired); return; }
+    if (!v.text) { invalid(offline, "text", t.messageRequired); return; }
+    setStatus("");
     state.name = v.name; state.email = v.email; state.offlineSent = true;
     sendText(v.text, { offline: "true" }); view(); closeBtn.focus();
   });
