@@ -91,7 +91,10 @@ def main(argv: list[str] | None = None) -> None:
     _register_core()
     _register_plugins()
     try:
-        app(args=argv, standalone_mode=False)
+        # With standalone_mode=False click returns the code of a `typer.Exit` instead of raising.
+        rc = app(args=argv, standalone_mode=False)
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
     except ConfigError as exc:
         typer.echo(f"helpline: configuration error: {exc}", err=True)
         sys.exit(2)

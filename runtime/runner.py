@@ -95,6 +95,7 @@ class StageRunner:
         self._dlq = BY_NAME[dlq_name(stage.name)] if dlq_name(stage.name) in BY_NAME else None
         self._producer: AIOKafkaProducer | None = None
         self._header = (INSTANCE_HEADER, f"{stage.name}/{instance_id}".encode())
+        self._stage_prefix = f"{stage.name}/".encode()
 
     # -- public ---------------------------------------------------------------------------
 
@@ -165,11 +166,15 @@ class StageRunner:
     async def _handle(self, batches: dict[TopicPartition, list[Record]]) -> None:
         started = time.perf_counter()
         items: list[tuple[In, ConsumerRecord[bytes, bytes]]] = []
+        skipped = 0
         for tp, msgs in batches.items():
             spec = self._by_topic[tp.topic]
             decode = self._decoders[tp.topic]
             self.metrics.records_in(self.stage.name, spec.name, len(msgs))
             for m in msgs:
+                if self._own_stage(m):
+                    skipped += 1
+                    continue
                 try:
                     value = decode(m.value) if m.value is not None else None
                 except DecodeError as exc:
@@ -181,6 +186,14 @@ class StageRunner:
             outs = await self._process([i for i, _ in items], items)
             await self._produce(outs)
         self.metrics.batch_seconds(self.stage.name, time.perf_counter() - started)
+
+    def _own_stage(self, m: Record) -> bool:
+        """A record this stage (any replica) produced itself, e.g. its own events on
+        ``ticket.events``: stages never consume their own output, so it is not even decoded."""
+        for key, value in m.headers or ():
+            if key == INSTANCE_HEADER and value.startswith(self._stage_prefix):
+                return True
+        return False
 
     async def _process(
         self, batch: list[In], items: list[tuple[In, ConsumerRecord[bytes, bytes]]]

@@ -14,6 +14,10 @@ Failure: :meth:`Stage.process` must leave its state untouched for a record it ra
 runner retries a failed batch record by record and sends each record that still fails to the
 stage's dead-letter topic with the error and the original bytes; the worker carries on.
 
+Own output: a record the stage produced itself (any replica; the runner marks each record
+with a ``helpline-instance: <stage>/<instance>`` header) is never handed back to ``process``,
+so a stage that consumes and produces ``ticket.events`` does not see its own events.
+
 I/O stages (the notifier) may make ``process`` a coroutine; the runner awaits it. Such a stage
 does its own I/O through ports passed to its constructor.
 

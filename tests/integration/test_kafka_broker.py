@@ -62,7 +62,9 @@ def test_three_broker_cluster_survives_a_node_kill(kafka_cluster3: object) -> No
         bootstrap_servers=",".join(n.address for n in cluster.nodes if n.node_id != 2),  # type: ignore[attr-defined]
         topic_prefix="f.",
     )
-    asyncio.run(produce(alive, RAW_EMAIL, [(b"m", _email(i)) for i in range(10, 20)]))
+    # acks=all with min.insync.replicas=2: the two surviving replicas must take the writes
+    asyncio.run(produce(alive, RAW_EMAIL, [(b"m", _email(i)) for i in range(10, 20)],
+                        timeout_s=60))
     cluster.restart(2)  # type: ignore[attr-defined]
     got = asyncio.run(read_topic(alive, RAW_EMAIL, expect=20, timeout_s=60))
     assert sorted(c.value.uid for c in got) == list(range(20))

@@ -25,8 +25,11 @@ class Consumed:
     headers: tuple[tuple[str, bytes], ...] = ()
 
 
-async def produce(conn: KafkaConnection, spec: TopicSpec, records: list[tuple[bytes, Any]]) -> None:
-    async with KafkaPublisher(conn) as pub:
+async def produce(
+    conn: KafkaConnection, spec: TopicSpec, records: list[tuple[bytes, Any]],
+    timeout_s: float = 30.0,
+) -> None:
+    async with KafkaPublisher(conn, timeout_s=timeout_s) as pub:
         for key, value in records:
             await pub.publish(spec, key, value)
 
@@ -89,7 +92,8 @@ async def read_topic(
                 break
             if expect is None and time.monotonic() - last_new > idle_s:
                 ends = await consumer.end_offsets(tps)
-                if all(await _position(consumer, tp) >= ends[tp] for tp in tps):
+                positions = [await _position(consumer, tp) for tp in tps]
+                if all(pos >= ends[tp] for pos, tp in zip(positions, tps, strict=True)):
                     break
         return out
     finally:
