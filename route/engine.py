@@ -190,7 +190,12 @@ class Router:
             if decision is not None:
                 s, more = self.escalate(s, decision, at, cause)
                 out += more
-        if clocks.new_deadlines(before, s):
+        # The SLA promised to the customer (the auto-ack quotes it) depends on the priority
+        # that classification sets: announce it once the classification is known, or when the
+        # classify-wait timer stops waiting for one (route.timing), not at creation.
+        waiting = not s.classified and self.cfg.classify_wait.total_seconds() > 0
+        first_classified = isinstance(p, Classified) and not (before and before.classified)
+        if not waiting and (clocks.new_deadlines(before, s) or first_classified):
             applied = clocks.applied(s)
             if applied is not None:
                 out.append(ticket_event(s, applied, at, cause))

@@ -11,7 +11,7 @@ import dataclasses
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from route import escalation, facts, reactions
+from route import clocks, escalation, facts, reactions
 from route.alerts import SCHEDULER, notifications, supervisors_of, ticket_event
 from route.blueprint import blueprint_for, expiry_key
 from route.clocks import policy_of
@@ -90,6 +90,9 @@ def fire_timers(
             out += more
     due = s.created_at + cfg.classify_wait
     if not s.classified and s.assignee is None and s.queued_since is None and due <= now:
+        applied = clocks.applied(s)  # no classification came: the SLA as it stands
+        if applied is not None:
+            out.append(ticket_event(s, applied, due, "classify-wait"))
         s, more = r.route(s, due, "classify-wait")
         out += more
     decision = escalation.on_time(s, cfg.escalation, now)

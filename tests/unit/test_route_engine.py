@@ -14,7 +14,7 @@ from route.model import Team
 from route.sla import SlaPolicy
 from schemas.events import Actor, TicketEvent
 from schemas.notification import Notification
-from schemas.route_events import Assigned, Queued, SlaBreached, Unassigned
+from schemas.route_events import Assigned, Queued, SlaApplied, SlaBreached, Unassigned
 from tests.support.route_builders import (
     T0,
     agent,
@@ -58,9 +58,23 @@ def test_classified_ticket_is_assigned_with_a_notification_to_the_agent() -> Non
 
 def test_unclassified_ticket_is_routed_after_the_classify_wait() -> None:
     r = router(agent("a1"), classify_wait=timedelta(seconds=60))
-    assert kinds(r.handle(created("t1"), T0)) == ["sla-applied"]
+    # The SLA is not announced before classification had its chance to change the priority.
+    assert kinds(r.handle(created("t1"), T0)) == []
     assert r.tick(at(0.5)) == []
-    assert "assigned" in kinds(r.tick(at(1.5)))
+    fired = kinds(r.tick(at(1.5)))
+    assert fired[0] == "sla-applied" and "assigned" in fired
+
+
+def test_sla_is_announced_once_classified_with_the_classified_priority() -> None:
+    high = SlaPolicy("high", H, 2 * H, 8 * H, priorities=frozenset({"high"}))
+    standard = SlaPolicy("standard", 4 * H, 8 * H, 24 * H)
+    r = Router(RoutingConfig(sla_policies=(high, standard), agents=(agent("a1"),),
+                             classify_wait=timedelta(seconds=60)))
+    assert kinds(r.handle(created("t1"), T0)) == []
+    out = r.handle(classified("t1", at(0.1), priority="high"), at(0.1))
+    (applied,) = payloads(out, SlaApplied)
+    assert applied.policy == "high"
+    assert applied.first_response_due == T0 + H  # counted from creation, not classification
 
 
 def test_classification_team_and_department_default() -> None:

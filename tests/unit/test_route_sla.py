@@ -105,7 +105,9 @@ def test_pausing_never_brings_a_due_time_forward(pause_at: int, pause_for: int) 
 
 
 def _router() -> Router:
-    return Router(RoutingConfig(sla_policies=POLICIES, classify_wait=timedelta(hours=1)))
+    # classify_wait=0: no classifier to wait for, so the SLA is announced at creation (with a
+    # wait, it is announced once classified: see test_route_engine).
+    return Router(RoutingConfig(sla_policies=POLICIES, classify_wait=timedelta(0)))
 
 
 def _applied(out: list[object]) -> list[SlaApplied]:
@@ -168,7 +170,7 @@ def test_business_hours_policy_across_dst_weekend_holiday_and_pause() -> None:
                                 holiday_country="FR")
     policy = SlaPolicy("office", first_response=4 * H, resolution=16 * H, calendar="paris")
     r = Router(RoutingConfig(sla_policies=(policy,), calendars={"paris": office},
-                             classify_wait=timedelta(hours=1)))
+                             classify_wait=timedelta(0)))
     start = datetime(2026, 3, 27, 16, tzinfo=paris)  # Friday, CET; DST begins on Sunday
     (applied,) = _applied(r.handle(created("t1", start), start))
     # 1 h on Friday, 3 h on Monday (now CEST)
