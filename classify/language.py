@@ -9,11 +9,13 @@ customer's known language applies. Measured on the multilingual ticket corpus (e
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder
 
+_NOT_LETTER = re.compile(r"[\W\d_]+")
 DEFAULT_LANGUAGES = ("en", "fr", "de", "es", "pt", "it", "nl")
 
 
@@ -48,7 +50,7 @@ class LanguageDetection:
 
     def detect(self, text: str) -> DetectedLanguage:
         sample = text[: self.sample_chars]
-        if sum(c.isalpha() for c in sample) < self.min_letters:
+        if len(_NOT_LETTER.sub("", sample)) < self.min_letters:
             return DetectedLanguage(None, 0.0)  # "ok", "merci": too short to tell
         values = self._detector.compute_language_confidence_values(sample)
         if not values:

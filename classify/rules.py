@@ -8,10 +8,10 @@ rule in file order (a later rule's value wins, tags and notifications add up) un
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from classify.conditions import Condition
 from classify.facts import BusinessHours, FactView, TicketFacts
@@ -68,20 +68,34 @@ class Outcome:
     stopped_by: str | None = None
 
     def apply(self, actions: Actions) -> Outcome:
-        changes: dict[str, object] = {
-            name: getattr(actions, name)
-            for name in SCALAR_ACTIONS
-            if getattr(actions, name) is not None
-        }
-        if actions.tags:
-            changes["tags"] = _union(self.tags, actions.tags)
-        if actions.notify:
-            changes["notify"] = _union(self.notify, actions.notify)
-        return replace(self, **changes) if changes else self  # type: ignore[arg-type]
+        values: dict[str, Any] = {}
+        _apply(values, actions)
+        if self.tags or self.notify:
+            values["tags"] = (*self.tags, *values.get("tags", ()))
+            values["notify"] = (*self.notify, *values.get("notify", ()))
+        return replace(self, **_final(values)) if values else self
 
 
-def _union(first: Iterable[str], then: Iterable[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys([*first, *then]))
+def _apply(values: dict[str, Any], actions: Actions) -> None:
+    """Fold one rule's actions into ``values``: scalars overwrite, lists accumulate."""
+    for name in _SCALARS:
+        value = getattr(actions, name)
+        if value is not None:
+            values[name] = value
+    if actions.tags:
+        values["tags"] = (*values.get("tags", ()), *actions.tags)
+    if actions.notify:
+        values["notify"] = (*values.get("notify", ()), *actions.notify)
+
+
+def _final(values: dict[str, Any]) -> dict[str, Any]:
+    for name in ("tags", "notify"):
+        if name in values:
+            values[name] = tuple(dict.fromkeys(values[name]))  # first occurrence wins
+    return values
+
+
+_SCALARS = SCALAR_ACTIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +113,7 @@ class Ruleset:
         view = FactView(facts, now, self.business_hours)
         if folded:
             view.seed(folded)
-        outcome = Outcome()
+        values: dict[str, Any] = {}
         matched: list[RuleMatch] = []
         stopped_by: str | None = None
         for rule in self.rules:
@@ -107,11 +121,11 @@ class Ruleset:
                 continue
             reasons = tuple(rule.when.explain(view)) or ("always",)
             matched.append(RuleMatch(rule_id=rule.rule_id, name=rule.name, reasons=reasons))
-            outcome = outcome.apply(rule.then)
+            _apply(values, rule.then)
             if self.mode == "first" or rule.then.stop:
                 stopped_by = rule.rule_id
                 break
-        return replace(outcome, matched=tuple(matched), stopped_by=stopped_by)
+        return Outcome(matched=tuple(matched), stopped_by=stopped_by, **_final(values))
 
 
 EMPTY = Ruleset(name="(none)", version="none")

@@ -73,7 +73,15 @@ _INTENSIFIERS = frozenset({
     "very", "really", "so", "extremely", "totally", "absolutely", "completely", "too",
     "tres", "vraiment", "trop", "completement", "absolument", "totalement", "tellement",
 })
-_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_TOKEN = re.compile(r"[a-z0-9]+")
+_NEGATOR = "negator"
+_INTENSIFIER = "intensifier"
+# token -> its weight, or one of the two markers above
+_KIND: dict[str, float | str] = {
+    **{w: float(v) for w, v in _LEXICON.items()},
+    **dict.fromkeys(_INTENSIFIERS, _INTENSIFIER), **dict.fromkeys(_NEGATORS, _NEGATOR),
+}
+_PHRASE = re.compile("|".join(re.escape(p) for p in sorted(_PHRASES, key=len, reverse=True)))
 _NEGATION_SPAN = 3
 _NEGATION_FLIP = -0.75  # "not happy" is less negative than "unhappy" is; VADER uses -0.74
 _ALPHA = 15.0  # VADER's normalisation constant
@@ -94,25 +102,21 @@ def score_sentiment(text: str, negative_below: float = -0.3,
 def score_folded(folded: str, text: str, negative_below: float = -0.3,
                  positive_above: float = 0.5) -> SentimentScore:
     """:func:`score_sentiment` when the caller already has ``fold(text)``."""
-    tokens = [t.replace("'", "") for t in _TOKEN.findall(folded)]
+    tokens = _TOKEN.findall(folded.replace("'", "")) if "'" in folded else _TOKEN.findall(folded)
     total = 0.0
-    negated_until = -1
-    boost = 1.0
-    for i, token in enumerate(tokens):
-        if token in _NEGATORS:
-            negated_until = i + _NEGATION_SPAN
-            continue
-        if token in _INTENSIFIERS:
-            boost = 1.5
-            continue
-        weight = _LEXICON.get(token)
-        if weight:
-            value = weight * boost
-            total += _NEGATION_FLIP * value if i <= negated_until else value
-        boost = 1.0
-    for phrase, weight in _PHRASES.items():
-        if phrase in folded:
-            total += weight
+    last_negator = last_intensifier = -10
+    # only the few tokens the lexicon knows are looked at (one dict lookup per token)
+    for i, kind in [(i, _KIND[t]) for i, t in enumerate(tokens) if t in _KIND]:
+        if isinstance(kind, str):
+            if kind is _NEGATOR:
+                last_negator = i
+            else:
+                last_intensifier = i
+        else:
+            value = kind * (1.5 if last_intensifier == i - 1 else 1.0)
+            total += _NEGATION_FLIP * value if i - last_negator <= _NEGATION_SPAN else value
+    for phrase in set(_PHRASE.findall(folded)):
+        total += _PHRASES[phrase]
     if total < 0:
         shouting = text.count("!") >= 2 or sum(
             1 for w in text.split() if len(w) > 3 and w.isupper()
