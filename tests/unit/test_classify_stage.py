@@ -190,3 +190,32 @@ def test_models_do_not_reclassify_follow_ups(language: LanguageDetection) -> Non
     assert first.category == "billing" and first.model_status == "applied"
     assert again.model_status == "follow-up" and again.predictions == ()
     assert (again.category, again.uncertain, again.team) == (None, False, None)
+
+
+def test_yaml_rulesets_are_refused_with_a_reason(language: LanguageDetection) -> None:
+    stage = stage_with(language)
+    version = stage.ruleset.version
+    stage.restore(RULES, b"default", RulesetRecord(name="default", version="y", pushed_at=T0,
+                                                   source="rules: []", format="yaml"))
+    assert stage.ruleset.version == version
+    assert "TOML" in stage.rules_errors[0].message
+
+
+def test_the_worker_factory_reads_its_settings_section(tmp_path: Path) -> None:
+    from classify.model import save_model
+    from classify.stage import build_stage
+    from runtime.settings import Settings
+    from schemas.stage import KafkaConnection, StageContext
+
+    texts, labels = read_labelled_csv(REPO / "tests" / "golden" / "classify" / "tickets.csv",
+                                      ["text"], "category")
+    save_model(train_model(texts, labels), tmp_path / "category")
+    settings = Settings(classify=ClassifySettings(model_dirs=(str(tmp_path / "category"),),
+                                                  triage_team="Tri"))
+    ctx = StageContext(kafka=KafkaConnection(bootstrap_servers="127.0.0.1:1"), sections=settings,
+                       signing_key=b"k")
+    stage = build_stage(ctx)
+    assert stage.name == "classify" and stage.settings.triage_team == "Tri"
+    assert [m.card.target for m in stage.classifier.models] == ["category"]
+    assert build_stage(StageContext(kafka=ctx.kafka, sections=Settings(),
+                                    signing_key=b"k")).classifier.models == ()
