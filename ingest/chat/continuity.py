@@ -158,6 +158,7 @@ def email_fallback(
         ticket_number=reply.ticket_number,
         created_at=now,
         recipient=Address(name=name or "", address=email),
+        mailbox=reply.site_id,  # a chat ticket's mailbox is its site: notify's sender identity
         language=reply.language,
         conversation_id=reply.conversation_id,
         context={

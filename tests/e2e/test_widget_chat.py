@@ -1,19 +1,14 @@
 """End to end in a real browser: Debian's headless Chromium opens the demo page, a visitor
-types into the widget, the message lands on raw.chat, the real normalize and tickets stages
-turn it into a ticket, and the auto-acknowledgement appears in the widget; after a reload the
-conversation is still there.
-
-The auto-ack: the notify stage is not runnable on main yet, so this test stands in for it by
-producing the ChatReply that notify emits on chat.outbound for the created ticket (same
-fields: ticket id and number from the ``created`` event).
+types into the widget, the message lands on raw.chat, the real normalize, tickets and notify
+stages (under the real runner) turn it into a ticket and an auto-acknowledgement on
+chat.outbound, and the chat service pushes that ack into the open widget; after a reload the
+conversation is still there. No route stage runs, so notify acks after its SLA wait.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,19 +16,19 @@ import pytest
 
 from ingest.chat.settings import ChatSettings, SiteSettings
 from schemas.events import TicketEvent
-from schemas.notification import ChatReply
 from schemas.stage import KafkaConnection
 from schemas.ticket_events import Created
-from schemas.topics import CHAT_OUTBOUND, RAW_CHAT, TICKET_EVENTS
+from schemas.topics import RAW_CHAT, TICKET_EVENTS
 from tests.support.chat_browser import chromium
 from tests.support.chat_kafka import topic_now
 from tests.support.chat_pipeline import running_stages
 from tests.support.chat_service import SIGNING_KEY, running_chat
-from tests.support.kafka import produce
 
 pytestmark = pytest.mark.integration
 
 WAIT_S = 60.0
+# no route stage here: notify acks once its SLA wait is over
+NOTIFY = {"HELPLINE_NOTIFY__SLA_WAIT_S": "0.5", "HELPLINE_NOTIFY__TICK_INTERVAL_S": "0.2"}
 T = TypeVar("T")
 
 
@@ -62,7 +57,7 @@ def test_a_visitor_chats_through_the_widget(kafka_conn: KafkaConnection, tmp_pat
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
-    with running_stages(kafka_conn, ("normalize", "tickets"), SIGNING_KEY), \
+    with running_stages(kafka_conn, ("normalize", "tickets", "notify"), SIGNING_KEY, NOTIFY), \
             running_chat(kafka_conn, _settings()) as chat, \
             chromium(tmp_path / "profile") as driver:
         d: Any = driver
@@ -103,17 +98,8 @@ def test_a_visitor_chats_through_the_widget(kafka_conn: KafkaConnection, tmp_pat
         ticket = eventually(created, "ticket created from the chat message")
         assert isinstance(ticket.payload, Created) and ticket.payload.channel == "chat"
 
-        ack = ChatReply(
-            notification_id=f"ack-{ticket.ticket_id}", site_id="demo",
-            conversation_id=raw.conversation_id, ticket_id=ticket.ticket_id,
-            ticket_number=ticket.ticket_number, kind="auto-ack", author="Demo shop",
-            text=f"Thanks Alice, we got your message: ticket #{ticket.ticket_number}.",
-            at=datetime.now(UTC), fallback_email="alice@example.com",
-        )
-        asyncio.run(produce(kafka_conn, CHAT_OUTBOUND,
-                            [(f"demo:{raw.conversation_id}".encode(), ack)]))
         agent = wait.until(lambda _: d.find_elements(By.CSS_SELECTOR, "li.hl-agent"))
-        assert f"ticket #{ticket.ticket_number}" in agent[0].text
+        assert ticket.ticket_number in agent[0].text  # notify's chat auto-ack names the ticket
         log = d.find_element(By.ID, "hl-log")
         assert log.get_attribute("aria-live") == "polite" and log.get_attribute("role") == "log"
         d.save_screenshot(str(tmp_path / "widget.png"))
@@ -122,7 +108,7 @@ def test_a_visitor_chats_through_the_widget(kafka_conn: KafkaConnection, tmp_pat
         ready()
         wait.until(lambda _: len(d.find_elements(By.CSS_SELECTOR, "#hl-log li")) == 2)
         texts = [li.text for li in d.find_elements(By.CSS_SELECTOR, "#hl-log li")]
-        assert "My order A-17 never arrived" in texts[0] and "ticket #" in texts[1]
+        assert "My order A-17 never arrived" in texts[0] and ticket.ticket_number in texts[1]
 
         d.find_element(By.ID, "hl-text").click()
         d.switch_to.active_element.send_keys(Keys.ESCAPE)  # keyboard closes, focus returns

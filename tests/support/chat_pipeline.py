@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from runtime.runner import StageRunner
-from runtime.settings import RunnerSettings, Settings
+from runtime.settings import RunnerSettings, load_settings
 from runtime.workers import STAGES, load
 from schemas.stage import KafkaConnection, StageContext
 
@@ -18,9 +18,11 @@ STOP_TIMEOUT_S = 30.0
 
 
 @contextmanager
-def running_stages(conn: KafkaConnection, names: tuple[str, ...],
-                   signing_key: bytes) -> Iterator[None]:
-    settings = Settings()
+def running_stages(conn: KafkaConnection, names: tuple[str, ...], signing_key: bytes,
+                   env: dict[str, str] | None = None) -> Iterator[None]:
+    """``env``: settings as ``HELPLINE_<SECTION>__<KEY>`` values (the process environment is
+    not read)."""
+    settings = load_settings(env=env or {})
     ctx = StageContext(kafka=conn, sections=settings, signing_key=signing_key)
     runners = [StageRunner(load(STAGES[name])(ctx), conn,
                            RunnerSettings(batch_timeout_ms=10, linger_ms=1)) for name in names]
