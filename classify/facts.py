@@ -47,6 +47,9 @@ class TicketFacts:
     created_at: datetime | None = None
     is_new: bool = True  # the ticket's first inbound message (Freshdesk's "ticket is created")
     tags: tuple[str, ...] = ()
+    ticket_type: str | None = None  # as set on the ticket (web form's type, an agent, a rule)
+    ticket_category: str | None = None
+    ticket_team: str | None = None
     model_category: str | None = None
     model_confidence: float | None = None
     model_uncertain: bool = False
@@ -95,6 +98,9 @@ _FIELDS: dict[str, tuple[FieldKind, Callable[[TicketFacts], Any]]] = {
     "ticket.exchanges": ("number", lambda f: f.exchanges),
     "ticket.is_new": ("bool", lambda f: f.is_new),
     "ticket.tags": ("list", lambda f: f.tags),
+    "ticket.type": ("text", lambda f: f.ticket_type),
+    "ticket.category": ("text", lambda f: f.ticket_category),
+    "ticket.team": ("text", lambda f: f.ticket_team),
     "model.category": ("text", lambda f: f.model_category),
     "model.confidence": ("number", lambda f: f.model_confidence),
     "model.uncertain": ("bool", lambda f: f.model_uncertain),

@@ -61,13 +61,17 @@ class TicketSnapshot:
     created_at: datetime | None = None
     tags: tuple[str, ...] = ()
     first_message_id: str | None = None  # the message that opened the ticket
+    type: str | None = None
+    category: str | None = None
+    team: str | None = None
 
     @staticmethod
     def of_ticket(t: Ticket) -> TicketSnapshot:
         return TicketSnapshot(t.subject, t.channel, t.mailbox, t.customer_id,
                               t.requester.address, t.priority, t.status, t.exchanges,
                               t.inbound_count, t.created_at, t.tags,
-                              t.message_ids[0] if t.message_ids else None)
+                              t.message_ids[0] if t.message_ids else None, t.type,
+                              t.category, t.team)
 
     @staticmethod
     def of_created(e: TicketEvent, c: Created) -> TicketSnapshot:
@@ -198,7 +202,18 @@ class ClassifyStage:
             created_at=ticket.created_at if ticket else message.received_at,
             is_new=is_new,
             tags=ticket.tags if ticket else (),
+            ticket_type=(ticket.type if ticket else None) or _form_type(form),
+            ticket_category=ticket.category if ticket else None,
+            ticket_team=ticket.team if ticket else None,
         )
+
+
+def _form_type(form: object) -> str | None:
+    """A web form's own ticket type field ("type" / "ticket_type"), when it has one."""
+    if isinstance(form, Mapping):
+        value = form.get("type") or form.get("ticket_type")
+        return str(value) if value else None
+    return None
 
 
 def build_classifier(settings: ClassifySettings) -> Classifier:

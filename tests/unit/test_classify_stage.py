@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -219,3 +220,16 @@ def test_the_worker_factory_reads_its_settings_section(tmp_path: Path) -> None:
     assert [m.card.target for m in stage.classifier.models] == ["category"]
     assert build_stage(StageContext(kafka=ctx.kafka, sections=Settings(),
                                     signing_key=b"k")).classifier.models == ()
+
+
+def test_form_fields_and_the_ticket_type_reach_the_rules(language: LanguageDetection) -> None:
+    rules = ('[[rule]]\nid = "returns"\nwhen = [ { field = "form.product", equals = "X200" }, '
+             '{ field = "ticket.type", equals = "return" } ]\nthen = { team = "Returns" }\n')
+    stage = stage_with(language, source=rules)
+    created, added = opened("t1", "Retour", "Je renvoie mon X200")
+    added = replace(added, payload=replace(added.payload, extra={
+        "form": {"product": "X200", "type": "Return"}}))
+    (event,) = classified(stage, [created, added])
+    assert payload(event).team == "Returns"
+    assert payload(event).matched_rules[0].reasons == (
+        'form.product equals "X200" (is "X200")', 'ticket.type equals "return" (is "Return")')
