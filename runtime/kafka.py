@@ -114,7 +114,12 @@ def free_port() -> int:
 
 
 def new_cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """A Kafka UUID (22 url-safe base64 characters). Like Kafka's own ``Uuid.randomUuid`` it
+    never starts with ``-``, which the storage tool would read as an option."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cid.startswith("-"):
+            return cid
 
 
 @dataclass

@@ -21,6 +21,7 @@ Retriable errors are retried ``max_attempts`` times with backoff before dead-let
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import time
@@ -128,6 +129,10 @@ class StageRunner:
             self.status.error = f"{type(exc).__name__}: {exc}"
             raise
         finally:
+            drain = getattr(self.stage, "drain", None)
+            if drain is not None:  # a stage with work of its own in flight finishes it
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(drain(), self.cfg.shutdown_timeout_s)
             if table_task is not None:
                 table_task.cancel()
                 await asyncio.gather(table_task, return_exceptions=True)

@@ -21,6 +21,10 @@ so a stage that consumes and produces ``ticket.events`` does not see its own eve
 I/O stages (the notifier) may make ``process`` a coroutine; the runner awaits it. Such a stage
 does its own I/O through ports passed to its constructor.
 
+Shutdown: a stage may define ``async drain()``; the runner awaits it (bounded by the
+``runner.shutdown_timeout_s`` setting) before it stops, so work a stage started on its own
+(sends in flight, its own producer) finishes or is closed cleanly.
+
 Time: ``now`` is a parameter, never read from a clock inside a stage. Stages with timers set
 ``tick_interval`` and the runner calls :meth:`Stage.tick` with the current time.
 """

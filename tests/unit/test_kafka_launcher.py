@@ -36,6 +36,6 @@ def test_three_node_configs_share_one_static_quorum(tmp_path: Path) -> None:
 
 
 def test_cluster_ids_are_kafka_uuids() -> None:
-    ids = {new_cluster_id() for _ in range(50)}
-    assert len(ids) == 50
-    assert all(len(i) == 22 and "=" not in i for i in ids)
+    ids = {new_cluster_id() for _ in range(2000)}  # ~1 in 64 raw ids would start with "-"
+    assert len(ids) == 2000
+    assert all(len(i) == 22 and "=" not in i and not i.startswith("-") for i in ids)
