@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,22 +95,23 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
         from classify.evaluation import read_labelled_csv, score
         from classify.model import TrainingOptions, save_model, train_model
 
-        texts, labels = read_labelled_csv(data, text_col, label_col)
-        held: tuple[list[str], list[str]] = ([], [])
-        if holdout > 0:
-            from sklearn.model_selection import train_test_split
+        with _reported():
+            texts, labels = read_labelled_csv(data, text_col, label_col)
+            held: tuple[list[str], list[str]] = ([], [])
+            if holdout > 0:
+                from sklearn.model_selection import train_test_split
 
-            texts, x_test, labels, y_test = train_test_split(
-                texts, labels, test_size=holdout, random_state=seed, stratify=labels)
-            held = (x_test, y_test)
-        options = TrainingOptions(target=target, target_precision=target_precision, seed=seed,
-                                  features=features)
-        trained = train_model(texts, labels, options)
-        card = save_model(trained, out)
-        report: dict[str, Any] = {"model": asdict(card)}
-        if held[0]:
-            report["holdout"] = score(trained.predict(held[0]), held[1])
-        _print_json(report)
+                texts, x_test, labels, y_test = train_test_split(
+                    texts, labels, test_size=holdout, random_state=seed, stratify=labels)
+                held = (x_test, y_test)
+            options = TrainingOptions(target=target, target_precision=target_precision, seed=seed,
+                                      features=features)
+            trained = train_model(texts, labels, options)
+            card = save_model(trained, out)
+            report: dict[str, Any] = {"model": asdict(card)}
+            if held[0]:
+                report["holdout"] = score(trained.predict(held[0]), held[1])
+            _print_json(report)
 
     @model.command("evaluate")
     def evaluate(data: DataOpt, text_col: TextOpt, label_col: LabelOpt, model_dir: ModelOpt,
@@ -122,14 +124,15 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
         from classify.evaluation import abstention_on, read_labelled_csv, score
         from classify.model import load_model
 
-        loaded = load_model(model_dir)
-        texts, labels = read_labelled_csv(data, text_col, label_col)
-        report = score(loaded.predict(texts), labels)
-        report["model_version"] = loaded.card.version
-        if out_of_scope is not None:
-            oos, _ = read_labelled_csv(out_of_scope, [out_of_scope_col], None)
-            report["out_of_scope"] = abstention_on(loaded, oos)
-        _print_json(report)
+        with _reported():
+            loaded = load_model(model_dir)
+            texts, labels = read_labelled_csv(data, text_col, label_col)
+            report = score(loaded.predict(texts), labels)
+            report["model_version"] = loaded.card.version
+            if out_of_scope is not None:
+                oos, _ = read_labelled_csv(out_of_scope, [out_of_scope_col], None)
+                report["out_of_scope"] = abstention_on(loaded, oos)
+            _print_json(report)
 
     @model.command("predict")
     def predict(data: DataOpt, text_col: TextOpt, model_dir: ModelOpt,
@@ -138,17 +141,31 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
         from classify.evaluation import read_labelled_csv
         from classify.model import load_model
 
-        loaded = load_model(model_dir)
-        texts, _ = read_labelled_csv(data, text_col, None)
-        for start in range(0, len(texts), batch):
-            for p in loaded.predict(texts[start:start + batch]):
-                sys.stdout.write(orjson.dumps({
-                    "label": p.label, "confidence": round(p.confidence, 4),
-                    "abstained": p.abstained, "best_guess": p.best_guess, "reason": p.reason,
-                }).decode() + "\n")
+        with _reported():
+            loaded = load_model(model_dir)
+            texts, _ = read_labelled_csv(data, text_col, None)
+            for start in range(0, len(texts), batch):
+                for p in loaded.predict(texts[start:start + batch]):
+                    sys.stdout.write(orjson.dumps({
+                        "label": p.label, "confidence": round(p.confidence, 4),
+                        "abstained": p.abstained, "best_guess": p.best_guess, "reason": p.reason,
+                    }).decode() + "\n")
 
     app.add_typer(rules, name="rules")
     app.add_typer(model, name="model")
+
+
+@contextmanager
+def _reported() -> Iterator[None]:
+    """Bad input (a missing column, an unreadable or tampered model) is a one-line error and
+    exit code 1, not a traceback."""
+    from classify.model import ModelLoadError
+
+    try:
+        yield
+    except (ValueError, OSError, ModelLoadError) as exc:
+        typer.echo(f"helpline: {exc}", err=True)
+        raise SystemExit(1) from None
 
 
 def _declared_name(source: str) -> str | None:

@@ -42,6 +42,7 @@ from classify.text import fold
 WEIGHTS = "model.joblib"
 METADATA = "model.json"
 FORMAT_VERSION = 1
+TARGETS = ("category", "department", "priority", "type")  # ticket fields a model can set
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +195,10 @@ def choose_confidence_threshold(confidence: np.ndarray, correct: np.ndarray,
 def train_model(texts: Sequence[str], labels: Sequence[str],
                 options: TrainingOptions = TrainingOptions()) -> TicketClassifier:
     """Fit on ``texts``/``labels``; a stratified validation split picks the thresholds."""
+    if options.target not in TARGETS:
+        raise ValueError(f"target must be one of {', '.join(TARGETS)}, not {options.target!r}")
+    if len(set(labels)) < 2:
+        raise ValueError("training needs at least two different labels")
     texts = prepare(texts, options.max_chars)
     counts: dict[str, int] = {}
     for label in labels:

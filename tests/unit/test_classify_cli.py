@@ -68,3 +68,19 @@ def test_rules_check(app: typer.Typer, tmp_path: Path) -> None:
     refused = runner.invoke(app, ["rules", "check", str(bad)])
     assert refused.exit_code == 1
     assert "3:" in refused.output and "priority must be one of" in refused.output
+
+
+def test_operator_mistakes_are_one_line_errors(app: typer.Typer, tmp_path: Path) -> None:
+    runner = CliRunner()
+    data = str(GOLDEN / "tickets.csv")
+    wrong_column = runner.invoke(app, ["model", "train", "--data", data, "--text-col", "body",
+                                       "--label-col", "category", "--out", str(tmp_path / "m")])
+    assert wrong_column.exit_code == 1
+    assert "no column 'body'" in wrong_column.output
+    wrong_target = runner.invoke(app, ["model", "train", "--data", data, "--text-col", "text",
+                                       "--label-col", "category", "--target", "colour",
+                                       "--out", str(tmp_path / "m")])
+    assert wrong_target.exit_code == 1 and "target must be one of" in wrong_target.output
+    no_model = runner.invoke(app, ["model", "predict", "--data", data, "--text-col", "text",
+                                   "--model", str(tmp_path / "missing")])
+    assert no_model.exit_code == 1 and "no model.json" in no_model.output
