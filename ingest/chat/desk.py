@@ -52,6 +52,32 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def wire_message_id(visitor: VisitorPass, msg: PostMessage) -> str:
+    """The client's id, scoped by its conversation: one visitor cannot collide with (and so
+    suppress, downstream dedupe being by id) another visitor's messages."""
+    return f"{visitor.conversation_id}.{msg.message_id}"
+
+
+def raw_chat_message(
+    site_id: str, visitor: VisitorPass, msg: PostMessage, now: datetime
+) -> RawChatMessage:
+    """What goes on raw.chat for an accepted message. Pure."""
+    return RawChatMessage(
+        site_id=site_id,
+        conversation_id=visitor.conversation_id,
+        message_id=wire_message_id(visitor, msg),
+        visitor_id=visitor.visitor_id,
+        text=msg.text,
+        received_at=now,
+        verified_identifier=visitor.verified_identifier,
+        name=msg.contact.name,
+        email=msg.contact.email,
+        locale=msg.contact.locale,
+        page_url=msg.contact.page_url,
+        fields=msg.fields,
+    )
+
+
 class ChatDesk:
     def __init__(
         self,
@@ -187,7 +213,7 @@ class ChatDesk:
         self, site: SiteSettings, visitor: VisitorPass, msg: PostMessage, now: datetime
     ) -> Accepted:
         """Publish the message to raw.chat; returns once the broker acknowledged it."""
-        wire_id = f"{visitor.conversation_id}.{msg.message_id}"
+        wire_id = wire_message_id(visitor, msg)
         cache_key = f"{site.id}\x00{wire_id}"
         known = self._accepted.get(cache_key)
         if known is not None:
@@ -201,20 +227,7 @@ class ChatDesk:
                             retry_after_s=verdict.retry_after_s)
         if site.require_email and not msg.contact.email and not self._known_email(visitor):
             raise Rejection(422, "missing-field", "this site asks for an email", "email")
-        raw = RawChatMessage(
-            site_id=site.id,
-            conversation_id=visitor.conversation_id,
-            message_id=wire_id,
-            visitor_id=visitor.visitor_id,
-            text=msg.text,
-            received_at=now,
-            verified_identifier=visitor.verified_identifier,
-            name=msg.contact.name,
-            email=msg.contact.email,
-            locale=msg.contact.locale,
-            page_url=msg.contact.page_url,
-            fields=msg.fields,
-        )
+        raw = raw_chat_message(site.id, visitor, msg, now)
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._inflight[cache_key] = future
         try:

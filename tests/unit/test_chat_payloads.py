@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ingest.chat.payloads import Rejection, parse_json, post_message, start_conversation
 from tests.support.chat_fakes import chat_settings
@@ -68,3 +70,30 @@ def test_rate_limit_rejections_carry_retry_after() -> None:
     r = Rejection(429, "rate-limited", "slow down", retry_after_s=7)
     assert r.headers() == {"Retry-After": "7"}
     assert b'"retry_after":7' in r.body()
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner,
+                                                                max_size=3),
+    max_leaves=8,
+)
+_keys = st.sampled_from(["message_id", "text", "name", "email", "locale", "page_url", "fields",
+                         "identifier", "identifier_hash", "visitor_token", "other"])
+
+
+@given(st.dictionaries(_keys, _json | st.text(max_size=600), max_size=8))
+def test_any_json_object_is_accepted_or_rejected_never_crashes(body: dict[str, Any]) -> None:
+    for parse in (post_message, start_conversation):
+        try:
+            parse(body, S)
+        except Rejection as exc:
+            assert 400 <= exc.status < 500 and exc.message
+
+
+@given(st.binary(max_size=200))
+def test_any_bytes_parse_or_are_rejected(data: bytes) -> None:
+    try:
+        parse_json(data)
+    except Rejection as exc:
+        assert exc.status in (400, 422)
