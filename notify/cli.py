@@ -26,16 +26,9 @@ from schemas.stage import StageContext
 KINDS = ("auto-ack", "agent-reply", *sorted(ALERT_KINDS))
 
 
-def _settings(get_ctx: Callable[[], StageContext]) -> tuple[NotifySettings, bytes]:
-    """The configured [notify] section. These commands need no broker: when none is reachable
-    (a retriable error), the settings are still read from the config file's context."""
-    try:
-        ctx = get_ctx()
-    except Exception as exc:
-        if not getattr(exc, "retriable", False):
-            raise
-        typer.echo(f"(no broker: {exc}; using default notify settings)", err=True)
-        return NotifySettings(), b"preview"
+def _settings(get_ctx: Callable[..., StageContext]) -> tuple[NotifySettings, bytes]:
+    """The configured [notify] section; these commands need no broker."""
+    ctx = get_ctx(broker=False)
     settings: NotifySettings = ctx.section("notify")
     return settings, ctx.signing_key
 
@@ -60,7 +53,7 @@ def sample(kind: str, *, mailbox: str | None, language: str | None, channel: str
     )
 
 
-def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
+def register(app: typer.Typer, get_ctx: Callable[..., StageContext]) -> None:
     notify_app = typer.Typer(help="Notifications: preview templates, test the SMTP relay.",
                              no_args_is_help=True)
     app.add_typer(notify_app, name="notify")

@@ -45,12 +45,17 @@ def get_settings() -> Settings:
     return settings
 
 
-def get_ctx(bootstrap: str | None = None) -> StageContext:
+def get_ctx(bootstrap: str | None = None, *, broker: bool = True) -> StageContext:
+    """The validated context. ``broker=False``: for commands that only need settings (the
+    broker address is then the configured one, possibly empty, and nothing is resolved)."""
     from runtime.kafka import resolve_bootstrap
 
     s = get_settings()
+    if not broker:
+        bootstrap = bootstrap or s.kafka.bootstrap_servers
     return StageContext(
-        kafka=s.connection(bootstrap or resolve_bootstrap(s)),
+        kafka=s.connection(bootstrap or resolve_bootstrap(s)) if broker or bootstrap
+        else s.connection(""),
         sections=s,
         signing_key=s.signing_key,
     )

@@ -213,10 +213,12 @@ def cli_app(notify: NotifySettings | None = None) -> typer.Typer:
     def _root() -> None:
         return None
 
-    def get_ctx() -> StageContext:
-        if notify is None:
+    def get_ctx(bootstrap: str | None = None, *, broker: bool = True) -> StageContext:
+        # like runtime.cli.get_ctx: broker=False asks for settings only, never a broker
+        if notify is None and broker:
             raise _NoBroker("no broker")
-        return StageContext(kafka=KafkaConnection("127.0.0.1:1"), sections=_Sections(notify),
+        return StageContext(kafka=KafkaConnection("127.0.0.1:1"),
+                            sections=_Sections(notify or NotifySettings()),
                             signing_key=b"k" * 32)
 
     register(app, get_ctx)
