@@ -5,6 +5,10 @@
 * ``connector``: helpline's IMAP connector from a local Dovecot to raw.email on a real Apache
   Kafka broker, every record acknowledged (acks=all) and checkpointed, messages per second;
   target >= 70 % of ``bare``;
+* ``connector_to_kafka_1mib_producer_batches`` / ``connector_to_null_publisher``: the same
+  connector with larger producer batches, and with a publisher that acknowledges at once,
+  to show where the time goes; ``bare_aiokafka_produce_same_records``: the same records
+  produced by one bare aiokafka producer (the Kafka side's own ceiling here);
 * ``idle_latency``: with the connector IDLE, one new mail at a time is APPENDed; latency from
   the start of the APPEND to Kafka's acknowledgement of its raw record; target p99 < 1 s.
 
@@ -25,6 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +42,10 @@ from ingest.imap_status import StatusBoard  # noqa: E402
 from runtime.kafka import running_cluster  # noqa: E402
 from runtime.kafka_io import KafkaPublisher, create_topics, make_producer  # noqa: E402
 from runtime.settings import LocalKafkaSettings  # noqa: E402
+from schemas.codec import encode  # noqa: E402
+from schemas.raw import RawEmail  # noqa: E402
 from schemas.stage import KafkaConnection  # noqa: E402
-from schemas.topics import TopicSpec  # noqa: E402
+from schemas.topics import RAW_EMAIL, TopicSpec  # noqa: E402
 from tests.support.dovecot import Dovecot, running_dovecot  # noqa: E402
 from tests.support.imap_connector import email_settings, mailbox_for  # noqa: E402
 
@@ -111,6 +118,19 @@ async def wait_until(predicate: Any, deadline: float) -> bool:
     return True
 
 
+class NullPublisher:
+    """Acknowledges at once: what the connector itself costs, without Kafka."""
+
+    async def publish(self, topic: TopicSpec, key: bytes, value: Any) -> None:
+        return None
+
+    async def __aenter__(self) -> NullPublisher:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
 def kafka_publisher(conn: KafkaConnection, max_batch_bytes: int | None) -> KafkaPublisher:
     publisher = KafkaPublisher(conn)
     if max_batch_bytes:  # what-if figure for the lead: larger producer batches
@@ -121,13 +141,14 @@ def kafka_publisher(conn: KafkaConnection, max_batch_bytes: int | None) -> Kafka
 
 async def connector_run(
     conn: KafkaConnection, dovecot: Dovecot, user: str, expected: int, samples: int,
-    deadline: float, cp_dir: Path, max_batch_bytes: int | None = None,
+    deadline: float, cp_dir: Path, max_batch_bytes: int | None = None, null: bool = False,
 ) -> dict[str, Any]:
     settings = email_settings(cp_dir, mailbox_for(dovecot, user, fetch_batch_size=BATCH,
                                                   idle_check_interval_s=0.5))
     status = StatusBoard()
     stop = asyncio.Event()
-    async with kafka_publisher(conn, max_batch_bytes) as kafka:
+    sink: Any = NullPublisher() if null else kafka_publisher(conn, max_batch_bytes)
+    async with sink as kafka:
         publisher = TimedPublisher(kafka)
         t0 = time.perf_counter()
         task = asyncio.create_task(run_mailboxes(settings, publisher, stop, status))
@@ -153,6 +174,27 @@ async def connector_run(
             "ingested": status.get(user, "INBOX").ingested}
 
 
+async def bare_produce(conn: KafkaConnection, dovecot: Dovecot, user: str) -> tuple[int, float]:
+    """The Kafka side alone: the same mail as RawEmail records, produced by one aiokafka
+    producer (acks=all, 1 MiB batches) with every ack awaited; read from IMAP beforehand."""
+    with dovecot.client(user) as imap:
+        imap.select_folder("INBOX", readonly=True)
+        uids = sorted(imap.search("ALL"))
+        raws = [v[b"BODY[]"] for v in imap.fetch(uids, ["BODY.PEEK[]"]).values()]
+    now = datetime.now(UTC)
+    producer = make_producer(conn, linger_ms=5, max_batch_size=1 << 20)
+    await producer.start()
+    try:
+        t0 = time.perf_counter()
+        futures = [await producer.send(conn.topic(RAW_EMAIL), encode(RawEmail(
+            source="imap", mailbox=user, raw=raw, received_at=now, folder="INBOX",
+            uidvalidity=1, uid=i + 1)), key=user.encode()) for i, raw in enumerate(raws)]
+        await asyncio.gather(*futures)
+        return len(raws), time.perf_counter() - t0
+    finally:
+        await producer.stop()
+
+
 def pct(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -173,8 +215,12 @@ async def main(count: int, samples: int, timeout_s: float) -> dict[str, Any]:
         bare_n, size, bare_s = await asyncio.to_thread(bare_fetch, dovecot, "bench")
         run = await connector_run(conn, dovecot, "bench", appended, samples, deadline,
                                   Path(tmp) / "cp1")
-        tuned = await connector_run(conn, dovecot, "bench", appended + len(run["latencies"]), 0,
-                                    deadline, Path(tmp) / "cp2", max_batch_bytes=1 << 20)
+        total = appended + len(run["latencies"])
+        tuned = await connector_run(conn, dovecot, "bench", total, 0, deadline,
+                                    Path(tmp) / "cp2", max_batch_bytes=1 << 20)
+        produced, produce_s = await bare_produce(conn, dovecot, "bench")
+        alone = await connector_run(conn, dovecot, "bench", total, 0, deadline,
+                                    Path(tmp) / "cp3", null=True)
     bare_rate = bare_n / bare_s
     lat = run["latencies"]
 
@@ -189,7 +235,10 @@ async def main(count: int, samples: int, timeout_s: float) -> dict[str, Any]:
         "bare_imapclient_fetch": {"messages_per_s": round(bare_rate, 1),
                                   "seconds": round(bare_s, 3)},
         "connector_to_kafka": rate(run, appended),
-        "connector_to_kafka_1mib_producer_batches": rate(tuned, appended + len(lat)),
+        "connector_to_kafka_1mib_producer_batches": rate(tuned, total),
+        "connector_to_null_publisher": rate(alone, total),
+        "bare_aiokafka_produce_same_records": {
+            "messages_per_s": round(produced / produce_s, 1), "seconds": round(produce_s, 3)},
         "target_ratio": 0.7,
         "idle_latency_ms": {
             "samples": len(lat),
