@@ -1,28 +1,33 @@
 """End to end in a real browser: Debian's headless Chromium opens the demo page, a visitor
 types into the widget, the message lands on raw.chat, the real normalize, tickets and notify
 stages (under the real runner) turn it into a ticket and an auto-acknowledgement on
-chat.outbound, and the chat service pushes that ack into the open widget; after a reload the
-conversation is still there. No route stage runs, so notify acks after its SLA wait.
+chat.outbound, and the chat service pushes that ack into the open widget; an agent's reply
+command on the ticket comes back the same way; after a reload the conversation is still there.
+No route stage runs, so notify acks after its SLA wait.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
 from ingest.chat.settings import ChatSettings, SiteSettings
+from schemas.commands import AgentAction
 from schemas.events import TicketEvent
 from schemas.stage import KafkaConnection
 from schemas.ticket_events import Created
-from schemas.topics import RAW_CHAT, TICKET_EVENTS
+from schemas.topics import RAW_CHAT, TICKET_COMMANDS, TICKET_EVENTS
 from tests.support.chat_browser import chromium
 from tests.support.chat_kafka import topic_now
 from tests.support.chat_pipeline import running_stages
 from tests.support.chat_service import SIGNING_KEY, running_chat
+from tests.support.kafka import produce
 
 pytestmark = pytest.mark.integration
 
@@ -100,15 +105,24 @@ def test_a_visitor_chats_through_the_widget(kafka_conn: KafkaConnection, tmp_pat
 
         agent = wait.until(lambda _: d.find_elements(By.CSS_SELECTOR, "li.hl-agent"))
         assert ticket.ticket_number in agent[0].text  # notify's chat auto-ack names the ticket
+        # an agent answers on the ticket (ticket.commands): tickets -> notify -> chat.outbound
+        reply = AgentAction(command_id="cmd-e2e-1", ticket_id=ticket.ticket_id, action="reply",
+                            agent_id="agent-7", at=datetime.now(UTC),
+                            text="Your parcel left our warehouse this morning.")
+        asyncio.run(produce(kafka_conn, TICKET_COMMANDS, [(ticket.ticket_id.encode(), reply)]))
+        wait.until(lambda _: len(d.find_elements(By.CSS_SELECTOR, "li.hl-agent")) == 2)
+        answer = d.find_elements(By.CSS_SELECTOR, "li.hl-agent")[1].text
+        assert "Your parcel left our warehouse this morning." in answer
         log = d.find_element(By.ID, "hl-log")
         assert log.get_attribute("aria-live") == "polite" and log.get_attribute("role") == "log"
         d.save_screenshot(str(tmp_path / "widget.png"))
 
         d.refresh()  # the conversation survives a reload (localStorage) and the ack is kept
         ready()
-        wait.until(lambda _: len(d.find_elements(By.CSS_SELECTOR, "#hl-log li")) == 2)
+        wait.until(lambda _: len(d.find_elements(By.CSS_SELECTOR, "#hl-log li")) == 3)
         texts = [li.text for li in d.find_elements(By.CSS_SELECTOR, "#hl-log li")]
         assert "My order A-17 never arrived" in texts[0] and ticket.ticket_number in texts[1]
+        assert "left our warehouse" in texts[2]
 
         d.find_element(By.ID, "hl-text").click()
         d.switch_to.active_element.send_keys(Keys.ESCAPE)  # keyboard closes, focus returns
