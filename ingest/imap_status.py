@@ -72,3 +72,20 @@ class StatusBoard:
     def healthy(self) -> bool:
         """False while any folder's credentials are rejected (an operator must act)."""
         return not any(f.needs_reauth for f in self._folders.values())
+
+    def report(self) -> dict[str, object]:
+        """For /readyz and logs: ready unless a mailbox needs re-auth; one entry per folder
+        with its state and counters (names from the config, no addresses)."""
+        return {
+            "service": "imap",
+            "ready": self.healthy(),
+            "folders": [
+                {
+                    "mailbox": f.mailbox, "folder": f.folder, "state": f.state,
+                    "detail": f.detail, "idle": f.idle_supported, "ingested": f.ingested,
+                    "quarantined": f.quarantined, "resyncs": f.resyncs, "failures": f.failures,
+                    "last_ingest_at": f.last_ingest_at.isoformat() if f.last_ingest_at else None,
+                }
+                for f in self.snapshot()
+            ],
+        }

@@ -230,6 +230,12 @@ async def test_auth_failure_is_a_state_not_a_crash_loop(tmp_path: Path) -> None:
     assert health.state == "auth_failed"
     assert health.detail == "[AUTHENTICATIONFAILED] Authentication failed."
     assert not status.healthy()
+    report = status.report()
+    assert report["ready"] is False
+    assert report["folders"] == [{
+        "mailbox": "support", "folder": "INBOX", "state": "auth_failed",
+        "detail": "[AUTHENTICATIONFAILED] Authentication failed.", "idle": None, "ingested": 0,
+        "quarantined": 0, "resyncs": 0, "failures": 1, "last_ingest_at": None}]
     await asyncio.sleep(0.12)
     logins = w.session.logins
     assert logins <= 4  # retried at auth_retry_interval_s, not in a tight loop
