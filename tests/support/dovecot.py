@@ -45,7 +45,25 @@ def _accounts() -> tuple[str, int, int]:
     return nobody.pw_name, nobody.pw_uid, nobody.pw_gid
 
 
-def render_config(root: Path, port: int) -> str:
+def _oauth2(root: Path, introspection_url: str | None) -> tuple[str, str]:
+    """Extra mechanisms and passdb for XOAUTH2, validated by an introspection endpoint."""
+    if introspection_url is None:
+        return "", ""
+    (root / "oauth2.conf.ext").write_text(
+        f"introspection_mode = post\nintrospection_url = {introspection_url}\n"
+        "force_introspection = yes\nusername_attribute = username\n"
+        "active_attribute = active\nactive_value = true\n")
+    passdb = f"""
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {root}/oauth2.conf.ext
+}}
+"""
+    return " xoauth2 oauthbearer", passdb
+
+
+def render_config(root: Path, port: int, oauth2_introspection_url: str | None = None) -> str:
     user, uid, gid = _accounts()
     rootless = os.geteuid() != 0
     internal = user if rootless else "dovecot"
@@ -59,6 +77,7 @@ service imap-login {
   user = $default_login_user
 }
 """
+    oauth2_mechs, oauth2_passdb = _oauth2(root, oauth2_introspection_url)
     return f"""
 protocols = imap
 listen = 127.0.0.1
@@ -68,14 +87,16 @@ log_path = {root}/dovecot.log
 instance_name = helpline-test-{port}
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{oauth2_mechs}
 default_internal_user = {internal}
 default_login_user = {login}
 first_valid_uid = 1
 mail_location = maildir:{root}/mail/%u
 mailbox_idle_check_interval = 1 secs
+{oauth2_passdb}
 passdb {{
   driver = passwd-file
+  mechanisms = plain login
   args = scheme=PLAIN username_format=%u {root}/users
 }}
 userdb {{
@@ -187,7 +208,9 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], root: Path) -> Non
 
 
 @contextmanager
-def running_dovecot(users: dict[str, str] | None = None) -> Iterator[Dovecot]:
+def running_dovecot(
+    users: dict[str, str] | None = None, oauth2_introspection_url: str | None = None
+) -> Iterator[Dovecot]:
     if DOVECOT is None:
         pytest.skip("dovecot not installed (apt-get install dovecot-imapd)")
     users = users or {"support": "support-pass", "sales": "sales-pass"}
@@ -200,7 +223,7 @@ def running_dovecot(users: dict[str, str] | None = None) -> Iterator[Dovecot]:
     (root / "users").write_text("".join(f"{u}:{p}::::::\n" for u, p in users.items()))
     port = free_port()
     server = Dovecot(root, port, dict(users))
-    server.conf.write_text(render_config(root, port))
+    server.conf.write_text(render_config(root, port, oauth2_introspection_url))
     server.process = subprocess.Popen(
         [DOVECOT, "-F", "-c", str(server.conf)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
