@@ -78,7 +78,7 @@ class Outcome:
 
 def _apply(values: dict[str, Any], actions: Actions) -> None:
     """Fold one rule's actions into ``values``: scalars overwrite, lists accumulate."""
-    for name in _SCALARS:
+    for name in SCALAR_ACTIONS:
         value = getattr(actions, name)
         if value is not None:
             values[name] = value
@@ -94,8 +94,6 @@ def _final(values: dict[str, Any]) -> dict[str, Any]:
             values[name] = tuple(dict.fromkeys(values[name]))  # first occurrence wins
     return values
 
-
-_SCALARS = SCALAR_ACTIONS
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,6 @@ _COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\u
 # after casefold (which already turns ß into ss); NFKD leaves these as they are
 _AFTER = (("œ", "oe"), ("æ", "ae"), ("ø", "o"), ("đ", "d"), ("ł", "l"), ("\u2019", "'"),
           ("\u2018", "'"), ("\u2013", "-"), ("\u2014", "-"))
-_WORD = re.compile(r"\w+")
 
 
 def fold(text: str) -> str:
@@ -31,8 +30,3 @@ def fold(text: str) -> str:
 def fold_needle(text: str) -> str:
     """:func:`fold` for rule needles, cached: a ruleset folds each needle once."""
     return fold(text)
-
-
-def words(folded: str) -> frozenset[str]:
-    """The set of words of an already folded text (for whole-word matching)."""
-    return frozenset(_WORD.findall(folded))
