@@ -96,7 +96,6 @@ mailbox_idle_check_interval = 1 secs
 {oauth2_passdb}
 passdb {{
   driver = passwd-file
-  mechanisms = plain login
   args = scheme=PLAIN username_format=%u {root}/users
 }}
 userdb {{

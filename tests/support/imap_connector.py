@@ -101,12 +101,12 @@ async def raw_records(conn: KafkaConnection, expect: int, timeout_s: float = 60.
 
 
 class ConnectorProcess:
-    """``helpline --config FILE worker imap`` as its own process (config file only: the
-    test's own HELPLINE_* environment is not passed on)."""
+    """``helpline --config FILE worker imap`` (or another worker) as its own process (config
+    file only: the test's own HELPLINE_* environment is not passed on)."""
 
-    def __init__(self, config: Path, log: Path) -> None:
+    def __init__(self, config: Path, log: Path, worker: str = "imap") -> None:
         self.args = [sys.executable, "-m", "runtime.cli", "--config", str(config),
-                     "worker", "imap"]
+                     "worker", worker]
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
 
