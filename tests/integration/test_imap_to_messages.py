@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from schemas.message import InboundMessage
 from schemas.stage import KafkaConnection
 from schemas.topics import MESSAGES
 from tests.support import dovecot as dovecot_support
@@ -39,7 +40,9 @@ def mail(n: int) -> bytes:
             f"Date: Wed, 25 Nov 2026 12:00:00 +0000\r\n\r\nWhere is order {n}?\r\n").encode()
 
 
-async def messages_until(conn: KafkaConnection, want: set[str], timeout_s: float = 120) -> list:
+async def messages_until(
+    conn: KafkaConnection, want: set[str], timeout_s: float = 120
+) -> list[InboundMessage]:
     deadline = time.monotonic() + timeout_s
     while True:
         got = [c.value for c in await read_topic(conn, MESSAGES, idle_s=0.5, timeout_s=30)]
