@@ -56,6 +56,8 @@ class FetchedMail:
 
 
 def _words(exc: BaseException) -> str:
+    if isinstance(exc, OSError):  # ssl and socket errors: "[SSL: ...] ...", "[Errno 111] ..."
+        return str(exc) or type(exc).__name__
     arg = exc.args[0] if exc.args else exc
     if isinstance(arg, bytes):
         return arg.decode(errors="replace")

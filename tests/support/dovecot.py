@@ -63,7 +63,29 @@ passdb {{
     return " xoauth2 oauthbearer", passdb
 
 
-def render_config(root: Path, port: int, oauth2_introspection_url: str | None = None) -> str:
+def make_certificate(root: Path) -> Path:
+    """A self-signed certificate for 127.0.0.1 (openssl comes with dovecot-core)."""
+    cert, key = root / "cert.pem", root / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=30,
+    )
+    return cert
+
+
+def _tls(root: Path, tls_port: int | None) -> tuple[str, str]:
+    """The ssl settings and the port of the implicit-TLS (imaps) listener."""
+    if tls_port is None:
+        return "ssl = no", "0"
+    return (f"ssl = yes\nssl_cert = <{root}/cert.pem\nssl_key = <{root}/key.pem", str(tls_port))
+
+
+def render_config(
+    root: Path, port: int, oauth2_introspection_url: str | None = None,
+    tls_port: int | None = None,
+) -> str:
     user, uid, gid = _accounts()
     rootless = os.geteuid() != 0
     internal = user if rootless else "dovecot"
@@ -78,6 +100,7 @@ service imap-login {
 }
 """
     oauth2_mechs, oauth2_passdb = _oauth2(root, oauth2_introspection_url)
+    ssl, imaps_port = _tls(root, tls_port)
     return f"""
 protocols = imap
 listen = 127.0.0.1
@@ -85,7 +108,7 @@ base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
 instance_name = helpline-test-{port}
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login{oauth2_mechs}
 default_internal_user = {internal}
@@ -118,7 +141,9 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps_port}
+    ssl = yes
   }}
 }}
 {no_chroot}
@@ -131,6 +156,8 @@ class Dovecot:
     port: int
     users: dict[str, str]
     host: str = "127.0.0.1"
+    tls_port: int | None = None  # implicit TLS (imaps); STARTTLS is offered on ``port``
+    certificate: Path | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -208,7 +235,8 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], root: Path) -> Non
 
 @contextmanager
 def running_dovecot(
-    users: dict[str, str] | None = None, oauth2_introspection_url: str | None = None
+    users: dict[str, str] | None = None, oauth2_introspection_url: str | None = None,
+    tls: bool = False,
 ) -> Iterator[Dovecot]:
     if DOVECOT is None:
         pytest.skip("dovecot not installed (apt-get install dovecot-imapd)")
@@ -222,7 +250,11 @@ def running_dovecot(
     (root / "users").write_text("".join(f"{u}:{p}::::::\n" for u, p in users.items()))
     port = free_port()
     server = Dovecot(root, port, dict(users))
-    server.conf.write_text(render_config(root, port, oauth2_introspection_url))
+    if tls:
+        server.certificate = make_certificate(root)
+        server.tls_port = free_port()
+    server.conf.write_text(
+        render_config(root, port, oauth2_introspection_url, server.tls_port))
     server.process = subprocess.Popen(
         [DOVECOT, "-F", "-c", str(server.conf)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
