@@ -182,3 +182,20 @@ async def test_move_to_folder_after_ingest(
         await wait_for_state(status, "support", "INBOX", "idle")
     assert dovecot.uids("support", "INBOX") == []
     assert len(dovecot.uids("support", "Helpline/Done")) == 3
+
+
+async def test_reconnects_after_the_server_went_away(
+    dovecot: Dovecot, kafka_conn: KafkaConnection, tmp_path: Path
+) -> None:
+    settings = email_settings(tmp_path / "cp", mailbox_for(dovecot))
+    async with connector_running(kafka_conn, settings) as status:
+        await wait_for_state(status, "support", "INBOX", "idle")
+        dovecot.stop()  # the server goes away under an IDLE connection
+        await wait_for_state(status, "support", "INBOX", "reconnecting")
+        failure = status.get("support", "INBOX").detail
+        dovecot.start()
+        dovecot.append("support", mail(1))
+        [record] = await raw_records(kafka_conn, expect=1)
+        await wait_for_state(status, "support", "INBOX", "idle")
+    assert failure  # what went wrong, in the OS's or the server's words
+    assert message_id(record.raw) == "<t-1@customer.example>"

@@ -204,6 +204,14 @@ class Dovecot:
         except FileNotFoundError:
             return ""
 
+    def start(self) -> None:
+        assert DOVECOT is not None and self.process is None
+        self.process = subprocess.Popen(
+            [DOVECOT, "-F", "-c", str(self.conf)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        _wait_listening(self.port, self.process, self.root)
+
     def stop(self) -> None:
         proc, self.process = self.process, None
         if proc is None or proc.poll() is not None:
@@ -255,12 +263,8 @@ def running_dovecot(
         server.tls_port = free_port()
     server.conf.write_text(
         render_config(root, port, oauth2_introspection_url, server.tls_port))
-    server.process = subprocess.Popen(
-        [DOVECOT, "-F", "-c", str(server.conf)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
     try:
-        _wait_listening(port, server.process, root)
+        server.start()
         yield server
     finally:
         server.stop()

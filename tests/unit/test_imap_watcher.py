@@ -311,3 +311,23 @@ async def test_resync_interrupted_by_a_crash_still_skips(tmp_path: Path) -> None
     await fresh.sync_once()
     assert [r.raw for r in broker.records][4:] == [mail(99)]
     assert store.load("support").get("INBOX") == FolderCheckpoint(200, 4)
+
+
+async def test_without_idle_the_folder_is_polled(tmp_path: Path) -> None:
+    folder, broker = MemoryFolder(), MemoryBroker()
+    w, _, status = watcher(tmp_path, folder, broker, idle=False, poll_interval_s=0.02)
+    stop = asyncio.Event()
+    task = asyncio.create_task(w.run(stop))
+    for _ in range(200):
+        if status.get("support", "INBOX").state == "polling":
+            break
+        await asyncio.sleep(0.01)
+    assert status.get("support", "INBOX").idle_supported is False
+    folder.deliver(mail(1))
+    for _ in range(200):
+        if broker.records:
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert [r.raw for r in broker.records] == [mail(1)]
