@@ -1,7 +1,8 @@
 """Accepted chat messages on loopback, against a real Apache Kafka broker, two servers, same run:
 
-* ``bare``: uvicorn + a raw ASGI handler that reads the body and produces it to raw.chat, waiting
-  for the broker's ack (acks=all, idempotent producer), then answers 202 (the baseline);
+* ``bare``: uvicorn + a raw ASGI handler that reads the body and produces it to raw.chat keyed by
+  conversation like the real thing, waits for the broker's ack (acks=all, idempotent producer),
+  then answers 202 (the baseline);
 * ``chat``: the chat service (starlette, Origin check, token check, rate limits, validation,
   RawChatMessage, publish before 202, outbound reader running).
 
@@ -83,6 +84,7 @@ async def _serve_async(kind: str, bootstrap: str, prefix: str, sock: socket.sock
     producer = make_producer(conn, linger_ms=0)
     await producer.start()
     topic = conn.topic(RAW_CHAT)
+    started = [0]
 
     async def bare(scope: Any, receive: Any, send: Any) -> None:
         body = b""
@@ -91,11 +93,14 @@ async def _serve_async(kind: str, bootstrap: str, prefix: str, sock: socket.sock
             message = await receive()
             body += message.get("body", b"")
             more = message.get("more_body", False)
-        if scope["path"].endswith("/conversations"):
-            payload = b'{"conversation_id":"c","visitor_token":"t"}'
+        path: str = scope["path"]
+        if path.endswith("/conversations"):
+            started[0] += 1
+            payload = b'{"conversation_id":"c%d","visitor_token":"t"}' % started[0]
             status = 201
-        else:
-            await producer.send_and_wait(topic, body, key=b"bench:c")
+        else:  # keyed like raw.chat (site:conversation), so records spread over partitions alike
+            key = f"{SITE}:{path.split('/')[5]}".encode()
+            await producer.send_and_wait(topic, body, key=key)
             payload, status = b'{"status":"accepted"}', 202
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"),
