@@ -11,11 +11,13 @@ beginning of their compacted topic.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from ingest.chat.desk import ChatDesk
 from schemas.codec import DecodeError, decode
@@ -29,6 +31,7 @@ log = logging.getLogger("helpline.chat.outbound")
 POLL_TIMEOUT_MS = 200
 METADATA_ATTEMPTS = 50
 METADATA_PAUSE_S = 0.2
+RETRY_PAUSE_S = 1.0
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
@@ -87,7 +90,13 @@ class OutboundReader:
 
     async def follow(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            batch = await self._consumer.getmany(timeout_ms=POLL_TIMEOUT_MS)
+            try:
+                batch = await self._consumer.getmany(timeout_ms=POLL_TIMEOUT_MS)
+            except KafkaError as exc:  # the broker went away: keep the HTTP side up, retry
+                log.warning("chat.outbound read failed, retrying: %s", exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), RETRY_PAUSE_S)
+                continue
             for tp, records in batch.items():
                 for record in records:
                     if tp.topic == self._replies_topic:
