@@ -149,13 +149,13 @@ async def _load_async(port: int, messages: int, connections: int, max_s: float,
     base = f"/v1/sites/{SITE}/conversations"
     convs = []
     for c in conns:
-        status, body = await c.post(base, b"{}")
-        assert status == 201, body
-        data = orjson.loads(body)
+        status, answer = await c.post(base, b"{}")
+        assert status == 201, answer
+        data = orjson.loads(answer)
         convs.append((f"{base}/{data['conversation_id']}/messages", data["visitor_token"]))
     counter = iter(range(10**9))
 
-    def body() -> bytes:
+    def message() -> bytes:
         return orjson.dumps({"message_id": f"m{next(counter)}", "text": TEXT,
                              "email": "ada@example.org", "name": "Ada"})
 
@@ -170,7 +170,7 @@ async def _load_async(port: int, messages: int, connections: int, max_s: float,
         path, token = convs[i]
         while remaining[0] > 0 and time.monotonic() < deadline:
             remaining[0] -= 1
-            status, _ = await conns[i].post(path, body(), token)
+            status, _ = await conns[i].post(path, message(), token)
             if status == 202:
                 accepted += 1
             else:
@@ -190,7 +190,7 @@ async def _load_async(port: int, messages: int, connections: int, max_s: float,
     async def one(i: int) -> None:
         path, token = convs[i]
         t0 = time.perf_counter()
-        status, _ = await conns[i].post(path, body(), token)
+        status, _ = await conns[i].post(path, message(), token)
         latencies.append(time.perf_counter() - t0)
         if status != 202:
             errors[status] = errors.get(status, 0) + 1

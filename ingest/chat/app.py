@@ -170,7 +170,9 @@ class ChatApi:
 
     async def events(self, request: Request) -> Response:
         site, cors = self._site(request)
-        visitor = self._visitor(request, site, self.desk.now())
+        now = self.desk.now()
+        self.desk.check_ip(self._ip(request), now)  # each stream holds a queue: not for free
+        visitor = self._visitor(request, site, now)
         key = (site.id, visitor.conversation_id)
         settings = self.desk.settings
 

@@ -53,6 +53,8 @@ def chat_settings(**overrides: Any) -> ChatSettings:
                      require_identity=True, availability="offline"),
         SiteSettings(id="team", allowed_origins=(ORIGIN,), availability="agents",
                      agent_teams=("billing",)),
+        SiteSettings(id="strict", allowed_origins=(ORIGIN,), require_email=True,
+                     pre_chat_fields=("email",)),
     )
     values: dict[str, Any] = {
         "sites": sites,

@@ -216,3 +216,14 @@ async def test_reads_without_origin_are_same_origin_and_allowed(client: httpx.As
     assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
     bad = await client.get("/v1/sites/acme/config", headers={"Origin": "https://evil.example"})
     assert bad.status_code == 403
+
+
+async def test_a_site_that_requires_an_email_gets_one(
+        client: httpx.AsyncClient, publisher: MemoryPublisher) -> None:
+    conv = await start(client, "strict")
+    config = (await client.get("/v1/sites/strict/config", headers=H)).json()
+    assert config["require_email"] is True and config["pre_chat_fields"] == ["email"]
+    r = await post(client, conv, "strict")
+    assert r.status_code == 422 and r.json()["error"]["field"] == "email"
+    assert publisher.published == []
+    assert (await post(client, conv, "strict", email="eve@example.com")).status_code == 202
