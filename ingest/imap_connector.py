@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from ingest.imap_checkpoint import (
     FolderCheckpoint,
@@ -28,9 +28,9 @@ from ingest.imap_checkpoint import (
     plan_sync,
     uids_after,
 )
-from ingest.imap_session import AuthRejected, FetchedMail, FolderInfo, ImapFailure
+from ingest.imap_session import AuthRejected, FetchedMail, ImapFailure, MailSession
 from ingest.imap_status import FolderState, StatusBoard
-from ingest.imap_store import CheckpointStore, MessageIdLog
+from ingest.imap_store import CheckpointLock, MessageIdLog
 from ingest.settings import MailboxSettings
 from schemas.raw import RawEmail
 from schemas.stage import Publisher
@@ -42,46 +42,8 @@ T = TypeVar("T")
 Clock = Callable[[], datetime]
 
 
-class MailSession(Protocol):
-    """What the watcher needs from an IMAP connection (``ingest.imap_session.ImapSession``)."""
-
-    @property
-    def supports_idle(self) -> bool: ...
-
-    def connect(self) -> None: ...
-
-    def close(self) -> None: ...
-
-    def select(self, folder: str, readonly: bool) -> FolderInfo: ...
-
-    def search_after(self, uid: int) -> list[int]: ...
-
-    def fetch(self, uids: Sequence[int]) -> list[FetchedMail]: ...
-
-    def fetch_message_ids(self, uids: Sequence[int]) -> dict[int, bytes | None]: ...
-
-    def move(self, uids: Sequence[int], target: str) -> None: ...
-
-    def wait_for_mail(self, stop: threading.Event, timeout_s: float, check_s: float) -> bool: ...
-
-
 class PublishFailed(Exception):
     """Kafka did not acknowledge some raw messages; the checkpoint stopped before them."""
-
-
-class CheckpointLock:
-    """Serializes read-modify-write of one mailbox's checkpoint file between its folders."""
-
-    def __init__(self, store: CheckpointStore) -> None:
-        self.store = store
-        self._lock = asyncio.Lock()
-
-    async def commit(self, mailbox: str, folder: str, checkpoint: FolderCheckpoint) -> None:
-        async with self._lock:
-            state = await asyncio.to_thread(self.store.load, mailbox)
-            if state.get(folder) == checkpoint:
-                return
-            await asyncio.to_thread(self.store.save, state.with_folder(folder, checkpoint))
 
 
 class FolderWatcher:
@@ -203,11 +165,14 @@ class FolderWatcher:
                 while in_flight and (in_flight[0][2].done()
                                      or len(in_flight) > m.max_batches_in_flight):
                     await sync.settle(*in_flight.popleft())
+                    if not in_flight or sync.unsaved >= m.checkpoint_every_batches:
+                        await sync.save()
         finally:
             # also when fetching failed: what Kafka acknowledged still advances the checkpoint
             try:
                 while in_flight:
                     await sync.settle(*in_flight.popleft())
+                await sync.save()
             finally:
                 for _, _, task in in_flight:
                     task.cancel()
@@ -352,11 +317,16 @@ class FolderWatcher:
 class _FolderSync:
     """The settling half of one sync pass: acknowledged batches advance the checkpoint in
     order; after the first batch with an unacknowledged message, later batches only record
-    what Kafka took (so a retry does not publish it twice)."""
+    what Kafka took (so a retry does not publish it twice). :meth:`save` makes the progress
+    durable (Message-ID fingerprints first, then the checkpoint); a checkpoint that lags
+    behind Kafka only means a few messages republished after a crash."""
 
     def __init__(self, watcher: FolderWatcher, checkpoint: FolderCheckpoint) -> None:
         self.w = watcher
         self.checkpoint = checkpoint
+        self.saved = checkpoint
+        self.keys: list[bytes] = []
+        self.unsaved = 0
         self.published = 0
         self.error: str | None = None
 
@@ -370,10 +340,10 @@ class _FolderSync:
         fresh = [mail for mail in mails if mail.uid not in ahead]
         ahead |= acked
         if w.message_ids is not None and acked:
-            keys = [k for k in (message_id_key(mail.raw) for mail in fresh if mail.uid in acked)
-                    if k is not None]
-            await asyncio.to_thread(w.message_ids.append, m.name, w.folder, keys)
+            self.keys += [k for k in (message_id_key(mail.raw) for mail in fresh
+                                      if mail.uid in acked) if k is not None]
         self.published += len(acked)
+        self.unsaved += 1
         if error is not None and ((ahead - w._skipped) & set(batch)):
             error = w._quarantine_refused(fresh, acked, uidvalidity, error)
         if self.error is not None:  # an earlier batch is still missing: no advance past it
@@ -387,8 +357,17 @@ class _FolderSync:
         if m.move_to and moved:
             await w._call(w.session.move, moved, m.move_to)
         if new != self.checkpoint:
-            await w.checkpoints.commit(m.name, w.folder, new)
             self.checkpoint = new
             ahead.difference_update([u for u in ahead if u <= new.last_uid])
         w._record_progress(self.checkpoint, len(acked))
         self.error = error
+
+    async def save(self) -> None:
+        w = self.w
+        if self.keys and w.message_ids is not None:
+            keys, self.keys = self.keys, []
+            await asyncio.to_thread(w.message_ids.append, w.mailbox.name, w.folder, keys)
+        if self.checkpoint != self.saved:
+            await w.checkpoints.commit(w.mailbox.name, w.folder, self.checkpoint)
+            self.saved = self.checkpoint
+        self.unsaved = 0

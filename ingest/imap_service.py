@@ -12,10 +12,11 @@ import logging
 from datetime import UTC, datetime
 
 from ingest.imap_auth import credentials_for
-from ingest.imap_connector import CheckpointLock, Clock, FolderWatcher
+from ingest.imap_connector import Clock, FolderWatcher
 from ingest.imap_session import ImapSession
 from ingest.imap_status import StatusBoard
 from ingest.imap_store import (
+    CheckpointLock,
     CheckpointStore,
     FileCheckpointStore,
     FileMessageIdLog,

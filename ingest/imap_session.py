@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
@@ -53,6 +53,29 @@ class FetchedMail:
     uid: int
     raw: bytes
     internal_date: datetime | None
+
+
+class MailSession(Protocol):
+    """What the watcher needs from an IMAP connection (:class:`ImapSession` is the real one)."""
+
+    @property
+    def supports_idle(self) -> bool: ...
+
+    def connect(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def select(self, folder: str, readonly: bool) -> FolderInfo: ...
+
+    def search_after(self, uid: int) -> list[int]: ...
+
+    def fetch(self, uids: Sequence[int]) -> list[FetchedMail]: ...
+
+    def fetch_message_ids(self, uids: Sequence[int]) -> dict[int, bytes | None]: ...
+
+    def move(self, uids: Sequence[int], target: str) -> None: ...
+
+    def wait_for_mail(self, stop: threading.Event, timeout_s: float, check_s: float) -> bool: ...
 
 
 def _words(exc: BaseException) -> str:
@@ -270,4 +293,5 @@ __all__ = [
     "FolderInfo",
     "ImapFailure",
     "ImapSession",
+    "MailSession",
 ]

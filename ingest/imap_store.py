@@ -9,6 +9,7 @@ the folder is read again from the start and downstream dedupes by Message-ID.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
@@ -19,6 +20,7 @@ from typing import Protocol
 
 from ingest.imap_checkpoint import (
     SEEN_KEY_BYTES,
+    FolderCheckpoint,
     MailboxState,
     StateError,
     decode_state,
@@ -134,3 +136,18 @@ class FileMessageIdLog:
             with tmp.open("rb") as f:
                 os.fsync(f.fileno())
             os.replace(tmp, path)
+
+
+class CheckpointLock:
+    """Serializes read-modify-write of one mailbox's checkpoint file between its folders."""
+
+    def __init__(self, store: CheckpointStore) -> None:
+        self.store = store
+        self._lock = asyncio.Lock()
+
+    async def commit(self, mailbox: str, folder: str, checkpoint: FolderCheckpoint) -> None:
+        async with self._lock:
+            state = await asyncio.to_thread(self.store.load, mailbox)
+            if state.get(folder) == checkpoint:
+                return
+            await asyncio.to_thread(self.store.save, state.with_folder(folder, checkpoint))

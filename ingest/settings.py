@@ -53,6 +53,10 @@ class MailboxSettings(BaseModel):
     fetch_batch_size: int = Field(default=200, ge=1, le=10_000)
     # Batches fetched ahead while Kafka acknowledges earlier ones (bounds memory).
     max_batches_in_flight: int = Field(default=4, ge=1, le=64)
+    # The checkpoint is saved (fsync) after this many acknowledged batches, and whenever the
+    # folder is caught up. After a kill -9, at most (this + max_batches_in_flight) batches are
+    # published again (downstream dedupes them by Message-ID); 1 = after every batch.
+    checkpoint_every_batches: int = Field(default=4, ge=1, le=64)
     # A message Kafka refuses this many times while accepting the mail around it (typically
     # larger than the topic's max.message.bytes) is left on the server and reported.
     max_publish_attempts: int = Field(default=3, ge=1)

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from ingest.imap_checkpoint import FolderCheckpoint, message_id_key
-from ingest.imap_connector import CheckpointLock, FolderWatcher
+from ingest.imap_connector import FolderWatcher
 from ingest.imap_session import AuthRejected, FetchedMail, FolderInfo
 from ingest.imap_status import StatusBoard
-from ingest.imap_store import FileCheckpointStore, FileMessageIdLog
+from ingest.imap_store import CheckpointLock, FileCheckpointStore, FileMessageIdLog
 from ingest.settings import MailboxSettings
 from schemas.raw import RawEmail
 from schemas.topics import RAW_EMAIL, TopicSpec
