@@ -53,6 +53,12 @@ def _own_origin(request: Request) -> str:
     return f"{request.url.scheme}://{request.headers.get('host', '')}"
 
 
+def _origin_allowed(site: SiteSettings, origin: str, request: Request) -> bool:
+    return origin in site.allowed_origins or (
+        "self" in site.allowed_origins and origin == _own_origin(request)
+    )
+
+
 class ChatApi:
     def __init__(self, desk: ChatDesk) -> None:
         self.desk = desk
@@ -71,8 +77,7 @@ class ChatApi:
             if site.allow_missing_origin or request.method in ("GET", "HEAD"):
                 return site, {}
             raise Rejection(403, "origin-required", "requests must come from the site's pages")
-        allowed = {_own_origin(request) if o == "self" else o for o in site.allowed_origins}
-        if origin not in allowed:
+        if not _origin_allowed(site, origin, request):
             raise Rejection(403, "origin-not-allowed", "this origin may not use this chat site")
         return site, {
             "Access-Control-Allow-Origin": origin,
@@ -251,9 +256,8 @@ async def _rejected(request: Request, exc: Exception) -> Response:
     origin = request.headers.get("origin")
     if origin and exc.status != 403 and "site" in request.path_params:
         site = api.desk.settings.site(request.path_params["site"])
-        allowed = {_own_origin(request) if o == "self" else o
-                   for o in (site.allowed_origins if site else ())}
-        if origin in allowed:  # let the widget read the error and its Retry-After
+        if site is not None and _origin_allowed(site, origin, request):
+            # let the widget read the error and its Retry-After
             headers.update({"Access-Control-Allow-Origin": origin,
                             "Access-Control-Expose-Headers": "Retry-After", "Vary": "Origin"})
     return Response(exc.body(), exc.status, headers, media_type="application/json")

@@ -91,6 +91,7 @@ class ChatDesk:
         self._publisher = publisher
         self._clock = clock
         self.book = ConversationBook(settings)
+        self._sites = {s.id: s for s in settings.sites}
         self._visitor_limit = TokenBuckets(
             settings.visitor_messages.per_minute, settings.visitor_messages.burst,
             settings.rate_limit_max_keys,
@@ -112,7 +113,7 @@ class ChatDesk:
     # -- sites and availability ---------------------------------------------------------------
 
     def site(self, site_id: str) -> SiteSettings:
-        site = self.settings.site(site_id)
+        site = self._sites.get(site_id)
         if site is None:
             raise Rejection(404, "unknown-site", f"no chat site {site_id[:64]!r}")
         return site
