@@ -362,12 +362,25 @@ def _encoder(cls: type) -> Callable[[Any], dict[str, Any]]:
     if tag is not None:
         lines.append(f"    d[{TAG_KEY!r}] = {tag!r}")
     has_extra = False
-    for f in dataclasses.fields(cls):
+    for i, f in enumerate(dataclasses.fields(cls)):
         if f.name == EXTRA_FIELD:
             has_extra = True
             continue
-        if _native(hints[f.name]):
+        tp = hints[f.name]
+        inner = _optional_of(tp)
+        if _native(tp):
             lines.append(f"    d[{f.name!r}] = o.{f.name}")
+        elif _plain_record(tp):  # a nested record: its own encoder, no dispatch
+            env[f"E{i}"] = _lazy_encoder(tp)
+            lines.append(f"    d[{f.name!r}] = E{i}(o.{f.name})")
+        elif inner is not None and _plain_record(inner):
+            env[f"E{i}"] = _lazy_encoder(inner)
+            lines.append(f"    x = o.{f.name}")
+            lines.append(f"    d[{f.name!r}] = None if x is None else E{i}(x)")
+        elif get_origin(tp) is tuple and len(get_args(tp)) == 2 and get_args(tp)[1] is Ellipsis \
+                and _plain_record(get_args(tp)[0]):
+            env[f"E{i}"] = _lazy_encoder(get_args(tp)[0])
+            lines.append(f"    d[{f.name!r}] = [E{i}(x) for x in o.{f.name}]")
         else:
             lines.append(f"    d[{f.name!r}] = P(o.{f.name})")
     if has_extra:
@@ -381,9 +394,25 @@ def _encoder(cls: type) -> Callable[[Any], dict[str, Any]]:
     return enc
 
 
+def _plain_record(tp: Any) -> bool:
+    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+
+
+def _lazy_encoder(cls: type) -> Callable[[Any], dict[str, Any]]:
+    """The encoder of ``cls``, built on first use (records may refer to each other)."""
+
+    def enc(o: Any) -> dict[str, Any]:
+        return _encoder(cls)(o)
+
+    return enc if cls not in _encoders else _encoders[cls]
+
+
 def to_primitive(obj: Any) -> Any:
     """The JSON-ready form of a record (dicts, lists, strings, numbers; datetimes, tuples and
     enums are left for orjson, which writes them as RFC 3339 text, arrays and values)."""
+    enc = _encoders.get(type(obj))
+    if enc is not None:
+        return enc(obj)
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return _encoder(type(obj))(obj)
     if isinstance(obj, bytes):
