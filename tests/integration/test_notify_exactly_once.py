@@ -24,9 +24,8 @@ from notify.stage import token_maker
 from schemas.message import Address
 from schemas.notification import Notification, NotificationResult
 from schemas.topics import NOTIFY_SENTLOG, TICKET_EVENTS
-from tests.support.kafka import produce
+from tests.support.kafka import produce, values_to_end
 from tests.support.notify_builders import KEY, created, message, settings, sla
-from tests.support.notify_kafka import read_all
 from tests.support.notify_sink import SmtpSink
 
 pytestmark = pytest.mark.integration
@@ -89,7 +88,7 @@ def test_kill_9_mid_batch_delivers_every_ack_exactly_once(kafka_conn) -> None:  
         at_kill = sink.handler.counts()
         assert 0 < sum(at_kill.values()) < TICKETS  # really mid-batch
 
-        sentlog: list[NotificationResult] = asyncio.run(read_all(kafka_conn, NOTIFY_SENTLOG))
+        sentlog: list[NotificationResult] = asyncio.run(values_to_end(kafka_conn, NOTIFY_SENTLOG))
         last: dict[str, NotificationResult] = {}
         for r in sentlog:
             last[r.notification_id] = r
@@ -126,5 +125,5 @@ def test_kill_9_mid_batch_delivers_every_ack_exactly_once(kafka_conn) -> None:  
 
 
 def _acked(conn) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    events = asyncio.run(read_all(conn, TICKET_EVENTS))
+    events = asyncio.run(values_to_end(conn, TICKET_EVENTS))
     return {e.event_id: e.ticket_id for e in events if e.kind == "ack-sent"}

@@ -17,9 +17,8 @@ from notify.stage import NotifyStage, build
 from runtime.runner import StageRunner
 from runtime.settings import RunnerSettings
 from schemas.topics import CHAT_OUTBOUND, NOTIFY_OUTBOX, NOTIFY_RESULTS, TICKET_EVENTS
-from tests.support.kafka import produce
+from tests.support.kafka import produce, values_to_end
 from tests.support.notify_builders import KEY, alert, new_ticket, settings
-from tests.support.notify_kafka import read_all
 from tests.support.notify_sink import SmtpSink
 
 pytestmark = pytest.mark.integration
@@ -56,7 +55,7 @@ def test_acks_chat_and_alerts_through_the_runner(kafka_conn) -> None:  # type: i
         await _feed()
 
         async def done() -> bool:
-            results = await read_all(kafka_conn, NOTIFY_RESULTS, timeout_s=5)
+            results = await values_to_end(kafka_conn, NOTIFY_RESULTS, timeout_s=5)
             return len({r.notification_id for r in results if r.outcome == "sent"}) >= 3
 
         await _run_until(kafka_conn, _stage(kafka_conn, port), done)
@@ -73,12 +72,13 @@ def test_acks_chat_and_alerts_through_the_runner(kafka_conn) -> None:  # type: i
         asyncio.run(scenario(sink.port, sink))
         rcpts = sorted(r.rcpt_tos[0] for r in sink.received)
     assert rcpts == ["alice@example.com", "sup@example.com"]
-    chat = asyncio.run(read_all(kafka_conn, CHAT_OUTBOUND))
+    chat = asyncio.run(values_to_end(kafka_conn, CHAT_OUTBOUND))
     # the replay re-emits the chat reply identically (same id, same text): the chat service
     # shows it once
     assert {(c.notification_id, c.conversation_id, c.kind, c.text) for c in chat} == {
         (chat[0].notification_id, "conv-2", "auto-ack", chat[0].text)}
-    acks = [e for e in asyncio.run(read_all(kafka_conn, TICKET_EVENTS)) if e.kind == "ack-sent"]
+    events = asyncio.run(values_to_end(kafka_conn, TICKET_EVENTS))
+    acks = [e for e in events if e.kind == "ack-sent"]
     assert sorted({e.ticket_id for e in acks}) == ["t000001", "t000002"]
 
 

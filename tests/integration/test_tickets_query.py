@@ -20,9 +20,8 @@ from runtime.runner import StageRunner
 from runtime.settings import RunnerSettings
 from schemas.stage import KafkaConnection
 from schemas.topics import MESSAGES, NOTIFY_OUTBOX, TICKET_EVENTS
-from tests.support.kafka import produce
+from tests.support.kafka import produce, read_to_end
 from tests.support.tickets_builders import email, make_stage
-from tests.support.tickets_kafka import read_to_end
 from tickets.api import build_app
 from tickets.feed import TicketFeed
 from tickets.view import TicketView

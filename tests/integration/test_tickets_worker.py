@@ -18,9 +18,8 @@ from schemas.message import InboundMessage
 from schemas.stage import KafkaConnection
 from schemas.ticket import Ticket
 from schemas.topics import MESSAGES, NOTIFY_OUTBOX, TICKET_COMMANDS, TICKET_EVENTS, TICKET_STATE
-from tests.support.kafka import produce
+from tests.support.kafka import produce, read_to_end
 from tests.support.tickets_builders import action, email, mid
-from tests.support.tickets_kafka import read_to_end
 
 pytestmark = pytest.mark.integration
 

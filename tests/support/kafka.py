@@ -100,6 +100,52 @@ async def read_topic(
         await consumer.stop()
 
 
+async def read_to_end(
+    conn: KafkaConnection, spec: TopicSpec, timeout_s: float = 30.0
+) -> list[Consumed]:
+    """Every record of ``spec`` up to the end offsets seen when called, decoded (``value`` is
+    None for a tombstone). Raises TimeoutError if the end is not reached in time."""
+    consumer = AIOKafkaConsumer(**conn.options(), enable_auto_commit=False,
+                                isolation_level="read_committed")
+    await consumer.start()
+    try:
+        name = conn.topic(spec)
+        deadline = time.monotonic() + timeout_s
+        parts = consumer.partitions_for_topic(name)
+        while not parts and time.monotonic() < deadline:
+            await consumer._client.force_metadata_update()
+            parts = consumer.partitions_for_topic(name)
+        tps = [TopicPartition(name, p) for p in sorted(parts or ())]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        out: list[Consumed] = []
+        pending = {tp for tp in tps if ends[tp] > 0}
+        while pending and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for tp, msgs in batch.items():
+                for m in msgs:
+                    if m.offset < ends[tp]:
+                        value = decode(spec.value_type, m.value) if m.value is not None else None
+                        out.append(Consumed(m.key, value, m.value, tp.partition, m.offset,
+                                            tuple(m.headers or ())))
+            for tp in list(pending):
+                if await _position(consumer, tp) >= ends[tp]:
+                    pending.discard(tp)
+        if pending:
+            raise TimeoutError(f"{name} not read to its end in {timeout_s}s")
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def values_to_end(
+    conn: KafkaConnection, spec: TopicSpec, timeout_s: float = 30.0
+) -> list[Any]:
+    """The decoded values of :func:`read_to_end`, tombstones left out."""
+    return [c.value for c in await read_to_end(conn, spec, timeout_s) if c.value is not None]
+
+
 async def _position(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int:
     pos: int = await consumer.position(tp)
     return pos
