@@ -91,7 +91,7 @@ def check_all(settings: EmailSettings, names: list[str] | None = None) -> list[M
     return [check_mailbox(m) for m in chosen]
 
 
-def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
+def register(app: typer.Typer, get_ctx: Callable[..., StageContext]) -> None:
     mailboxes = typer.Typer(help="IMAP support mailboxes.", no_args_is_help=True)
 
     @mailboxes.command("check")
@@ -100,7 +100,7 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
         as_json: bool = typer.Option(False, "--json", help="one JSON object per mailbox"),
     ) -> None:
         """Log in to each configured mailbox and report login, IDLE and folders."""
-        settings: EmailSettings = get_ctx().section("email")
+        settings: EmailSettings = get_ctx(broker=False).section("email")  # no Kafka needed
         if not settings.mailboxes:
             typer.echo("no mailboxes configured ([[email.mailboxes]] in the config file)",
                        err=True)

@@ -95,18 +95,21 @@ class RawMailHandler:
             )
             return "\r\n".join(
                 f"250 2.0.0 <{rcpt}> OK queued as {queue_id(raw)}" if error is None
-                else f"451 4.3.0 <{rcpt}> {error}"
+                else f"{error[0]} <{rcpt}> {error[1]}"
                 for rcpt, error in zip(recipients, replies, strict=True)
             )
         error = await self._store(raw, sender, recipients)
         if error is None:
             return f"250 2.0.0 OK queued as {queue_id(raw)}"
-        return f"451 4.3.0 {error}"
+        return f"{error[0]} {error[1]}"
 
     async def _store(
         self, raw: bytes, sender: str | None, recipients: tuple[str, ...]
-    ) -> str | None:
-        """Publish and wait for the ack; the reason it failed (for a 451), or None."""
+    ) -> tuple[str, str] | None:
+        """Publish and wait for the ack; (reply code, reason) if it failed, or None.
+
+        451 (the MTA keeps the mail and retries) unless the broker said the record can never
+        be stored (``retriable`` is False, e.g. larger than the topic takes): then 552."""
         record = RawEmail(
             source=self.source,
             mailbox=self.settings.mailbox,
@@ -123,11 +126,18 @@ class RawMailHandler:
         except TimeoutError:
             log.warning("raw.email write not acknowledged in time; answering 451",
                         extra={"timeout_s": self.settings.publish_timeout_s})
-            return "Temporary failure storing the message, try again later"
+            return TEMPORARY
         except Exception as exc:  # any broker failure: the MTA must keep the mail and retry
+            if getattr(exc, "retriable", True) is False:
+                log.warning("raw.email refused the message; answering 552",
+                            extra={"error": type(exc).__name__})
+                return ("552 5.3.4", "Message too big for this system")
             log.warning("raw.email write failed; answering 451", extra={"error": repr(exc)})
-            return "Temporary failure storing the message, try again later"
+            return TEMPORARY
         return None
+
+
+TEMPORARY = ("451 4.3.0", "Temporary failure storing the message, try again later")
 
 
 def make_protocol(handler: RawMailHandler, settings: ReceiverSettings) -> SMTP:

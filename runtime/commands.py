@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import signal
 import socket
@@ -208,10 +209,17 @@ async def _run_worker(name: str, s: Settings, ctx: StageContext) -> None:
     else:
         publisher = KafkaPublisher(ctx.kafka)
         await publisher.start()
-        started = {"state": "running"}
+        # A connector may keep a status board (module attribute STATUS with report(): e.g.
+        # IMAP says not ready while a mailbox needs re-auth); otherwise running = ready.
+        board = getattr(importlib.import_module(SERVICES[name].partition(":")[0]), "STATUS",
+                        None)
 
         def status() -> dict[str, object]:
-            return {"service": name, "state": started["state"], "ready": True}
+            if board is not None:
+                report: dict[str, object] = board.report()
+                metrics.ready(name, bool(report.get("ready")))
+                return {"state": "running", **report}
+            return {"service": name, "state": "running", "ready": True}
 
         async def service() -> None:
             try:

@@ -27,6 +27,17 @@ class BrokerUnavailable(HelplineError):
         self.bootstrap = bootstrap
 
 
+class RecordTooLarge(HelplineError):
+    """A record bigger than its topic takes: trying again cannot help."""
+
+    retriable = False
+
+    def __init__(self, topic: str, size: int) -> None:
+        super().__init__(f"record of {size} bytes is too large for topic {topic}")
+        self.topic = topic
+        self.size = size
+
+
 class MissingTool(HelplineError):
     """A program the local Kafka needs (java, mvn) is not installed."""
 

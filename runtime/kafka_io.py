@@ -13,18 +13,26 @@ from aiokafka.errors import (
     GroupCoordinatorNotAvailableError,
     KafkaConnectionError,
     KafkaError,
+    MessageSizeTooLargeError,
     TopicAlreadyExistsError,
 )
 
-from runtime.errors import BrokerUnavailable
+from runtime.errors import BrokerUnavailable, RecordTooLarge
 from schemas.codec import encode
 from schemas.stage import KafkaConnection
-from schemas.topics import ALL, TopicSpec
+from schemas.topics import ALL, DEAD_LETTER_MAX_BYTES, TopicSpec
+
+# Larger batches than aiokafka's 16 KiB default: a raw email is often bigger than that, and
+# one mail per request made the IMAP connector publish at ~4 % of a bare FETCH loop.
+PRODUCER_BATCH_BYTES = 1024 * 1024
+MAX_REQUEST_BYTES = DEAD_LETTER_MAX_BYTES
 
 
 def make_producer(conn: KafkaConnection, linger_ms: int = 5, **extra: Any) -> AIOKafkaProducer:
     opts = conn.options()
-    opts.update(acks="all", enable_idempotence=True, linger_ms=linger_ms, **extra)
+    opts.update(acks="all", enable_idempotence=True, linger_ms=linger_ms,
+                max_batch_size=PRODUCER_BATCH_BYTES, max_request_size=MAX_REQUEST_BYTES)
+    opts.update(extra)
     return AIOKafkaProducer(**opts)
 
 
@@ -67,6 +75,8 @@ class KafkaPublisher:
                 self._producer.send_and_wait(self._conn.topic(topic), data, key=key),
                 timeout=self._timeout_s,
             )
+        except MessageSizeTooLargeError:
+            raise RecordTooLarge(topic.name, len(data or b"")) from None
         except (TimeoutError, KafkaError) as exc:
             raise BrokerUnavailable(self._conn.bootstrap_servers,
                                     f"write to {topic.name} not acknowledged: {exc!r}") from None

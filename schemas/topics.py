@@ -23,6 +23,11 @@ from schemas.ticket import Ticket
 Cleanup = Literal["delete", "compact"]
 
 DAY_MS = 24 * 3600 * 1000
+MIB = 1024 * 1024
+# A raw email travels base64-encoded inside JSON (x1.37): 48 MiB holds a 25 MB mail, the SMTP
+# receiver's default size limit; a dead letter wraps such a record once more.
+RAW_EMAIL_MAX_BYTES = 48 * MIB
+DEAD_LETTER_MAX_BYTES = 64 * MIB
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +40,7 @@ class TopicSpec:
     partitions: int | None = None  # None: the configured default
     dlq: str | None = None  # the dead-letter topic of the stage consuming this topic
     description: str = ""
+    max_message_bytes: int | None = None  # None: the broker's default (1 MiB)
 
     def configs(self) -> dict[str, str]:
         out: dict[str, str] = {"cleanup.policy": self.cleanup}
@@ -42,6 +48,8 @@ class TopicSpec:
             out["retention.ms"] = str(self.retention_ms)
         elif self.retention_ms is None:
             out["retention.ms"] = "-1"
+        if self.max_message_bytes is not None:
+            out["max.message.bytes"] = str(self.max_message_bytes)
         return out
 
 
@@ -54,6 +62,7 @@ STAGES = ("normalize", "tickets", "classify", "route", "notify")
 RAW_EMAIL = TopicSpec(
     "raw.email", RawEmail, key="mailbox", retention_ms=None, dlq=dlq_name("normalize"),
     description="RFC 822 bytes + envelope, as received; kept forever so parsing can be replayed",
+    max_message_bytes=RAW_EMAIL_MAX_BYTES,
 )
 RAW_CHAT = TopicSpec(
     "raw.chat", RawChatMessage, key="site:conversation", retention_ms=None,
@@ -112,7 +121,8 @@ ROUTE_STATE = TopicSpec(
 
 DEAD_LETTERS = tuple(
     TopicSpec(dlq_name(s), DeadLetter, key="source key", retention_ms=None,
-              description=f"what the {s} stage could not process, with the original bytes")
+              description=f"what the {s} stage could not process, with the original bytes",
+              max_message_bytes=DEAD_LETTER_MAX_BYTES)
     for s in STAGES
 )
 

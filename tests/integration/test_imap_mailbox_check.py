@@ -43,7 +43,7 @@ def test_cli_exit_codes_and_json(dovecot: Dovecot) -> None:
     ctx = StageContext(kafka=KafkaConnection("unused:9092"),
                        sections=SimpleNamespace(email=settings), signing_key=b"k")
     app = typer.Typer()
-    register(app, lambda: ctx)
+    register(app, lambda *_a, **_k: ctx)  # like runtime.cli.get_ctx, any arguments
     runner = CliRunner()
     ok = runner.invoke(app, ["mailboxes", "check", "support"])
     assert ok.exit_code == 0, ok.output
