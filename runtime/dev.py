@@ -184,7 +184,9 @@ def send_sample_chat(port: int) -> str:
         posted = http.post(
             f"{base}/conversations/{conv['conversation_id']}/messages",
             headers={**origin, "Authorization": f"Bearer {conv['visitor_token']}"},
-            json={"message_id": uuid.uuid4().hex, "text": "Hi! My order #1234 has not arrived."})
+            json={"message_id": uuid.uuid4().hex, "text": "Hi! My order #1234 has not arrived.",
+                  # like the widget: the contact travels with each message
+                  "name": "Sam Visitor", "email": "sam@example.net", "locale": "en"})
         posted.raise_for_status()
         return str(conv["conversation_id"])
 

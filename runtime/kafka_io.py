@@ -71,10 +71,8 @@ class KafkaPublisher:
     async def publish(self, topic: TopicSpec, key: bytes, value: Any) -> None:
         data = None if value is None else encode(value)
         try:
-            await asyncio.wait_for(
-                self._producer.send_and_wait(self._conn.topic(topic), data, key=key),
-                timeout=self._timeout_s,
-            )
+            async with asyncio.timeout(self._timeout_s):  # no extra task per record
+                await self._producer.send_and_wait(self._conn.topic(topic), data, key=key)
         except MessageSizeTooLargeError:
             raise RecordTooLarge(topic.name, len(data or b"")) from None
         except (TimeoutError, KafkaError) as exc:

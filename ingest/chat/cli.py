@@ -12,12 +12,12 @@ from ingest.chat.settings import ChatSettings
 from schemas.stage import StageContext
 
 
-def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
+def register(app: typer.Typer, get_ctx: Callable[..., StageContext]) -> None:
     chat = typer.Typer(help="The chat channel: widget sites and identity verification.",
                        no_args_is_help=True)
 
     def _settings() -> ChatSettings:
-        settings: ChatSettings = get_ctx().section("chat")
+        settings: ChatSettings = get_ctx(broker=False).section("chat")  # no Kafka needed
         return settings
 
     @chat.command("sign")

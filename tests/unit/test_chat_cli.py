@@ -22,7 +22,7 @@ def _app() -> typer.Typer:
     def _root() -> None:
         pass
 
-    register(app, lambda: StageContext(kafka=KafkaConnection("127.0.0.1:1"),
+    register(app, lambda *_a, **_k: StageContext(kafka=KafkaConnection("127.0.0.1:1"),
                                        sections=_Sections(), signing_key=b"k"))
     return app
 
