@@ -26,5 +26,7 @@ def test_helpline_dev_makes_tickets_from_email_and_chat(kafka: object, tmp_path:
     assert "2 ticket(s) made, 2 classified and assigned, 2 acknowledged" in out
     assert "email from Camille Durand" in out
     assert "phone-overheating" in out  # the French rule matched an accented subject
+    assert "chat from Sam Visitor" in out  # the visitor's contact reached the ticket
     assert "auto-acknowledgement sent by chat" in out
+    assert "policy high" in out  # the SLA announced after classification raised the priority
     assert "Auto-Submitted: auto-replied" in out  # the email ack, as the SMTP sink received it
