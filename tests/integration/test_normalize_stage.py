@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
@@ -21,7 +20,7 @@ from schemas.raw import RawChatMessage, RawEmail
 from schemas.stage import KafkaConnection
 from schemas.topics import BY_NAME, MESSAGES, RAW_CHAT, RAW_EMAIL, dlq_name
 from tests.support.email_golden import GOLDEN_DIR
-from tests.support.kafka import produce, produce_raw, read_topic
+from tests.support.kafka import produce, produce_raw, read_topic, run_until
 
 pytestmark = pytest.mark.integration
 
@@ -33,20 +32,6 @@ MAILBOX = "support@helpline.example"
 def _raw_email(name: str, uid: int) -> RawEmail:
     return RawEmail(source="imap", mailbox=MAILBOX, raw=(GOLDEN_DIR / name).read_bytes(),
                     received_at=T0, folder="INBOX", uidvalidity=1, uid=uid)
-
-
-async def _run_until(runner: StageRunner, done: Any, limit_s: float = 60) -> None:
-    stop = asyncio.Event()
-    task = asyncio.create_task(runner.run(stop))
-    try:
-        deadline = asyncio.get_running_loop().time() + limit_s
-        while not done() and asyncio.get_running_loop().time() < deadline:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.05)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
 
 
 def test_raw_records_become_messages_and_garbage_is_dead_lettered(
@@ -69,7 +54,7 @@ def test_raw_records_become_messages_and_garbage_is_dead_lettered(
         await produce(kafka_conn, RAW_CHAT, [(b"acme:c1", chat)])
 
         runner = StageRunner(NormalizeStage(), kafka_conn, RunnerSettings(batch_timeout_ms=20))
-        await _run_until(runner, lambda: runner.status.records_out >= 4
+        await run_until(runner, lambda: runner.status.records_out >= 4
                          and runner.status.dead_letters >= 2)
 
         msgs = await read_topic(kafka_conn, MESSAGES, expect=4)

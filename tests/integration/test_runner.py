@@ -21,7 +21,7 @@ from schemas.message import Address, InboundMessage
 from schemas.raw import RawEmail
 from schemas.stage import In, KafkaConnection, Out
 from schemas.topics import BY_NAME, CUSTOMERS, MESSAGES, RAW_EMAIL, TopicSpec, dlq_name
-from tests.support.kafka import produce, produce_raw, read_topic
+from tests.support.kafka import produce, produce_raw, read_topic, run_until
 
 pytestmark = pytest.mark.integration
 
@@ -74,20 +74,6 @@ def _raw(i: int, body: bytes = b"hello") -> RawEmail:
                     received_at=T0, uid=i)
 
 
-async def _run_until(runner: StageRunner, done: Any, limit_s: float = 30) -> None:
-    stop = asyncio.Event()
-    task = asyncio.create_task(runner.run(stop))
-    try:
-        deadline = asyncio.get_running_loop().time() + limit_s
-        while not done() and asyncio.get_running_loop().time() < deadline:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.05)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 20)
-
-
 def test_records_flow_bad_ones_are_dead_lettered_and_the_worker_goes_on(
     kafka_conn: KafkaConnection,
 ) -> None:
@@ -100,7 +86,7 @@ def test_records_flow_bad_ones_are_dead_lettered_and_the_worker_goes_on(
                                               (b"support", _raw(4))])
         stage = SubjectStage()
         runner = StageRunner(stage, kafka_conn, RunnerSettings(batch_timeout_ms=20))
-        await _run_until(runner, lambda: runner.status.records_in >= 4
+        await run_until(runner, lambda: runner.status.records_in >= 4
                          and runner.status.dead_letters >= 2)
         assert stage.customers[b"c1"].name == "Ada"  # the table was restored first
 
@@ -120,7 +106,7 @@ def test_records_flow_bad_ones_are_dead_lettered_and_the_worker_goes_on(
         await produce(kafka_conn, RAW_EMAIL, [(b"support", _raw(5))])
         stage2 = SubjectStage()
         runner2 = StageRunner(stage2, kafka_conn, RunnerSettings(batch_timeout_ms=20))
-        await _run_until(runner2, lambda: runner2.status.records_in >= 1)
+        await run_until(runner2, lambda: runner2.status.records_in >= 1)
         assert stage2.processed == 1
         msgs = await read_topic(kafka_conn, MESSAGES, expect=4)
         assert sorted(m.value.subject for m in msgs) == ["s1", "s2", "s4", "s5"]

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
+from tests.support.servers import require
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -21,7 +21,7 @@ PAGE_LOAD_TIMEOUT_S = 30
 @contextmanager
 def chromium(profile_dir: Path, lang: str = "en-US") -> Iterator[object]:
     if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
-        pytest.skip("Debian's chromium and chromium-driver are not installed")
+        require("Debian's chromium and chromium-driver", "apt-get install chromium chromium-driver")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient
 
+from tests.support.servers import require
+
 DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists()
                                       else None)
 DOVEADM = shutil.which("doveadm") or ("/usr/bin/doveadm" if Path("/usr/bin/doveadm").exists()
@@ -247,7 +249,7 @@ def running_dovecot(
     tls: bool = False,
 ) -> Iterator[Dovecot]:
     if DOVECOT is None:
-        pytest.skip("dovecot not installed (apt-get install dovecot-imapd)")
+        require("Dovecot", "apt-get install dovecot-imapd")
     users = users or {"support": "support-pass", "sales": "sales-pass"}
     root = Path(tempfile.mkdtemp(prefix="helpline-dovecot-"))
     os.chmod(root, 0o755)  # the unprivileged mail user must reach its Maildir

@@ -146,6 +146,21 @@ async def values_to_end(
     return [c.value for c in await read_to_end(conn, spec, timeout_s) if c.value is not None]
 
 
+async def run_until(runner: Any, done: Any, limit_s: float = 60.0) -> None:
+    """Run a StageRunner until ``done()`` is true (or ``limit_s`` passed), then stop it."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+    try:
+        deadline = asyncio.get_running_loop().time() + limit_s
+        while not done() and asyncio.get_running_loop().time() < deadline:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
 async def _position(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int:
     pos: int = await consumer.position(tp)
     return pos
