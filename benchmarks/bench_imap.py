@@ -104,6 +104,18 @@ class TimedPublisher:
 
     async def publish(self, topic: TopicSpec, key: bytes, value: Any) -> None:
         await self.inner.publish(topic, key, value)
+        self._note(value)
+
+    async def publish_many(
+        self, topic: TopicSpec, records: list[tuple[bytes, Any]]
+    ) -> list[BaseException | None]:
+        results = await self.inner.publish_many(topic, records)
+        for (_key, value), result in zip(records, results, strict=True):
+            if result is None:
+                self._note(value)
+        return results
+
+    def _note(self, value: Any) -> None:
         head = value.raw[:400]
         start = head.find(b"X-Bench-Id: ")
         if start >= 0:
@@ -123,6 +135,11 @@ class NullPublisher:
 
     async def publish(self, topic: TopicSpec, key: bytes, value: Any) -> None:
         return None
+
+    async def publish_many(
+        self, topic: TopicSpec, records: list[tuple[bytes, Any]]
+    ) -> list[BaseException | None]:
+        return [None] * len(records)
 
     async def __aenter__(self) -> NullPublisher:
         return self

@@ -226,10 +226,8 @@ class FolderWatcher:
             )
             for mail in mails
         ]
-        results = await asyncio.gather(
-            *(self.publisher.publish(RAW_EMAIL, self._key, r) for r in records),
-            return_exceptions=True,
-        )
+        results = await self.publisher.publish_many(
+            RAW_EMAIL, [(self._key, r) for r in records])
         acked = {m.uid for m, res in zip(mails, results, strict=True) if res is None}
         errors = [r for r in results if isinstance(r, BaseException)]
         if not errors:

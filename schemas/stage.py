@@ -82,6 +82,13 @@ class Publisher(Protocol):
 
     async def publish(self, topic: TopicSpec, key: bytes, value: Any) -> None: ...
 
+    async def publish_many(
+        self, topic: TopicSpec, records: Sequence[tuple[bytes, Any]]
+    ) -> list[BaseException | None]:
+        """Publish records together; one outcome per record (None: acknowledged), in order.
+        For connectors that take many at once (an IMAP FETCH batch)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class KafkaConnection:

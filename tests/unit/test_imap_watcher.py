@@ -110,6 +110,18 @@ class MemoryBroker:
             raise ConnectionError("broker unavailable")
         self.records.append(value)
 
+    async def publish_many(
+        self, topic: TopicSpec, records: list[tuple[bytes, Any]]
+    ) -> list[BaseException | None]:
+        out: list[BaseException | None] = []
+        for key, value in records:
+            try:
+                await self.publish(topic, key, value)
+                out.append(None)
+            except ConnectionError as exc:
+                out.append(exc)
+        return out
+
 
 def mailbox(**changes: Any) -> MailboxSettings:
     base: dict[str, Any] = dict(
