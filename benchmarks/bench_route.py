@@ -29,8 +29,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from aiokafka import AIOKafkaConsumer  # noqa: E402
 
+from benchmarks.relay import bare_relay  # noqa: E402
 from route.alerts import ROUTE_ACTOR_ID  # noqa: E402
 from route.config import RoutingConfig  # noqa: E402
 from route.engine import Router  # noqa: E402
@@ -159,37 +159,6 @@ async def _fill(conn: KafkaConnection, events: list[TicketEvent]) -> None:
         await producer.stop()
 
 
-async def bare_relay(conn: KafkaConnection, src: str, dst: str, n: int) -> float:
-    import orjson
-
-    from runtime.kafka_io import make_producer
-
-    consumer = AIOKafkaConsumer(src, **conn.options(), group_id=f"bare-{uuid.uuid4().hex}",
-                                auto_offset_reset="earliest", enable_auto_commit=False,
-                                max_poll_records=2000)
-    producer = make_producer(conn, linger_ms=5)
-    await consumer.start()
-    await producer.start()
-    done = 0
-    started = time.monotonic()
-    try:
-        while done < n:
-            batch = await consumer.getmany(timeout_ms=100, max_records=2000)
-            futs = []
-            for msgs in batch.values():
-                for m in msgs:
-                    futs.append(await producer.send(dst, orjson.dumps(orjson.loads(m.value)),
-                                                    key=m.key))
-            await asyncio.gather(*futs)
-            if batch:
-                await consumer.commit()
-            done += len(futs)
-        return n / (time.monotonic() - started)
-    finally:
-        await producer.stop()
-        await consumer.stop()
-
-
 class CountingRouteStage(RouteStage):
     """The route stage, counting records it finished and outputs it handed to the runner."""
 
@@ -266,7 +235,8 @@ async def bench_stage(n_tickets: int, bootstrap: str | None) -> dict[str, Any]:
         await _fill(conn, events)
         src = conn.topic(TICKET_EVENTS)
         await bare_relay(conn, src, conn.topic_prefix + "bare.out", min(len(events), 2000))
-        bare = await bare_relay(conn, src, conn.topic_prefix + "bare.out", len(events))
+        bare = (await bare_relay(conn, src, conn.topic_prefix + "bare.out",
+                                 len(events))).from_start_per_s
         stage_per_s, final = await stage_run(conn, len(events))
         return {"broker": label, "input_records": len(events),
                 "partitions": PARTITIONS, "bare_relay_per_s": round(bare),

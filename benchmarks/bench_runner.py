@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from aiokafka import AIOKafkaConsumer  # noqa: E402
 
+from benchmarks import relay  # noqa: E402
 from runtime.kafka import running_cluster  # noqa: E402
 from runtime.kafka_io import create_topics, make_producer  # noqa: E402
 from runtime.runner import StageRunner  # noqa: E402
@@ -56,7 +57,7 @@ class PassThrough:
     name = "bench"
     inputs: tuple[TopicSpec, ...] = (MESSAGES,)
     tables: tuple[TopicSpec, ...] = ()
-    tick_interval = None
+    tick_interval: float | None = None
 
     def restore(self, topic: TopicSpec, key: bytes, value: Any) -> None:
         pass
@@ -104,37 +105,10 @@ async def _count(conn: KafkaConnection, topic: str, n: int, timeout_s: float) ->
 
 async def bare_relay(conn: KafkaConnection, src: str, dst: str, n: int) -> float:
     """The bare relay, watched by the same in-process observer as the runner."""
-    task = asyncio.create_task(_bare_relay(conn, src, dst, n))
+    task = asyncio.create_task(relay.bare_relay(conn, src, dst, n))
     rate = await _count(conn, dst, n, timeout_s=300)
     await task
     return rate
-
-
-async def _bare_relay(conn: KafkaConnection, src: str, dst: str, n: int) -> None:
-    import orjson
-
-    consumer = AIOKafkaConsumer(src, **conn.options(), group_id=f"bare-{uuid.uuid4().hex}",
-                                auto_offset_reset="earliest", enable_auto_commit=False,
-                                max_poll_records=2000)
-    producer = make_producer(conn, linger_ms=5)
-    await consumer.start()
-    await producer.start()
-    done = 0
-    try:
-        while done < n:
-            batch = await consumer.getmany(timeout_ms=100, max_records=2000)
-            futs = []
-            for _tp, msgs in batch.items():
-                for m in msgs:
-                    futs.append(await producer.send(dst, orjson.dumps(orjson.loads(m.value)),
-                                                    key=m.key))
-            await asyncio.gather(*futs)
-            if batch:
-                await consumer.commit()
-            done += len(futs)
-    finally:
-        await producer.stop()
-        await consumer.stop()
 
 
 async def runner_relay(conn: KafkaConnection, n: int) -> float:
@@ -206,7 +180,7 @@ async def main(n: int, with_faust: bool) -> dict[str, Any]:
         await admin.close()
         await _fill(conn, src, n)
         # Warm-up hop so that the first measured run does not pay broker JIT/page cache.
-        await _bare_relay(conn, src, "warm.out", min(n, 5000))
+        await relay.bare_relay(conn, src, "warm.out", min(n, 5000))
         out["bare_relay_per_s"] = round(await bare_relay(conn, src, "bare.out", n))
         out["runner_per_s"] = round(await runner_relay(conn, n))
         out["runner_vs_bare"] = round(out["runner_per_s"] / out["bare_relay_per_s"], 3)

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from aiokafka import AIOKafkaConsumer  # noqa: E402
 
+from benchmarks.relay import bare_relay  # noqa: E402
 from runtime.kafka import running_cluster  # noqa: E402
 from runtime.kafka_io import create_topics, make_producer  # noqa: E402
 from runtime.runner import StageRunner  # noqa: E402
@@ -123,37 +124,6 @@ async def _wait_for_end_offsets(
         await consumer.stop()
 
 
-async def bare_relay(conn: KafkaConnection, dst: str, n: int) -> float:
-    import orjson
-
-    consumer = AIOKafkaConsumer(conn.topic(MESSAGES), **conn.options(),
-                                group_id=f"bare-{uuid.uuid4().hex}", auto_offset_reset="earliest",
-                                enable_auto_commit=False, max_poll_records=2000)
-    producer = make_producer(conn, linger_ms=5)
-    await consumer.start()
-    await producer.start()
-    done = first = 0
-    started = time.monotonic()
-    try:
-        while done < n:
-            batch = await consumer.getmany(timeout_ms=100, max_records=2000)
-            futs = []
-            for msgs in batch.values():
-                for m in msgs:
-                    futs.append(await producer.send(dst, orjson.dumps(orjson.loads(m.value)),
-                                                    key=m.key))
-            await asyncio.gather(*futs)
-            if batch:
-                await consumer.commit()
-            if futs and not done:  # steady state: from the first batch on, like the stage
-                started, first = time.monotonic(), len(futs)
-            done += len(futs)
-        return (n - first) / (time.monotonic() - started)
-    finally:
-        await producer.stop()
-        await consumer.stop()
-
-
 async def tickets_stage(
     conn: KafkaConnection, n: int, events: int
 ) -> tuple[float, float, float]:
@@ -202,8 +172,9 @@ async def main(n: int, bootstrap: str | None) -> dict[str, Any]:
         await admin.create_topics([NewTopic(relay_out, PARTITIONS, 1)])
         await admin.close()
         await _fill(conn, msgs)
-        await bare_relay(conn, relay_out, min(n, 5000))  # warm-up
-        out["bare_relay_per_s"] = round(await bare_relay(conn, relay_out, n))
+        src = conn.topic(MESSAGES)
+        await bare_relay(conn, src, relay_out, min(n, 5000))  # warm-up
+        out["bare_relay_per_s"] = round((await bare_relay(conn, src, relay_out, n)).steady_per_s)
         per_s, events_per_s, with_startup = await tickets_stage(conn, n, events)
         out["tickets_messages_per_s"] = round(per_s)
         out["tickets_messages_per_s_with_startup"] = round(with_startup)
