@@ -51,11 +51,10 @@ def get_ctx(bootstrap: str | None = None, *, broker: bool = True) -> StageContex
     from runtime.kafka import resolve_bootstrap
 
     s = get_settings()
-    if not broker:
-        bootstrap = bootstrap or s.kafka.bootstrap_servers
+    if broker:
+        bootstrap = bootstrap or resolve_bootstrap(s)
     return StageContext(
-        kafka=s.connection(bootstrap or resolve_bootstrap(s)) if broker or bootstrap
-        else s.connection(""),
+        kafka=s.connection(bootstrap),  # None/"": the configured address
         sections=s,
         signing_key=s.signing_key,
     )
