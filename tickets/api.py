@@ -1,23 +1,34 @@
-"""The read-only HTTP API (starlette, JSON) over a :class:`~tickets.view.TicketView`.
+"""The HTTP API (starlette, JSON) over a :class:`~tickets.view.TicketView`.
 
-    GET /tickets?status=open&status=new&customer=…&assignee=…&limit=100
-    GET /tickets/{id or number}
-    GET /tickets/{id or number}/events
-    GET /tickets/{id or number}/conversation
-    GET /healthz
+    GET  /tickets?status=open&status=new&customer=…&assignee=…&limit=100
+    GET  /tickets/{id or number}
+    GET  /tickets/{id or number}/events
+    GET  /tickets/{id or number}/conversation
+    POST /tickets/{id or number}/actions   (agent actions, see tickets.api_actions)
+    GET  /healthz
+
+Reads are open to whoever reaches the port (it binds to loopback by default). Actions need
+``Authorization: Bearer <tickets.api_token>`` and are refused (403) while no token is set;
+they are queued on ``ticket.commands`` (202) like the CLI's, and the tickets stage applies them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+import hmac
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, get_args
 
+import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from schemas.commands import AgentAction
 from schemas.ticket_events import Status
+from tickets.api_actions import ActionRejected, parse_action
 from tickets.view import TicketView, conversation_json, detail, event_json, summary
 
 _STATUSES = frozenset(get_args(Status))
@@ -26,8 +37,6 @@ MAX_LIMIT = 1000
 
 class _Json(JSONResponse):
     def render(self, content: Any) -> bytes:
-        import orjson
-
         return orjson.dumps(content)
 
 
@@ -35,7 +44,25 @@ def _not_found(ref: str) -> Response:
     return _Json({"error": "not found", "ticket": ref}, status_code=404)
 
 
-def build_app(view: TicketView, ready: Callable[[], bool] = lambda: True) -> Starlette:
+Submit = Callable[[AgentAction], Awaitable[None]]
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def _authorized(request: Request, token: str | None) -> Response | None:
+    """None when the caller may act, else the response saying why not."""
+    if not token:
+        return _Json({"error": "agent actions over HTTP are disabled: set tickets.api_token"},
+                     status_code=403)
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
+        return _Json({"error": "missing or wrong bearer token"}, status_code=401,
+                     headers={"WWW-Authenticate": "Bearer"})
+    return None
+
+
+def build_app(view: TicketView, ready: Callable[[], bool] = lambda: True,
+              submit: Submit | None = None, token: str | None = None,
+              clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Starlette:
     async def list_tickets(request: Request) -> Response:
         statuses = request.query_params.getlist("status")
         bad = [s for s in statuses if s not in _STATUSES]
@@ -73,6 +100,39 @@ def build_app(view: TicketView, ready: Callable[[], bool] = lambda: True) -> Sta
         return _Json({"ticket_id": t.ticket_id, "number": t.number, "subject": t.subject,
                       "messages": conversation_json(view.conversation(t.ticket_id))})
 
+    async def act(request: Request) -> Response:
+        denied = _authorized(request, token if submit is not None else None)
+        if denied is not None:
+            return denied
+        assert submit is not None
+        ref = request.path_params["ref"]
+        t = view.find(ref)
+        if t is None:
+            return _not_found(ref)
+        raw = await request.body()
+        if len(raw) > MAX_BODY_BYTES:
+            return _Json({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, status_code=413)
+        try:
+            body = orjson.loads(raw)
+            cmd = parse_action(body, t.ticket_id, clock(),
+                               request.headers.get("idempotency-key"))
+        except orjson.JSONDecodeError as exc:
+            return _Json({"error": f"body is not JSON: {exc}"}, status_code=400)
+        except ActionRejected as exc:
+            return _Json({"error": str(exc)}, status_code=400)
+        if cmd.target_ticket_id is not None:
+            target = view.find(cmd.target_ticket_id)
+            if target is None:
+                return _not_found(cmd.target_ticket_id)
+            cmd = dataclasses.replace(cmd, target_ticket_id=target.ticket_id)
+        try:
+            await submit(cmd)
+        except Exception as exc:  # the broker did not take it: the caller retries
+            return _Json({"error": f"not queued, retry: {type(exc).__name__}"},
+                         status_code=503, headers={"Retry-After": "5"})
+        return _Json({"queued": True, "command_id": cmd.command_id, "ticket_id": t.ticket_id,
+                      "number": t.number, "action": cmd.action}, status_code=202)
+
     async def health(request: Request) -> Response:
         ok = ready()
         return _Json({"ready": ok, "tickets": len(view)}, status_code=200 if ok else 503)
@@ -82,5 +142,6 @@ def build_app(view: TicketView, ready: Callable[[], bool] = lambda: True) -> Sta
         Route("/tickets/{ref}", show),
         Route("/tickets/{ref}/events", events),
         Route("/tickets/{ref}/conversation", conversation),
+        Route("/tickets/{ref}/actions", act, methods=["POST"]),
         Route("/healthz", health),
     ])

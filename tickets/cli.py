@@ -1,6 +1,6 @@
 """``helpline tickets …`` and ``helpline customers load``: query tickets, act on them as an
 agent (the actions go through the ``ticket.commands`` topic like any other helpdesk's), serve
-the read-only HTTP API, load the customer directory."""
+the HTTP API (reads, and agent actions with a token), load the customer directory."""
 
 from __future__ import annotations
 
@@ -161,7 +161,7 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
     @tickets.command("api")
     def api(host: Annotated[str | None, typer.Option()] = None,
             port: Annotated[int | None, typer.Option()] = None) -> None:
-        """Serve the read-only JSON API over the ticket topics."""
+        """Serve the JSON API over the ticket topics (agent actions need tickets.api_token)."""
         ctx = get_ctx()
         s = _settings(ctx)
         asyncio.run(_serve(ctx, s, host or s.api_host, s.api_port if port is None else port))
@@ -203,13 +203,25 @@ async def _serve(ctx: StageContext, s: TicketsSettings, host: str, port: int) ->
     view = TicketView(s.view_max_events_per_ticket)
     feed = TicketFeed(ctx.kafka, view)
     await feed.start(s.catchup_timeout_s)
+    producer = AIOKafkaProducer(**{**ctx.kafka.options(), "acks": "all",
+                                   "enable_idempotence": True,
+                                   "request_timeout_ms": int(s.command_timeout_s * 1000)})
+    topic = ctx.kafka.topic(TICKET_COMMANDS)
+
+    async def submit(cmd: AgentAction) -> None:
+        sent = await producer.send(topic, encode(cmd), key=cmd.ticket_id.encode())
+        await asyncio.wait_for(sent, s.command_timeout_s)
+
     stop = asyncio.Event()
     follower = asyncio.create_task(feed.follow(stop))
-    server = uvicorn.Server(uvicorn.Config(build_app(view), host=host, port=port,
-                                           log_level="warning"))
+    token = s.api_token.get_secret_value() if s.api_token else None
+    server = uvicorn.Server(uvicorn.Config(build_app(view, submit=submit, token=token),
+                                           host=host, port=port, log_level="warning"))
     try:
+        await producer.start()
         await server.serve()
     finally:
         stop.set()
         await asyncio.gather(follower, return_exceptions=True)
         await feed.stop()
+        await producer.stop()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 
 class TicketsSettings(BaseModel):
@@ -28,9 +28,11 @@ class TicketsSettings(BaseModel):
     max_participants: int = Field(default=50, ge=1)
     # References we put on an agent reply's notification (newest last).
     reply_references_limit: int = Field(default=20, ge=1)
-    # Read-only HTTP API (`helpline tickets api`).
+    # HTTP API (`helpline tickets api`): reads are open on this address; agent actions
+    # (POST /tickets/{ref}/actions) need this bearer token and are refused while it is unset.
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8086, ge=0, le=65535)
+    api_token: SecretStr | None = None
     # CLI / API: how long to wait for the state and event topics to be read to their end.
     catchup_timeout_s: float = Field(default=30.0, gt=0)
     # CLI: how long to wait for the broker to acknowledge a command.
