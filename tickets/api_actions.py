@@ -40,11 +40,13 @@ class ActionRejected(ValueError):
     """The body is not an action we can queue; the message is safe to show to the caller."""
 
 
-def command_id(idempotency_key: str | None) -> str:
-    """The same key always names the same command, so the stage applies a retried POST once."""
+def command_id(ticket_id: str, idempotency_key: str | None) -> str:
+    """The same key on the same ticket always names the same command, so the stage applies a
+    retried POST once."""
     if idempotency_key is None:
         return f"http-{uuid.uuid4().hex}"
-    return "http-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+    digest = hashlib.sha256(f"{ticket_id}\n{idempotency_key}".encode()).hexdigest()
+    return f"http-{digest[:32]}"
 
 
 def _text(body: dict[str, Any], name: str, limit: int) -> str | None:
@@ -84,7 +86,7 @@ def parse_action(body: object, ticket_id: str, now: datetime,
     if priority is not None and priority not in PRIORITIES:
         raise ActionRejected(f"unknown priority {priority!r}")
     return AgentAction(
-        command_id=command_id(idempotency_key), ticket_id=ticket_id, action=action,
+        command_id=command_id(ticket_id, idempotency_key), ticket_id=ticket_id, action=action,
         agent_id=agent.strip(), at=now, text=fields["text"],
         status=status,  # type: ignore[arg-type]  # checked against Status above
         priority=priority,  # type: ignore[arg-type]  # checked against Priority above

@@ -149,3 +149,10 @@ def test_parse_action_says_what_is_wrong(body: Any, error: str) -> None:
 def test_assign_with_a_null_assignee_unassigns() -> None:
     cmd = parse_action({"action": "assign", "agent": "a", "assignee": None}, "t-1", NOW)
     assert cmd.action == "assign" and cmd.assignee is None
+
+
+def test_the_same_idempotency_key_on_two_tickets_names_two_commands() -> None:
+    body = {"action": "note", "agent": "a", "text": "x"}
+    one = parse_action(body, "t-1", NOW, "k")
+    assert one.command_id == parse_action(body, "t-1", NOW, "k").command_id
+    assert one.command_id != parse_action(body, "t-2", NOW, "k").command_id
