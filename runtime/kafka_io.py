@@ -16,6 +16,9 @@ from aiokafka.errors import (
     MessageSizeTooLargeError,
     TopicAlreadyExistsError,
 )
+from aiokafka.partitioner import murmur2
+from aiokafka.producer.message_accumulator import BatchBuilder
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from runtime.errors import BrokerUnavailable, RecordTooLarge
 from schemas.codec import encode
@@ -36,6 +39,107 @@ def make_producer(conn: KafkaConnection, linger_ms: int = 5, **extra: Any) -> AI
     return AIOKafkaProducer(**opts)
 
 
+# Keys hashed per process, bounded: aiokafka's murmur2 is pure Python (~4 us a key) and the
+# same ticket / customer / mailbox keys come back batch after batch.
+PARTITION_HASH_CACHE_MAX = 100_000
+
+OutRecord = tuple[str, bytes | None, bytes | None]  # full topic name, key, encoded value
+Headers = Sequence[tuple[str, bytes]]
+_NOT_SENT = RuntimeError("record not handed to the producer")
+
+
+class BatchSender:
+    """Hands many records to an aiokafka producer as one ``BatchBuilder`` per partition
+    (``send_batch``) instead of one ``send()`` (and one future) per record: no per-record
+    coroutine, future or murmur2 in the producer, and no linger wait, since a complete builder
+    is sent at once (bench_runner: 0.57-0.64 -> 0.70-0.72 of the bare relay).
+
+    Keyed records land on the partition aiokafka's default partitioner picks for their key
+    (murmur2 of the key over the topic's sorted partitions, as the Java client), so switching
+    from ``send()`` moves no key. Records without a key, and records bigger than one batch,
+    go through ``send()`` as before (which refuses what exceeds ``max_request_size``).
+
+    Outcomes: one entry per record, in order: the future of the batch it travelled in (every
+    record of a failed batch shares that failure) or the exception that refused it at once.
+    """
+
+    def __init__(self, producer: AIOKafkaProducer, batch_bytes: int = PRODUCER_BATCH_BYTES
+                 ) -> None:
+        self._producer = producer
+        self._batch_bytes = batch_bytes
+        self._hashes: dict[bytes, int] = {}
+
+    def _hash(self, key: bytes) -> int:
+        h = self._hashes.get(key)
+        if h is None:
+            if len(self._hashes) >= PARTITION_HASH_CACHE_MAX:
+                self._hashes.clear()
+            h = self._hashes[key] = murmur2(key) & 0x7FFFFFFF
+        return h
+
+    async def send(self, records: Sequence[OutRecord], headers: Headers = ()
+                   ) -> list[asyncio.Future[Any] | BaseException]:
+        producer = self._producer
+        hdrs = list(headers)
+        sent: list[asyncio.Future[Any] | BaseException] = []
+        partitions: dict[str, list[int] | KafkaError] = {}
+        building: dict[tuple[str, int], tuple[BatchBuilder, list[int]]] = {}
+        for i, (topic, key, value) in enumerate(records):
+            sent.append(_NOT_SENT)
+            parts = partitions.get(topic)
+            if parts is None:
+                try:
+                    parts = sorted(await producer.partitions_for(topic))
+                except KafkaError as exc:
+                    parts = exc
+                partitions[topic] = parts
+            if isinstance(parts, KafkaError):
+                sent[i] = parts
+                continue
+            if key is None:
+                sent[i] = await self._send_one(topic, key, value, hdrs)
+                continue
+            tp = (topic, parts[self._hash(key) % len(parts)])
+            slot = building.get(tp)
+            if DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, hdrs) > \
+                    self._batch_bytes:
+                if slot is not None:  # what is before it on its partition goes first
+                    await self._submit(tp, *building.pop(tp), sent)
+                sent[i] = await self._send_one(topic, key, value, hdrs)
+                continue
+            if slot is None:
+                slot = building[tp] = (producer.create_batch(), [])
+            if slot[0].append(timestamp=None, key=key, value=value, headers=hdrs) is None:
+                await self._submit(tp, *slot, sent)  # full: send it, start the next one
+                slot = building[tp] = (producer.create_batch(), [])
+                slot[0].append(timestamp=None, key=key, value=value, headers=hdrs)
+            slot[1].append(i)
+        for tp, slot in building.items():
+            await self._submit(tp, *slot, sent)
+        return sent
+
+    async def _send_one(self, topic: str, key: bytes | None, value: bytes | None,
+                        headers: list[tuple[str, bytes]]) -> asyncio.Future[Any] | BaseException:
+        try:
+            fut: asyncio.Future[Any] = await self._producer.send(topic, value, key=key,
+                                                                 headers=headers)
+        except KafkaError as exc:  # refused before sending, e.g. too large
+            refused: BaseException = exc
+            return refused
+        return fut
+
+    async def _submit(self, tp: tuple[str, int], builder: BatchBuilder, members: list[int],
+                      sent: list[asyncio.Future[Any] | BaseException]) -> None:
+        builder.close()  # complete: the sender takes it without lingering
+        outcome: asyncio.Future[Any] | BaseException
+        try:
+            outcome = await self._producer.send_batch(builder, tp[0], partition=tp[1])
+        except KafkaError as exc:
+            outcome = exc
+        for i in members:
+            sent[i] = outcome
+
+
 async def start_client(client: Any, conn: KafkaConnection) -> None:
     """Start an aiokafka client; a broker that is not there is a readable error, not a trace."""
     try:
@@ -54,6 +158,7 @@ class KafkaPublisher:
         self._timeout_s = timeout_s
         self._producer = make_producer(conn, linger_ms=linger_ms,
                                        request_timeout_ms=int(timeout_s * 1000))
+        self._sender = BatchSender(self._producer)
 
     async def start(self) -> None:
         await start_client(self._producer, self._conn)
@@ -71,25 +176,20 @@ class KafkaPublisher:
     async def publish_many(
         self, topic: TopicSpec, records: Sequence[tuple[bytes, Any]]
     ) -> list[BaseException | None]:
-        """Hand every record to the producer, then wait for all acknowledgements: one future per
-        record and no task per record (3x cheaper than gathering ``publish`` calls)."""
+        """Hand every record to the producer (one batch per partition, see
+        :class:`BatchSender`), then wait for all acknowledgements, bounded by the timeout."""
         name = self._conn.topic(topic)
-        futures: list[asyncio.Future[Any] | BaseException] = []
-        sizes: list[int] = []
-        for key, value in records:
-            data = None if value is None else encode(value)
-            sizes.append(len(data or b""))
-            try:
-                futures.append(await self._producer.send(name, data, key=key))
-            except KafkaError as exc:  # refused before sending, e.g. too large
-                futures.append(exc)
-        waiting = [f for f in futures if isinstance(f, asyncio.Future)]
+        encoded = [(name, key, None if value is None else encode(value))
+                   for key, value in records]
+        futures = await self._sender.send(encoded)
+        waiting = {id(f): f for f in futures if isinstance(f, asyncio.Future)}
         try:
             async with asyncio.timeout(self._timeout_s):
-                await asyncio.gather(*waiting, return_exceptions=True)
+                await asyncio.gather(*waiting.values(), return_exceptions=True)
         except TimeoutError:
             pass  # what did not complete in time is reported as not acknowledged below
-        return [self._outcome(topic, f, n) for f, n in zip(futures, sizes, strict=True)]
+        return [self._outcome(topic, f, len(data or b""))
+                for f, (_, _, data) in zip(futures, encoded, strict=True)]
 
     def _outcome(self, topic: TopicSpec, f: asyncio.Future[Any] | BaseException, size: int
                  ) -> BaseException | None:

@@ -35,7 +35,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.errors import KafkaError
 
 from runtime.errors import HelplineError
-from runtime.kafka_io import group_id, make_producer, start_client
+from runtime.kafka_io import BatchSender, group_id, make_producer, start_client
 from runtime.metrics import StageMetrics
 from runtime.settings import RunnerSettings
 from schemas.codec import DecodeError, decoder, encode
@@ -95,6 +95,7 @@ class StageRunner:
                           {**self._by_topic, **self._tables}.items()}
         self._dlq = BY_NAME[dlq_name(stage.name)] if dlq_name(stage.name) in BY_NAME else None
         self._producer: AIOKafkaProducer | None = None
+        self._sender: BatchSender | None = None
         self._header = (INSTANCE_HEADER, f"{stage.name}/{instance_id}".encode())
         self._stage_prefix = f"{stage.name}/".encode()
 
@@ -104,6 +105,7 @@ class StageRunner:
         producer = make_producer(self.conn, linger_ms=self.cfg.linger_ms)
         await start_client(producer, self.conn)
         self._producer = producer
+        self._sender = BatchSender(producer)
         table_task: asyncio.Task[None] | None = None
         consumer: AIOKafkaConsumer | None = None
         try:
@@ -160,6 +162,7 @@ class StageRunner:
                 if batches:
                     await self._handle(batches)
                     await consumer.commit({tp: msgs[-1].offset + 1 for tp, msgs in batches.items()})
+                    self.metrics.fetched(self.stage.name, consumer, batches, self._by_topic)
                     self.status.last_batch_at = time.time()
                 if next_tick is not None and tick_every and time.monotonic() >= next_tick:
                     outs = self.stage.tick(self.clock())
@@ -235,15 +238,20 @@ class StageRunner:
     async def _produce(self, outs: Sequence[Out]) -> None:
         if not outs:
             return
-        assert self._producer is not None
-        futures = []
+        assert self._sender is not None
+        topic = self.conn.topic
         counts: dict[str, int] = {}
+        records = []
         for out in outs:
-            data = None if out.value is None else encode(out.value)
-            futures.append(await self._producer.send(
-                self.conn.topic(out.topic), data, key=out.key, headers=[self._header]))
+            records.append((topic(out.topic), out.key,
+                            None if out.value is None else encode(out.value)))
             counts[out.topic.name] = counts.get(out.topic.name, 0) + 1
-        await asyncio.gather(*futures)  # every output acknowledged before offsets are committed
+        batches: dict[int, asyncio.Future[Any]] = {}
+        for s in await self._sender.send(records, headers=[self._header]):
+            if isinstance(s, BaseException):
+                raise s
+            batches[id(s)] = s
+        await asyncio.gather(*batches.values())  # all acknowledged before offsets are committed
         for name, n in counts.items():
             self.metrics.records_out(self.stage.name, name, n)
         self.status.records_out += len(outs)
