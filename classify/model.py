@@ -30,18 +30,16 @@ import numpy as np
 import sklearn
 from scipy import sparse
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import FeatureUnion
 from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
-from classify.features import WordCharNgrams
+from classify.features import HashedNgrams
 from classify.text import fold
 
 WEIGHTS = "model.joblib"
 METADATA = "model.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: hashed n-grams (classify.features); 1: scikit-learn vocabularies
 TARGETS = ("category", "department", "priority", "type")  # ticket fields a model can set
 
 
@@ -92,7 +90,7 @@ class ModelCard:
 class TicketClassifier:
     """A trained model plus its abstention thresholds."""
 
-    def __init__(self, card: ModelCard, features: FeatureUnion,
+    def __init__(self, card: ModelCard, features: HashedNgrams,
                  classifier: CalibratedClassifierCV, centroids: np.ndarray) -> None:
         self.card = card
         self.features = features
@@ -131,26 +129,19 @@ class TicketClassifier:
 FEATURE_SETS = ("words+chars", "words")
 
 
-def _features(kind: str, max_features: int = 300_000) -> FeatureUnion:
-    # Input is folded once (accents, case) by the caller, so the vectorisers do not redo it.
+def _features(kind: str, max_features: int = 300_000) -> HashedNgrams:
+    # Input is folded once (accents, case) by the caller, so the vectoriser does not redo it.
     if kind not in FEATURE_SETS:
         raise ValueError(f"features must be one of {FEATURE_SETS}, not {kind!r}")
-    parts: list[tuple[str, Any]] = [
-        ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2,
-                                  lowercase=False, dtype=np.float32)),
-    ]
-    if kind == "words+chars":
-        parts.append(("chars", WordCharNgrams(ngram_range=(2, 5), min_df=2,
-                                              max_features=max_features)))
-    return FeatureUnion(parts)
+    return HashedNgrams(words=True, char_range=(2, 5) if kind == "words+chars" else None,
+                        min_df=2, max_char_features=max_features)
 
 
-def _features_id(kind: str, features: FeatureUnion) -> str:
+def _features_id(kind: str, features: HashedNgrams) -> str:
     digest = hashlib.sha256(kind.encode())
-    for name, part in features.transformer_list:
-        digest.update(name.encode())
-        for term in sorted(part.vocabulary_):
-            digest.update(term.encode() + b"\0")
+    digest.update(repr(sorted(features.get_params().items())).encode())
+    digest.update(features.buckets_.tobytes())
+    digest.update(features.idf_.tobytes())
     return digest.hexdigest()[:16]
 
 
@@ -273,8 +264,9 @@ def load_model(directory: Path) -> TicketClassifier:
     except (ValueError, TypeError, KeyError) as exc:
         raise ModelLoadError(f"{meta_path}: unreadable model card: {exc}") from None
     if card.format_version != FORMAT_VERSION:
-        raise ModelLoadError(f"{meta_path}: format {card.format_version}, "
-                             f"this helpline reads {FORMAT_VERSION}")
+        raise ModelLoadError(f"{meta_path}: model format {card.format_version}, this helpline "
+                             f"reads format {FORMAT_VERSION}; retrain it with "
+                             "`helpline model train`")
     data = weights.read_bytes()
     if hashlib.sha256(data).hexdigest() != card.weights_sha256:
         raise ModelLoadError(f"{weights}: sha256 differs from {METADATA}; refusing to load")

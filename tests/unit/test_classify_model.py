@@ -96,19 +96,56 @@ def test_an_empty_batch_predicts_nothing(model: TicketClassifier) -> None:
     assert model.predict([]) == []
 
 
-def test_word_cached_char_ngrams_equal_scikit_learns_char_wb() -> None:
+def test_hashed_ngrams_equal_scikit_learns_word_and_char_wb_tfidf() -> None:
+    """Same features, weights and norms as the two TfidfVectorizers it replaces: each
+    scikit-learn feature name is mapped to our column by the pure-Python reference hash
+    (24 bits: no two of these n-grams share a bucket, checked below)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from classify.features import WordCharNgrams
+    from classify.features import HashedNgrams, hash_text
     from classify.text import fold
 
     texts, _ = read_labelled_csv(GOLDEN / "tickets.csv", ["text"], "category")
     docs = [fold(t) for t in texts]
-    ours = WordCharNgrams(ngram_range=(2, 5), min_df=2).fit(docs)
-    theirs = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True,
-                             lowercase=False, dtype=np.float32).fit(docs)
-    assert list(ours.get_feature_names_out()) == list(theirs.get_feature_names_out())
-    unseen = [fold("Mon colis est arrivé abîmé, je veux un remboursement"), "", "zzz"]
-    for batch in (docs, unseen):
-        difference = ours.transform(batch) - theirs.transform(batch)
-        assert abs(difference).max() < 1e-5 if difference.nnz else True
+    ours = HashedNgrams(bits=24, max_char_features=None).fit(docs)
+    options = {"sublinear_tf": True, "min_df": 2, "lowercase": False, "dtype": np.float32}
+    words = TfidfVectorizer(ngram_range=(1, 2), **options).fit(docs)
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), **options).fit(docs)
+    names = [(n, "bigram" if " " in n else "word") for n in words.get_feature_names_out()]
+    names += [(n, str(len(n))) for n in chars.get_feature_names_out()]
+    buckets = [hash_text(n, kind, 24) for n, kind in names]
+    assert len(set(buckets)) == len(names)
+    assert sorted(buckets) == ours.buckets_.tolist()
+    column = {b: i for i, b in enumerate(ours.buckets_.tolist())}
+    order = [column[b] for b in buckets]
+    unseen = [fold("Mon colis est arrivé abîmé, je veux un remboursement"), "", "zzz", "a b"]
+    for batch in (docs, unseen, docs[:1]):
+        mine = ours.transform(batch)[:, order].toarray()
+        theirs = np.hstack([words.transform(batch).toarray(), chars.transform(batch).toarray()])
+        assert np.abs(mine - theirs).max() < 1e-5
+
+
+def test_hashed_ngrams_batches_and_chunks_do_not_change_a_row() -> None:
+    from classify.features import HashedNgrams
+    from classify.text import fold
+
+    texts, _ = read_labelled_csv(GOLDEN / "tickets.csv", ["text"], "category")
+    docs = [fold(t) for t in texts]
+    whole = HashedNgrams(bits=20).fit(docs).transform(docs)
+    chunked = HashedNgrams(bits=20, chunk_docs=7).fit(docs)
+    assert np.array_equal(chunked.buckets_, HashedNgrams(bits=20).fit(docs).buckets_)
+    assert abs(chunked.transform(docs) - whole).max() == 0
+    one_by_one = [chunked.transform([d]).toarray() for d in docs]
+    assert np.abs(np.vstack(one_by_one) - whole.toarray()).max() == 0
+
+
+def test_a_model_saved_by_an_older_format_is_refused_with_a_reason(
+        model: TicketClassifier, tmp_path: Path) -> None:
+    import json
+
+    save_model(model, tmp_path / "m")
+    card = tmp_path / "m" / "model.json"
+    meta = json.loads(card.read_text())
+    card.write_text(json.dumps({**meta, "format_version": 1}))
+    with pytest.raises(ModelLoadError, match=r"format 1.*retrain"):
+        load_model(tmp_path / "m")
