@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +23,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from ingest.settings import ReceiverSettings
 from schemas.raw import RawEmail
-from schemas.stage import Publisher
+from schemas.stage import NO_METER, Meter, Publisher
 from schemas.topics import RAW_EMAIL
 
 log = logging.getLogger(__name__)
@@ -65,9 +66,11 @@ class RawMailHandler:
     """aiosmtpd handler: checks recipients, publishes the untouched bytes, answers honestly."""
 
     def __init__(
-        self, settings: ReceiverSettings, publisher: Publisher, clock: Clock
+        self, settings: ReceiverSettings, publisher: Publisher, clock: Clock,
+        meter: Meter = NO_METER,
     ) -> None:
         self.settings = settings
+        self.meter = meter
         self.publisher = publisher
         self.clock = clock
         self.policy = RecipientPolicy.from_settings(settings)
@@ -79,6 +82,7 @@ class RawMailHandler:
         rcpt_options: list[str],
     ) -> str:
         if not self.policy.accepts(address):
+            self.meter.count("smtp_receiver_recipients_rejected", protocol=self.source)
             return f"550 5.1.1 <{address}>: recipient not accepted here"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
@@ -118,6 +122,15 @@ class RawMailHandler:
             envelope_from=sender,
             envelope_to=recipients,
         )
+        started = time.perf_counter()
+        error = await self._publish(record)
+        self.meter.observe("smtp_receiver_publish", time.perf_counter() - started,
+                           protocol=self.source)
+        outcome = "accepted" if error is None else "tempfail" if error is TEMPORARY else "too-big"
+        self.meter.count("smtp_receiver_messages", protocol=self.source, outcome=outcome)
+        return error
+
+    async def _publish(self, record: RawEmail) -> tuple[str, str] | None:
         try:
             await asyncio.wait_for(
                 self.publisher.publish(RAW_EMAIL, self._key, record),
@@ -131,13 +144,14 @@ class RawMailHandler:
             if getattr(exc, "retriable", True) is False:
                 log.warning("raw.email refused the message; answering 552",
                             extra={"error": type(exc).__name__})
-                return ("552 5.3.4", "Message too big for this system")
+                return TOO_BIG
             log.warning("raw.email write failed; answering 451", extra={"error": repr(exc)})
             return TEMPORARY
         return None
 
 
 TEMPORARY = ("451 4.3.0", "Temporary failure storing the message, try again later")
+TOO_BIG = ("552 5.3.4", "Message too big for this system")
 
 
 def make_protocol(handler: RawMailHandler, settings: ReceiverSettings) -> SMTP:
@@ -153,12 +167,12 @@ def make_protocol(handler: RawMailHandler, settings: ReceiverSettings) -> SMTP:
 
 
 async def start_receiver(
-    settings: ReceiverSettings, publisher: Publisher, clock: Clock
+    settings: ReceiverSettings, publisher: Publisher, clock: Clock, meter: Meter = NO_METER,
 ) -> asyncio.Server:
     """Listen on the current event loop (so publishing shares the loop of the Kafka client)."""
     if not (settings.accepted_domains or settings.accepted_addresses):
         log.warning("receiver accepts no recipients: set [email.receiver] accepted_domains")
-    handler = RawMailHandler(settings, publisher, clock)
+    handler = RawMailHandler(settings, publisher, clock, meter)
     loop = asyncio.get_running_loop()
     return await loop.create_server(
         lambda: make_protocol(handler, settings), host=settings.host, port=settings.port

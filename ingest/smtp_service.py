@@ -20,7 +20,7 @@ def utc_now() -> datetime:
 async def run(ctx: StageContext, publisher: Publisher, stop: asyncio.Event) -> None:
     settings: EmailSettings = ctx.section("email")
     receiver = settings.receiver
-    server = await start_receiver(receiver, publisher, utc_now)
+    server = await start_receiver(receiver, publisher, utc_now, ctx.meter)
     bound = [s.getsockname() for s in server.sockets]
     log.info("smtp receiver listening", extra={
         "address": [f"{a[0]}:{a[1]}" for a in bound], "lmtp": receiver.lmtp})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -21,7 +22,7 @@ from schemas.codec import encode
 from schemas.deadletter import DeadLetter
 from schemas.events import Actor, TicketEvent
 from schemas.notification import AckSent, Notification, NotificationResult, Outcome
-from schemas.stage import Out
+from schemas.stage import NO_METER, Meter, Out
 from schemas.topics import (
     BY_NAME,
     CHAT_OUTBOUND,
@@ -50,6 +51,7 @@ class Dispatcher:
     def __init__(
         self, *, settings: NotifySettings, composer: Composer, transport: MailTransport,
         webhooks: WebhookPoster | None, journal: SentLogJournal, sentlog: SentLog,
+        meter: Meter = NO_METER,
     ) -> None:
         self.settings = settings
         self.composer = composer
@@ -57,6 +59,7 @@ class Dispatcher:
         self.webhooks = webhooks
         self.journal = journal
         self.sentlog = sentlog
+        self.meter = meter
         self.retry_at: dict[str, datetime] = {}  # retriable failures waiting for their backoff
         # sends under way: the timer task and a batch must never both send one notification
         self.in_flight: set[str] = set()
@@ -91,7 +94,14 @@ class Dispatcher:
         for r in results:
             self.sentlog.apply(r)
             self.retry_at.pop(r.notification_id, None)
+            self._count(r)
         return outs
+
+    def _count(self, r: NotificationResult) -> None:
+        n = r.notification
+        if n is not None:
+            self.meter.count("notify_notifications", kind=n.kind, channel=n.channel,
+                             outcome=r.outcome, reason=outcome_reason(r))
 
     def followups(self, r: NotificationResult, now: datetime) -> list[Out]:
         """Records that follow a final outcome; identical when re-emitted after a redelivery
@@ -145,6 +155,7 @@ class Dispatcher:
             finals = [self.result(n, "sent", now) for n in chat]
             for r in finals:
                 self.sentlog.apply(r)
+                self._count(r)
                 outs.extend(self.followups(r, now))
                 outs.append(Out(NOTIFY_SENTLOG, record_key(r), r))
             if publish:  # the chat reply is the send: published before its final record
@@ -175,15 +186,23 @@ class Dispatcher:
         n = intent.notification
         assert n is not None
         async with self._slots:
+            started = time.perf_counter()
             try:
                 reply = await self._send(n, now)
             except DeliveryError as exc:
+                self._attempted(n.channel, started, "retriable" if exc.retriable else "permanent")
                 return await self._failed(intent, exc, now, publish)
             except (TemplateMissing, ValueError, KeyError) as exc:
                 err = DeliveryError(f"cannot compose: {exc}", retriable=False)
                 return await self._failed(intent, err, now, publish)
+            self._attempted(n.channel, started, "ok")
             final = replace(intent, outcome="sent", phase="final", server_reply=reply[:500])
             return await self.finish([final], now, publish)
+
+    def _attempted(self, channel: str, started: float, outcome: str) -> None:
+        self.meter.observe("notify_send", time.perf_counter() - started, channel=channel,
+                           outcome="ok" if outcome == "ok" else "error")
+        self.meter.count("notify_deliveries", channel=channel, outcome=outcome)
 
     async def _send(self, n: Notification, now: datetime) -> str:
         if n.channel == "email":
@@ -219,6 +238,7 @@ class Dispatcher:
             await self.journal.write([retrying])
             self.sentlog.apply(retrying)
             self.retry_at[intent.notification_id] = now + backoff(self.settings, intent.attempts)
+            self.meter.count("notify_retries", channel=n.channel if n else "email")
             report = [Out(NOTIFY_RESULTS, intent.notification_id.encode(),
                           replace(retrying, notification=None))]
             if publish:
@@ -242,3 +262,21 @@ class Dispatcher:
         if self.webhooks is not None:
             await self.webhooks.close()
         await self.journal.close()
+
+
+def outcome_reason(r: NotificationResult) -> str:
+    """A final outcome's reason as a metric label (a small fixed set, never the detail's
+    free text): the refusal for a suppression, how a failure ended, whether a sent alert went
+    out in a digest."""
+    detail = r.detail
+    if r.outcome == "suppressed":
+        return detail or "none"
+    if r.outcome == "failed":
+        if detail.startswith("in-doubt"):
+            return "in-doubt"
+        if detail.startswith("gave up"):
+            return "retries-exhausted"
+        if detail.startswith("cannot compose"):
+            return "compose"
+        return "permanent"
+    return "digested" if detail.startswith("digested") else "none"

@@ -41,7 +41,7 @@ from notify.transport import MailTransport, WebhookPoster
 from schemas.events import DeliveryFailed, TicketEvent
 from schemas.message import MessageFlags
 from schemas.notification import Notification, NotificationResult
-from schemas.stage import In, Out, StageContext
+from schemas.stage import NO_METER, In, Meter, Out, StageContext
 from schemas.topics import NOTIFY_OUTBOX, NOTIFY_SENTLOG, TICKET_EVENTS, TopicSpec
 
 log = logging.getLogger("helpline.notify")
@@ -351,13 +351,13 @@ def token_maker(key: bytes) -> Any:
 
 def build(
     settings: NotifySettings, *, transport: MailTransport, webhooks: WebhookPoster | None,
-    journal: SentLogJournal, signing_key: bytes,
+    journal: SentLogJournal, signing_key: bytes, meter: Meter = NO_METER,
 ) -> NotifyStage:
     roots = [BUNDLED] + ([Path(settings.templates_dir)] if settings.templates_dir else [])
     sentlog = SentLog()
     composer = Composer(load_templates(*roots), settings, token_maker(signing_key))
     dispatcher = Dispatcher(settings=settings, composer=composer, transport=transport,
-                            webhooks=webhooks, journal=journal, sentlog=sentlog)
+                            webhooks=webhooks, journal=journal, sentlog=sentlog, meter=meter)
     return NotifyStage(settings, dispatcher, sentlog)
 
 
@@ -372,6 +372,7 @@ def build_stage(ctx: StageContext) -> NotifyStage:
         journal=KafkaJournal(ctx.kafka, linger_ms=settings.sentlog_linger_ms,
                              timeout_s=settings.sentlog_timeout_s),
         signing_key=ctx.signing_key,
+        meter=ctx.meter,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib
 import os
 import signal
@@ -193,6 +194,7 @@ async def _run_worker(name: str, s: Settings, ctx: StageContext) -> None:
         loop.add_signal_handler(sig, stop.set)
     registry = CollectorRegistry()
     metrics = StageMetrics.create(registry)
+    ctx = dataclasses.replace(ctx, meter=metrics.meter())
     tasks: list[asyncio.Task[Any]] = []
     status: Callable[[], dict[str, object]]
     if name in STAGES:
@@ -213,12 +215,15 @@ async def _run_worker(name: str, s: Settings, ctx: StageContext) -> None:
         # IMAP says not ready while a mailbox needs re-auth); otherwise running = ready.
         board = getattr(importlib.import_module(SERVICES[name].partition(":")[0]), "STATUS",
                         None)
+        if board is not None:
+            metrics.watch(board.report)
 
         def status() -> dict[str, object]:
             if board is not None:
                 report: dict[str, object] = board.report()
                 metrics.ready(name, bool(report.get("ready")))
                 return {"state": "running", **report}
+            metrics.ready(name, True)
             return {"service": name, "state": "running", "ready": True}
 
         async def service() -> None:

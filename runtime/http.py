@@ -27,6 +27,7 @@ def health_app(
         return JSONResponse(st, status_code=200 if st.get("ready") else 503)
 
     async def metrics(_: Request) -> Response:
+        status()  # refreshes the readiness gauge, so a scrape never reads a stale one
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz),

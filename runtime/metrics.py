@@ -1,11 +1,209 @@
-"""Prometheus metrics, injected. Labels are bounded: stage, topic, outcome, error type —
-never an address, a ticket id or a message id."""
+"""Prometheus metrics, injected. Labels are bounded: stage, topic, outcome, reason, tier, kind
+from fixed sets -- never an address, a ticket id, a message id or free text.
+
+Three sources, one registry per worker process:
+
+* the runner's own (:class:`StageMetrics`): records in/out, dead letters, batch time, consumer
+  lag, readiness -- and domain counters derived from the events a stage *produces* (tickets
+  created / reopened, SLA warnings / breaches, escalations by tier, classifications by source),
+  so the stages themselves stay free of metrics code;
+* what only a stage or a connector sees (a send's outcome, an SMTP reply, an HTTP status),
+  through the :class:`schemas.stage.Meter` port (:class:`PromMeter`), whose metric names and
+  label value sets are declared once in :data:`CATALOGUE`;
+* a connector's status board, read at scrape time (:class:`ReportCollector`: IMAP folders).
+
+The full list, with the alerts built on it, is in ``deploy/README.md``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from schemas.events import (
+    Classified,
+    Created,
+    Escalated,
+    SlaBreached,
+    SlaWarning,
+    StatusChanged,
+    TicketEvent,
+)
+from schemas.stage import Out
+from schemas.topics import TICKET_EVENTS
+
+__all__ = ["CATALOGUE", "PromMeter", "ReportCollector", "StageMetrics", "classified_source"]
+
+LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5)
+SEND_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+_MAX_CHILDREN = 4096
+OTHER = "other"  # what a label value outside its declared set is exported as
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric of the :class:`schemas.stage.Meter` port: kind, help, and per label the
+    closed set of values it may take (``None``: the runtime's own, e.g. a config name)."""
+
+    kind: str  # counter / histogram
+    help: str
+    values: tuple[tuple[str, frozenset[str] | None], ...] = ()
+    buckets: tuple[float, ...] = ()
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(k for k, _ in self.values)
+
+    def bound(self, label: str, value: str) -> str:
+        allowed = dict(self.values)[label]
+        return value if allowed is None or value in allowed else OTHER
+
+
+def _set(*values: str) -> frozenset[str]:
+    return frozenset(values)
+
+
+_NOTIFY_KINDS = _set("auto-ack", "agent-reply", "escalation-alert", "sla-warning", "sla-breach",
+                     "supervisor-alert", "assignment")
+_NOTIFY_CHANNELS = _set("email", "chat", "webhook")
+# why a notification was not sent (notify.ack_policy / notify.loop_guard), or how it ended
+NOTIFY_REASONS = _set(
+    "none", "digested", "in-doubt", "permanent", "retries-exhausted", "compose",
+    "recipient-cap", "auto-reply", "bounce", "mailing-list", "own-address", "machine-sender",
+    "no-usable-sender", "hard-bounced", "auto-ack-disabled", "agent-initiated",
+    "already-answered", "merged", "status-new", "status-open", "status-pending",
+    "status-on-hold", "status-solved", "status-closed")
+_PROTOCOLS = _set("smtp", "lmtp")
+CHAT_ROUTES = _set("conversations", "messages", "events", "replies", "config", "preflight",
+                   "widget", "demo", "healthz")
+_STATUS_CLASSES = _set("2xx", "3xx", "4xx", "429", "5xx")
+
+# Every metric a stage or connector may emit through the Meter port (``helpline_<name>``,
+# ``_total`` for counters, ``_seconds`` for histograms).
+CATALOGUE: dict[str, MetricSpec] = {
+    "notify_notifications": MetricSpec(
+        "counter", "notifications decided, by kind, channel, outcome and reason",
+        (("kind", _NOTIFY_KINDS), ("channel", _NOTIFY_CHANNELS),
+         ("outcome", _set("sent", "suppressed", "failed")), ("reason", NOTIFY_REASONS))),
+    "notify_deliveries": MetricSpec(
+        "counter", "send attempts to the mail relay or a webhook, by result",
+        (("channel", _NOTIFY_CHANNELS), ("outcome", _set("ok", "retriable", "permanent")))),
+    "notify_retries": MetricSpec(
+        "counter", "retriable failures scheduled for another attempt",
+        (("channel", _NOTIFY_CHANNELS),)),
+    "notify_send": MetricSpec(
+        "histogram", "time of one send attempt (SMTP transaction, webhook POST)",
+        (("channel", _NOTIFY_CHANNELS), ("outcome", _set("ok", "error"))), SEND_BUCKETS),
+    "smtp_receiver_messages": MetricSpec(
+        "counter", "messages received by the SMTP/LMTP receiver, by the reply given "
+        "(LMTP: per recipient)",
+        (("protocol", _PROTOCOLS), ("outcome", _set("accepted", "tempfail", "too-big")))),
+    "smtp_receiver_recipients_rejected": MetricSpec(
+        "counter", "RCPT TO refused with 550 (not a recipient of this helpline)",
+        (("protocol", _PROTOCOLS),)),
+    "smtp_receiver_publish": MetricSpec(
+        "histogram", "time from DATA to the broker's acknowledgement of raw.email",
+        (("protocol", _PROTOCOLS),), SEND_BUCKETS),
+    "chat_requests": MetricSpec(
+        "counter", "chat HTTP requests, by route and status class",
+        (("route", CHAT_ROUTES), ("method", _set("GET", "POST", "OPTIONS")),
+         ("status", _STATUS_CLASSES))),
+    "chat_request": MetricSpec(
+        "histogram", "chat HTTP request time (event streams: until the stream ends)",
+        (("route", CHAT_ROUTES),), LATENCY_BUCKETS),
+}
+_DONE = frozenset({"solved", "closed"})
+
+
+def classified_source(p: Classified) -> str:
+    """What decided a classification: a rule matched (rules win over the model), the model
+    was confident, the model abstained (triage), or nothing was configured/applicable."""
+    if p.matched_rules:
+        return "rule"
+    if p.uncertain:
+        return "abstained"
+    if p.model_status == "applied":
+        return "model"
+    return "none"
+
+
+@dataclass
+class _Domain:
+    """Counters derived from produced ticket events (label names fixed, values from schema
+    literals)."""
+
+    events: Counter
+    created: Counter
+    reopened: Counter
+    sla_warnings: Counter
+    sla_breaches: Counter
+    escalations: Counter
+    classified: Counter
+    model: Counter
+
+    @classmethod
+    def create(cls, r: CollectorRegistry) -> _Domain:
+        return cls(
+            events=Counter("helpline_ticket_events", "ticket events produced, by kind",
+                           ["stage", "kind"], registry=r),
+            created=Counter("helpline_tickets_created", "tickets opened, by channel",
+                            ["channel"], registry=r),
+            reopened=Counter("helpline_tickets_reopened",
+                             "solved/closed tickets reopened by a reply", registry=r),
+            sla_warnings=Counter("helpline_sla_warnings", "SLA warnings raised, by SLA metric",
+                                 ["metric"], registry=r),
+            sla_breaches=Counter("helpline_sla_breaches", "SLA breaches, by SLA metric",
+                                 ["metric"], registry=r),
+            escalations=Counter("helpline_escalations", "escalations, by tier reached and "
+                                "trigger", ["tier", "trigger"], registry=r),
+            classified=Counter("helpline_tickets_classified", "classifications, by what "
+                               "decided them (rule / model / abstained / none)", ["source"],
+                               registry=r),
+            model=Counter("helpline_classify_model", "model outcome per classification "
+                          "(applied / absent / failed / follow-up)", ["status"], registry=r),
+        )
+
+    def count(self, stage: str, outs: Sequence[Out]) -> None:
+        kinds: dict[str, int] = {}
+        for out in outs:
+            if out.topic is not TICKET_EVENTS or not isinstance(out.value, TicketEvent):
+                continue
+            p = out.value.payload
+            kind = p.TAG
+            kinds[kind] = kinds.get(kind, 0) + 1
+            if isinstance(p, Created):
+                self.created.labels(_bounded(p.channel, _CHANNELS)).inc()
+            elif isinstance(p, StatusChanged):
+                if p.from_status in _DONE and p.to_status not in _DONE:
+                    self.reopened.inc()
+            elif isinstance(p, SlaWarning):
+                self.sla_warnings.labels(_bounded(p.metric, _SLA_METRICS)).inc()
+            elif isinstance(p, SlaBreached):
+                self.sla_breaches.labels(_bounded(p.metric, _SLA_METRICS)).inc()
+            elif isinstance(p, Escalated):
+                self.escalations.labels(_bounded(p.to_tier, _TIERS),
+                                        _bounded(p.trigger or "none", _TRIGGERS)).inc()
+            elif isinstance(p, Classified):
+                self.classified.labels(classified_source(p)).inc()
+                self.model.labels(_bounded(p.model_status or "absent", _MODEL_STATUS)).inc()
+        for kind, n in kinds.items():
+            self.events.labels(stage, kind).inc(n)
+
+
+_CHANNELS = frozenset({"email", "chat", "api"})
+_SLA_METRICS = frozenset({"first-response", "next-response", "resolution", "state-time"})
+_TIERS = frozenset({"L0", "L1", "L2", "L3"})
+_TRIGGERS = frozenset({"time", "complexity", "sentiment", "vip", "rule", "agent", "none"})
+_MODEL_STATUS = frozenset({"applied", "absent", "failed", "follow-up"})
+
+
+def _bounded(value: str, allowed: frozenset[str]) -> str:
+    return value if value in allowed else OTHER
 
 
 @dataclass
@@ -16,6 +214,9 @@ class StageMetrics:
     _dlq: Counter | None = None
     _batch: Histogram | None = None
     _up: Gauge | None = None
+    _lag: Gauge | None = None
+    _domain: _Domain | None = None
+    _lags: dict[tuple[str, str, int], int] = field(default_factory=dict)
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> StageMetrics:
@@ -27,10 +228,12 @@ class StageMetrics:
         m._dlq = Counter("helpline_dead_letters", "records sent to a dead-letter topic",
                          ["stage", "topic", "error"], registry=registry)
         m._batch = Histogram("helpline_batch_seconds", "time to process one batch", ["stage"],
-                             registry=registry,
-                             buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5))
+                             registry=registry, buckets=LATENCY_BUCKETS)
         m._up = Gauge("helpline_stage_ready", "1 when the stage is running", ["stage"],
                       registry=registry)
+        m._lag = Gauge("helpline_consumer_lag", "records behind the end of the input topic, "
+                       "summed over this replica's partitions (as of its last fetch)",
+                       ["stage", "topic"], registry=registry)
         return m
 
     @classmethod
@@ -45,6 +248,17 @@ class StageMetrics:
         if self._out is not None:
             self._out.labels(stage, topic).inc(n)
 
+    def outputs(self, stage: str, outs: Sequence[Out]) -> None:
+        """Domain counters from the records a stage produced (acknowledged by the broker);
+        created with the first ticket event, so workers that produce none do not export them."""
+        if self.registry is None:
+            return
+        if self._domain is None:
+            if not any(o.topic is TICKET_EVENTS for o in outs):
+                return
+            self._domain = _Domain.create(self.registry)
+        self._domain.count(stage, outs)
+
     def dead_letter(self, stage: str, topic: str, error: str) -> None:
         if self._dlq is not None:
             self._dlq.labels(stage, topic, error[:60]).inc()
@@ -53,6 +267,129 @@ class StageMetrics:
         if self._batch is not None:
             self._batch.labels(stage).observe(seconds)
 
+    def fetched(self, stage: str, consumer: Any, batches: Mapping[Any, Sequence[Any]],
+                specs: Mapping[str, Any]) -> None:
+        """After a batch was committed: each fetched partition's lag (the consumer's
+        high-water mark minus the next offset), without a request to the broker."""
+        if self._lag is None:
+            return
+        for tp, msgs in batches.items():
+            end = consumer.highwater(tp)
+            if end is not None and msgs:
+                self.lag(stage, specs[tp.topic].name, tp.partition, end - msgs[-1].offset - 1)
+
+    def lag(self, stage: str, topic: str, partition: int, behind: int) -> None:
+        """One partition's lag after a fetch; the gauge is the sum over known partitions."""
+        if self._lag is None:
+            return
+        self._lags[(stage, topic, partition)] = max(0, behind)
+        self._lag.labels(stage, topic).set(
+            sum(v for (s, t, _), v in self._lags.items() if s == stage and t == topic))
+
     def ready(self, stage: str, up: bool) -> None:
         if self._up is not None:
             self._up.labels(stage).set(1 if up else 0)
+
+    def watch(self, report: Callable[[], Mapping[str, object]]) -> None:
+        """Export a connector's status board (read at each scrape)."""
+        if self.registry is not None:
+            self.registry.register(ReportCollector(report))
+
+    def meter(self) -> PromMeter:
+        """The :class:`schemas.stage.Meter` for stages and connectors of this process."""
+        return PromMeter(self.registry) if self.registry is not None else PromMeter(None)
+
+
+class PromMeter:
+    """:class:`schemas.stage.Meter` on prometheus_client. Metrics of :data:`CATALOGUE` are
+    created on first use; a name or label set not declared there raises (a wiring bug, caught
+    by tests); a label value outside its declared set is exported as ``other``."""
+
+    def __init__(self, registry: CollectorRegistry | None) -> None:
+        self.registry = registry
+        self._metrics: dict[str, Counter | Histogram] = {}
+        # labelled children by (name, label items): the hot paths (a chat request, a send)
+        # skip the label checks after the first call
+        self._children: dict[tuple[object, ...], Any] = {}
+
+    def count(self, name: str, n: float = 1, /, **labels: str) -> None:
+        child = self._children.get((name, *labels.items()))
+        if child is None:
+            child = self._child(name, "counter", labels)
+        if child is not None:
+            child.inc(n)
+
+    def observe(self, name: str, value: float, /, **labels: str) -> None:
+        child = self._children.get((name, *labels.items()))
+        if child is None:
+            child = self._child(name, "histogram", labels)
+        if child is not None:
+            child.observe(value)
+
+    def _child(self, name: str, kind: str, labels: Mapping[str, str]) -> Any:
+        spec = CATALOGUE.get(name)
+        if spec is None or spec.kind != kind:
+            raise KeyError(f"{name!r} is not a declared {kind} (runtime.metrics.CATALOGUE)")
+        if set(labels) != set(spec.labels):
+            raise KeyError(f"{name}: labels {sorted(labels)} != declared {sorted(spec.labels)}")
+        if self.registry is None:
+            return None
+        metric = self._metrics.get(name)
+        if metric is None:
+            metric = self._metrics[name] = _make(name, spec, self.registry)
+        child: Any = metric.labels(*(spec.bound(k, labels[k]) for k in spec.labels)) \
+            if spec.labels else metric
+        if len(self._children) < _MAX_CHILDREN:  # a caller passing free text stays bounded
+            self._children[(name, *labels.items())] = child
+        return child
+
+
+def _make(name: str, spec: MetricSpec, registry: CollectorRegistry) -> Counter | Histogram:
+    full = "helpline_" + name
+    if spec.kind == "counter":
+        return Counter(full, spec.help, list(spec.labels), registry=registry)
+    return Histogram(full + "_seconds", spec.help, list(spec.labels), registry=registry,
+                     buckets=spec.buckets or LATENCY_BUCKETS)
+
+
+class ReportCollector(Collector):
+    """A connector's status board as metrics, read at scrape time. Today: the IMAP board's
+    folders (``mailbox`` and ``folder`` are names from the config, never addresses)."""
+
+    STATES = ("starting", "syncing", "idle", "polling", "reconnecting", "auth_failed",
+              "stopped")
+    COUNTS = (("ingested", "messages put on raw.email"),
+              ("failures", "connection or auth failures"),
+              ("quarantined", "messages the broker kept refusing, left on the server"),
+              ("resyncs", "UIDVALIDITY changes resynchronised"))
+
+    def __init__(self, report: Callable[[], Mapping[str, object]]) -> None:
+        self._report = report
+
+    def collect(self) -> Iterator[Metric]:
+        folders = self._report().get("folders")
+        if not isinstance(folders, list):
+            return
+        state = GaugeMetricFamily("helpline_imap_folder_state", "1 for the state each "
+                                  "watched folder is in", labels=["mailbox", "folder", "state"])
+        counts = {k: CounterMetricFamily(f"helpline_imap_{k}", h, labels=["mailbox", "folder"])
+                  for k, h in self.COUNTS}
+        for f in _folders(folders):
+            where = [str(f.get("mailbox", "")), str(f.get("folder", ""))]
+            current = str(f.get("state", ""))
+            for s in self.STATES:
+                state.add_metric([*where, s], 1.0 if s == current else 0.0)
+            for k in counts:
+                value = f.get(k)
+                counts[k].add_metric(where, float(value) if isinstance(value, int) else 0.0)
+        yield state
+        yield from counts.values()
+
+    def describe(self) -> Iterable[Metric]:
+        return []  # unknown until the first scrape (folders come from the config)
+
+
+def _folders(items: list[Any]) -> Iterator[Mapping[str, object]]:
+    for item in items:
+        if isinstance(item, Mapping):
+            yield item

@@ -254,6 +254,7 @@ class StageRunner:
         await asyncio.gather(*batches.values())  # all acknowledged before offsets are committed
         for name, n in counts.items():
             self.metrics.records_out(self.stage.name, name, n)
+        self.metrics.outputs(self.stage.name, outs)
         self.status.records_out += len(outs)
 
     async def _dead_letter(

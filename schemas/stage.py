@@ -90,6 +90,31 @@ class Publisher(Protocol):
         ...
 
 
+class Meter(Protocol):
+    """A port to the worker's metrics, for what only a stage or a connector sees (a send's
+    outcome, an SMTP reply). ``name`` is one of the runtime's declared metrics (see
+    ``runtime.metrics.CATALOGUE``: the runtime adds the ``helpline_`` prefix and the unit
+    suffix); label values must come from small fixed sets (outcome, reason, channel, kind) --
+    never an address, a ticket id or free text. The runtime maps unknown values to "other"."""
+
+    def count(self, name: str, n: float = 1, /, **labels: str) -> None: ...
+
+    def observe(self, name: str, value: float, /, **labels: str) -> None: ...
+
+
+class NoMeter:
+    """The default :class:`Meter`: metrics off (unit tests, CLI tools)."""
+
+    def count(self, name: str, n: float = 1, /, **labels: str) -> None:
+        return None
+
+    def observe(self, name: str, value: float, /, **labels: str) -> None:
+        return None
+
+
+NO_METER: Meter = NoMeter()
+
+
 @dataclass(frozen=True, slots=True)
 class KafkaConnection:
     """How to reach the broker, as validated settings (aiokafka keyword arguments)."""
@@ -108,12 +133,14 @@ class KafkaConnection:
 @dataclass(frozen=True, slots=True)
 class StageContext:
     """What the runtime hands a stage factory or a connector service: its validated settings
-    section, the broker connection and the signing key. Packages never read the environment."""
+    section, the broker connection, the signing key and a metrics port. Packages never read
+    the environment."""
 
     kafka: KafkaConnection
     sections: Any  # runtime.settings.Settings; packages read their own section from it
     signing_key: bytes
     instance_id: str = "0"
+    meter: Meter = NO_METER  # the worker's metrics (runtime.metrics.PromMeter when exported)
 
     def section(self, name: str) -> Any:
         return getattr(self.sections, name)

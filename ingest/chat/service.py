@@ -15,9 +15,10 @@ import uvicorn
 
 from ingest.chat.app import ChatApi, create_app
 from ingest.chat.desk import ChatDesk, utc_now
+from ingest.chat.metered import MeteredApp
 from ingest.chat.outbound import OutboundReader
 from ingest.chat.settings import ChatSettings
-from schemas.stage import KafkaConnection, Publisher, StageContext
+from schemas.stage import NO_METER, KafkaConnection, Meter, Publisher, StageContext
 
 log = logging.getLogger("helpline.chat")
 
@@ -42,6 +43,7 @@ class ChatService:
         publisher: Publisher,
         kafka: KafkaConnection | None,
         clock: Callable[[], datetime] = utc_now,
+        meter: Meter = NO_METER,
     ) -> None:
         self.settings = settings
         self.desk = ChatDesk(settings, signing_key, publisher, clock=clock)
@@ -51,7 +53,7 @@ class ChatService:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._server = _Server(uvicorn.Config(
-            self.app,
+            MeteredApp(self.app, meter) if meter is not NO_METER else self.app,
             host=settings.host,
             port=settings.port,
             log_config=None,
@@ -102,7 +104,7 @@ class ChatService:
 
 async def run(ctx: StageContext, publisher: Publisher, stop: asyncio.Event) -> None:
     settings: ChatSettings = ctx.section("chat")
-    service = ChatService(settings, ctx.signing_key, publisher, ctx.kafka)
+    service = ChatService(settings, ctx.signing_key, publisher, ctx.kafka, meter=ctx.meter)
     await service.start()
     try:
         await stop.wait()
