@@ -99,6 +99,12 @@ CATALOGUE: dict[str, MetricSpec] = {
     "notify_send": MetricSpec(
         "histogram", "time of one send attempt (SMTP transaction, webhook POST)",
         (("channel", _NOTIFY_CHANNELS), ("outcome", _set("ok", "error"))), SEND_BUCKETS),
+    "tickets_intake": MetricSpec(
+        "counter", "inbound messages by where they went: a new ticket, a follow-up of a "
+        "closed one, threaded (by reply token, references, number in the subject, chat "
+        "conversation), reopened, a duplicate, a bounce of our own mail",
+        (("decision", _set("new", "follow-up", "threaded", "reopened", "duplicate", "bounce")),
+         ("via", _set("reply-token", "references", "subject-number", "conversation", "none")))),
     "smtp_receiver_messages": MetricSpec(
         "counter", "messages received by the SMTP/LMTP receiver, by the reply given "
         "(LMTP: per recipient)",

@@ -31,7 +31,7 @@ from schemas.commands import AgentAction
 from schemas.directory import CustomerRecord
 from schemas.events import TicketEvent
 from schemas.message import InboundMessage
-from schemas.stage import In, Out, StageContext
+from schemas.stage import NO_METER, In, Meter, Out, StageContext
 from schemas.ticket import Ticket
 from schemas.ticket_events import Created
 from schemas.topics import (
@@ -50,7 +50,7 @@ from tickets.intake import IntakeRules, take_in
 from tickets.lifecycle import due_closures
 from tickets.settings import TicketsSettings
 from tickets.state import apply
-from tickets.threading import ThreadingRules
+from tickets.threading import Attach, Decision, DeliveryFailure, Duplicate, ThreadingRules
 
 # ``ticket.events`` read as plain JSON: most records there are this stage's own events, already
 # folded, so they are recognised by id and skipped without building the dataclasses; the rest
@@ -64,8 +64,13 @@ class TicketsStage:
     tables: tuple[TopicSpec, ...] = (TICKET_STATE, CUSTOMERS)
     tick_interval: float | None = None
 
-    def __init__(self, settings: TicketsSettings, signing_key: bytes, stride: int) -> None:
+    def __init__(
+        self, settings: TicketsSettings, signing_key: bytes, stride: int,
+        meter: Meter = NO_METER,
+    ) -> None:
         self.settings = settings
+        self.meter = meter
+        self._decided: list[Decision] = []  # this batch's intake decisions, for the meter
         self.auto_close_after = timedelta(days=settings.auto_close_after_days)
         if settings.auto_close_after_days > 0:
             self.tick_interval = settings.auto_close_check_s
@@ -101,7 +106,12 @@ class TicketsStage:
     # -- records -----------------------------------------------------------------------------
 
     def process(self, batch: Sequence[In], now: datetime) -> list[Out]:
-        return self._atomically(lambda: self._process(batch))
+        self._decided.clear()
+        out = self._atomically(lambda: self._process(batch))
+        if self.meter is not NO_METER:  # counted once the batch held (a retry would recount)
+            for decision in self._decided:
+                self.meter.count("tickets_intake", **intake_labels(decision))
+        return out
 
     def tick(self, now: datetime) -> list[Out]:
         """Close solved tickets whose auto-close time has come."""
@@ -145,6 +155,7 @@ class TicketsStage:
             value = rec.value
             if isinstance(value, InboundMessage):
                 intake = take_in(value, rec.partition, self.book, self.directory, self.intake_rules)
+                self._decided.append(intake.decision)
                 for customer in intake.customers:
                     self.directory.put(customer)
                     out.append(Out(CUSTOMERS, customer.customer_id.encode(), customer))
@@ -185,7 +196,19 @@ class TicketsStage:
         return True
 
 
+def intake_labels(decision: Decision) -> dict[str, str]:
+    """Where an inbound message went, as metric labels: a new ticket (or a follow-up of a
+    closed one), threaded into one (and by what), a duplicate, a bounce of our own mail."""
+    if isinstance(decision, Attach):
+        return {"decision": "reopened" if decision.reopen else "threaded", "via": decision.via}
+    if isinstance(decision, Duplicate):
+        return {"decision": "duplicate", "via": "none"}
+    if isinstance(decision, DeliveryFailure):
+        return {"decision": "bounce", "via": "none"}
+    return {"decision": "follow-up" if decision.follow_up_of else "new", "via": "none"}
+
+
 def build_stage(ctx: StageContext) -> TicketsStage:
     settings: TicketsSettings = ctx.section("tickets")
     stride = settings.number_stride or int(ctx.section("kafka").partitions)
-    return TicketsStage(settings, ctx.signing_key, stride)
+    return TicketsStage(settings, ctx.signing_key, stride, ctx.meter)

@@ -4,6 +4,7 @@ and the counters each one owes, moving for the reason they exist.
 * the SMTP receiver (``helpline worker smtp``): accepted mail, refused recipients, publish time;
 * the chat service (``helpline worker chat``): requests by route and status class;
 * the IMAP connector (``helpline worker imap``): a folder whose server is unreachable;
+* the tickets stage (``helpline worker tickets``): new, threaded and duplicate mail;
 * the route stage (``helpline worker route``): SLA breaches and ticket events derived from
   what the stage produced, consumer lag back to zero;
 * the notify stage (in-process runner, real SMTP sink, real webhook receiver, /metrics served
@@ -37,12 +38,13 @@ from runtime.metrics import StageMetrics
 from runtime.runner import StageRunner
 from runtime.settings import RunnerSettings
 from schemas.stage import KafkaConnection, StageContext
-from schemas.topics import NOTIFY_OUTBOX, RAW_EMAIL, TICKET_EVENTS
+from schemas.topics import MESSAGES, NOTIFY_OUTBOX, RAW_EMAIL, TICKET_EVENTS
 from tests.support.kafka import produce, read_topic
 from tests.support.notify_builders import KEY, alert, settings
 from tests.support.notify_sink import SmtpSink
 from tests.support.notify_webhook import WebhookReceiver
 from tests.support.route_builders import created
+from tests.support.tickets_builders import email, mid
 
 pytestmark = pytest.mark.integration
 
@@ -200,6 +202,30 @@ def test_imap_folder_that_cannot_connect_is_a_gauge(
         assert sum(states.values()) == 1 and states["idle"] == 0
         assert value(s, "helpline_imap_ingested_total", mailbox="support", folder="INBOX") == 0
         assert not any("support@example.com" in v for _, labels in s for _, v in labels)
+
+
+# -- tickets: where inbound mail went ------------------------------------------------------
+
+
+def test_tickets_worker_counts_new_threaded_and_duplicate_mail(
+    kafka_conn: KafkaConnection, tmp_path: Path
+) -> None:
+    first = email("first")
+    reply = email("reply", subject="Re: Printer on fire", in_reply_to=[mid("first")],
+                  references=[mid("first")], minutes=5)
+    asyncio.run(produce(kafka_conn, MESSAGES,
+                        [(b"support", m) for m in (first, reply, first)]))
+    with worker("tickets", kafka_conn, tmp_path,
+                HELPLINE_RUNNER__BATCH_TIMEOUT_MS="20") as port:
+        s = wait_for(port, lambda s: value(s, "helpline_tickets_intake_total",
+                                           decision="duplicate", via="none") == 1,
+                     "the duplicate")
+        assert value(s, "helpline_tickets_intake_total", decision="new", via="none") == 1
+        assert value(s, "helpline_tickets_intake_total", decision="threaded",
+                     via="references") == 1
+        assert value(s, "helpline_tickets_created_total", channel="email") == 1
+        assert value(s, "helpline_ticket_events_total", stage="tickets",
+                     kind="message-added") == 2
 
 
 # -- route: domain counters from produced events -------------------------------------------
