@@ -175,28 +175,32 @@ class _Domain:
         )
 
     def count(self, stage: str, outs: Sequence[Out]) -> None:
-        kinds: dict[str, int] = {}
+        # tallied per batch first: one labelled increment per distinct key, not per event
+        tally: dict[tuple[str, ...], int] = {}
         for out in outs:
             if out.topic is not TICKET_EVENTS or not isinstance(out.value, TicketEvent):
                 continue
             p = out.value.payload
-            kind = p.TAG
-            kinds[kind] = kinds.get(kind, 0) + 1
-            if isinstance(p, Created):
-                self.created.labels(_bounded(p.channel, _CHANNELS)).inc()
-            elif isinstance(p, StatusChanged):
-                if p.from_status in _DONE and p.to_status not in _DONE:
-                    self.reopened.inc()
-            elif isinstance(p, SlaWarning):
-                self.sla_warnings.labels(_bounded(p.metric, _SLA_METRICS)).inc()
-            elif isinstance(p, SlaBreached):
-                self.sla_breaches.labels(_bounded(p.metric, _SLA_METRICS)).inc()
-            elif isinstance(p, Escalated):
-                self.escalations.labels(_bounded(p.to_tier, _TIERS),
-                                        _bounded(p.trigger or "none", _TRIGGERS)).inc()
-            elif isinstance(p, Classified):
-                self.classified.labels(classified_source(p)).inc()
-                self.model.labels(_bounded(p.model_status or "absent", _MODEL_STATUS)).inc()
+            detail = _DETAIL.get(p.TAG)
+            key = (p.TAG, *detail(p)) if detail is not None else (p.TAG,)
+            tally[key] = tally.get(key, 0) + 1
+        kinds: dict[str, int] = {}
+        for key, n in tally.items():
+            kind = key[0]
+            kinds[kind] = kinds.get(kind, 0) + n
+            if kind == "created":
+                self.created.labels(key[1]).inc(n)
+            elif kind == "status-changed" and key[1] == "reopen":
+                self.reopened.inc(n)
+            elif kind == "sla-warning":
+                self.sla_warnings.labels(key[1]).inc(n)
+            elif kind == "sla-breached":
+                self.sla_breaches.labels(key[1]).inc(n)
+            elif kind == "escalated":
+                self.escalations.labels(key[1], key[2]).inc(n)
+            elif kind == "classified":
+                self.classified.labels(key[1]).inc(n)
+                self.model.labels(key[2]).inc(n)
         for kind, n in kinds.items():
             self.events.labels(stage, kind).inc(n)
 
@@ -210,6 +214,23 @@ _MODEL_STATUS = frozenset({"applied", "absent", "failed", "follow-up"})
 
 def _bounded(value: str, allowed: frozenset[str]) -> str:
     return value if value in allowed else OTHER
+
+
+def _reopen(p: Any) -> tuple[str]:
+    return ("reopen" if p.from_status in _DONE and p.to_status not in _DONE else "",)
+
+
+# per event kind, the label values its domain counter needs (bounded by the sets above)
+_DETAIL: dict[str, Callable[[Any], tuple[str, ...]]] = {
+    Created.TAG: lambda p: (_bounded(p.channel, _CHANNELS),),
+    StatusChanged.TAG: _reopen,
+    SlaWarning.TAG: lambda p: (_bounded(p.metric, _SLA_METRICS),),
+    SlaBreached.TAG: lambda p: (_bounded(p.metric, _SLA_METRICS),),
+    Escalated.TAG: lambda p: (_bounded(p.to_tier, _TIERS),
+                              _bounded(p.trigger or "none", _TRIGGERS)),
+    Classified.TAG: lambda p: (classified_source(p),
+                               _bounded(p.model_status or "absent", _MODEL_STATUS)),
+}
 
 
 @dataclass
