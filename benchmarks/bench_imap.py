@@ -40,7 +40,12 @@ sys.path.insert(0, str(ROOT))
 from ingest.imap_service import run_mailboxes  # noqa: E402
 from ingest.imap_status import StatusBoard  # noqa: E402
 from runtime.kafka import running_cluster  # noqa: E402
-from runtime.kafka_io import KafkaPublisher, create_topics, make_producer  # noqa: E402
+from runtime.kafka_io import (  # noqa: E402
+    BatchSender,
+    KafkaPublisher,
+    create_topics,
+    make_producer,
+)
 from runtime.settings import LocalKafkaSettings  # noqa: E402
 from schemas.codec import encode  # noqa: E402
 from schemas.raw import RawEmail  # noqa: E402
@@ -153,6 +158,7 @@ def kafka_publisher(conn: KafkaConnection, max_batch_bytes: int | None) -> Kafka
     if max_batch_bytes:  # what-if figure for the lead: larger producer batches
         publisher._producer = make_producer(conn, linger_ms=0, max_batch_size=max_batch_bytes,
                                             request_timeout_ms=10_000)
+        publisher._sender = BatchSender(publisher._producer, max_batch_bytes)
     return publisher
 
 

@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from imapclient import IMAPClient
@@ -24,6 +23,7 @@ from imapclient.util import to_unicode
 
 from ingest.imap_auth import Credentials, TokenUnavailable
 from ingest.imap_checkpoint import message_id_key
+from ingest.imap_fetch import FETCH_ITEMS, FetchedMail, read_fetched, uid_set
 from ingest.settings import MailboxSettings
 
 T = TypeVar("T")
@@ -46,13 +46,6 @@ class FolderInfo:
     uidvalidity: int
     uidnext: int | None
     exists: int
-
-
-@dataclass(frozen=True, slots=True)
-class FetchedMail:
-    uid: int
-    raw: bytes
-    internal_date: datetime | None
 
 
 class MailSession(Protocol):
@@ -129,6 +122,7 @@ class ImapSession:
         )
         # aware datetimes for INTERNALDATE, not local-time naive ones
         client.normalise_times = False
+        _quiet_protocol_trace(client)
         self._client = client
         if m.security == "starttls":
             client.starttls(ctx)
@@ -182,16 +176,14 @@ class ImapSession:
 
     def fetch(self, uids: Sequence[int]) -> list[FetchedMail]:
         """The raw bytes (``BODY.PEEK[]`` leaves the \\Seen flag alone) and INTERNALDATE."""
-        data = _guard(self.client.fetch, list(uids), ["BODY.PEEK[]", "INTERNALDATE"])
-        out = []
-        for uid in sorted(data):
-            item = data[uid]
-            raw = item.get(b"BODY[]")
-            if raw is None:
-                continue  # expunged meanwhile, or an answer without a body
-            date = item.get(b"INTERNALDATE")
-            out.append(FetchedMail(int(uid), bytes(raw), date if _aware(date) else None))
-        return out
+        return _guard(self._fetch, uids) if uids else []
+
+    def _fetch(self, uids: Sequence[int]) -> list[FetchedMail]:
+        # imaplib's own UID command: imapclient's fetch would lex the whole answer in Python
+        typ, data = self.client._imap.uid("FETCH", uid_set(uids), FETCH_ITEMS)
+        if typ != "OK":
+            raise ConnectionProblem(f"FETCH failed: {_words(data[-1] if data else typ)}")
+        return read_fetched(data, uids)
 
     def fetch_message_ids(self, uids: Sequence[int]) -> dict[int, bytes | None]:
         """The Message-ID fingerprint of each message, from its header alone (cheap)."""
@@ -239,6 +231,16 @@ class ImapSession:
         return new_mail
 
 
+def _quiet_protocol_trace(client: IMAPClient) -> None:
+    """Turn off imaplib's protocol trace, which imapclient switches on at its most verbose.
+
+    At that level imaplib formats the ``repr`` of every literal it receives (a whole message
+    body per FETCHed mail) into a debug line that the logger then drops: 60-70 % of the CPU of
+    a FETCH loop. It would also put message bodies into logs, which helpline never does.
+    """
+    client._imap.debug = 0
+
+
 def _announces_mail(responses: Sequence[Any]) -> bool:
     new_mail = False
     for response in responses:
@@ -280,10 +282,6 @@ def socket_timeout(m: MailboxSettings) -> Any:
     from imapclient import SocketTimeout
 
     return SocketTimeout(connect=m.connect_timeout_s, read=m.read_timeout_s)
-
-
-def _aware(value: object) -> bool:
-    return isinstance(value, datetime) and value.tzinfo is not None
 
 
 __all__ = [
