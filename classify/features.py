@@ -42,10 +42,17 @@ def _bucket(keys: np.ndarray, bits: int) -> np.ndarray:
     return (keys * _U32(_MIX)) >> _U32(32 - bits)
 
 
+_POWERS: dict[int, np.ndarray] = {}
+
+
 def _powers(base: int, n: int) -> np.ndarray:
-    out = np.full(n, base, dtype=_U32)
-    out[0] = 1
-    return np.cumprod(out, dtype=_U32)  # wraps modulo 2**32, which is what the hash wants
+    """base**0 … base**(n-1) modulo 2**32; kept and grown, since every batch needs them."""
+    known = _POWERS.get(base)
+    if known is None or known.size < n:
+        out = np.full(max(n, 1 << 16, 0 if known is None else 2 * known.size), base, dtype=_U32)
+        out[0] = 1
+        known = _POWERS[base] = np.cumprod(out, dtype=_U32)  # wraps modulo 2**32
+    return known[:n]
 
 
 def hash_text(text: str, kind: str, bits: int) -> int:
@@ -167,14 +174,14 @@ class HashedNgrams(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             kept = np.union1d(np.sort(top), kept[kept >= (1 << self.bits)])
         self.buckets_ = kept.astype(np.int64)
         self.idf_ = (np.log((1 + len(docs)) / (1 + df[kept])) + 1).astype(np.float32)
-        self.block_ = (kept >> self.bits).astype(np.intp)  # 0 characters, 1 words
+        self.first_word_column_ = int(np.searchsorted(kept, 1 << self.bits))
         self._lut: np.ndarray | None = None
         return self
 
     def _table(self) -> np.ndarray:
         lut: np.ndarray | None = self.__dict__.get("_lut")
         if lut is None:
-            lut = np.full(2 << self.bits, -1, dtype=np.int32)
+            lut = np.full(2 << self.bits, self.buckets_.size, dtype=np.int32)
             lut[self.buckets_] = np.arange(self.buckets_.size, dtype=np.int32)
             self._lut = lut
         return lut
@@ -194,31 +201,38 @@ class HashedNgrams(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     def _transform_chunk(self, n_docs: int, rows: np.ndarray,
                          buckets: np.ndarray) -> sparse.csr_matrix:
-        columns = self._table()[buckets]
-        known = columns >= 0
-        shape = (n_docs, self.buckets_.size)
-        # one sortable key per occurrence, (document, column): 32 bits when they fit
-        shift = max(1, self.buckets_.size.bit_length())
-        kind = _U32 if shift + max(1, n_docs.bit_length()) <= 32 else np.uint64
-        keys = (rows[known].astype(kind) << kind(shift)) | columns[known].astype(kind)
-        if not keys.size:
+        width = self.buckets_.size
+        shape = (n_docs, width)
+        if not rows.size:
             return sparse.csr_matrix(shape, dtype=np.float32)
+        # one sortable key per occurrence, (document, column), 32 bits when they fit; an
+        # unknown n-gram has column ``width`` (sorts last in its document, dropped below)
+        shift = (width + 1).bit_length()
+        kind: Any = _U32 if shift + max(1, n_docs.bit_length()) <= 32 else np.uint64
+        keys = (rows.astype(kind) << kind(shift)) | self._table()[buckets].astype(kind)
         keys.sort()
         first = np.empty(keys.size, dtype=bool)
         first[0] = True
         np.not_equal(keys[1:], keys[:-1], out=first[1:])
         at = np.flatnonzero(first)
-        counts = np.diff(np.append(at, keys.size)).astype(np.float32)
+        counts = np.diff(np.append(at, keys.size))
         unique = keys[at]
-        row = (unique >> kind(shift)).astype(np.intp)
         col = (unique & kind((1 << shift) - 1)).astype(np.int32)
-        data = (np.log(counts) + np.float32(1)) * self.idf_[col]  # sublinear tf times idf
-        block = row * 2 + self.block_[col]
-        norms = np.sqrt(np.bincount(block, weights=data * data, minlength=2 * n_docs))
-        data /= norms[block].astype(np.float32)
-        indptr = np.zeros(n_docs + 1, dtype=np.int64)
-        np.cumsum(np.bincount(row, minlength=n_docs), out=indptr[1:])
-        matrix = sparse.csr_matrix((data, col, indptr), shape=shape)
+        known = col < width
+        if not known.all():
+            unique, col, counts = unique[known], col[known], counts[known]
+        data = (np.log(counts.astype(np.float32)) + np.float32(1)) * self.idf_[col]
+        # each document's columns: characters first, then words (buckets are ordered so), so
+        # the two blocks are contiguous runs and each one's norm is a difference of cumsums
+        starts = np.arange(n_docs, dtype=kind) << kind(shift)
+        bounds = np.searchsorted(unique, np.stack(
+            [starts, starts | kind(self.first_word_column_)], axis=1).ravel())
+        bounds = np.append(bounds, unique.size)
+        squares = np.concatenate(([0.0], np.cumsum(np.square(data, dtype=np.float64))))
+        norms = np.sqrt(squares[bounds[1:]] - squares[bounds[:-1]])
+        sizes = np.diff(bounds)
+        data *= np.repeat((1.0 / np.where(sizes > 0, norms, 1.0)).astype(np.float32), sizes)
+        matrix = sparse.csr_matrix((data, col, bounds[::2].astype(np.int64)), shape=shape)
         matrix.has_sorted_indices = True
         return matrix
 

@@ -95,7 +95,14 @@ class TicketClassifier:
         self.card = card
         self.features = features
         self.classifier = classifier
-        self.centroids = centroids  # (labels, features), rows L2-normalised
+        # (labels, features), rows L2-normalised. Fortran order, like the SVM weights below,
+        # so that ``matrix @ weights.T`` reads a C-contiguous array: otherwise scipy copies the
+        # whole (features, labels) transpose on every call (tens of MB per batch).
+        self.centroids = np.asfortranarray(centroids)
+        for calibrated in getattr(classifier, "calibrated_classifiers_", ()):
+            linear: Any = getattr(calibrated, "estimator", None)
+            if isinstance(getattr(linear, "coef_", None), np.ndarray):
+                linear.coef_ = np.asfortranarray(linear.coef_)
         self.labels: list[str] = [str(x) for x in classifier.classes_]
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
@@ -151,9 +158,12 @@ def prepare(texts: Sequence[str], max_chars: int) -> list[str]:
 
 
 def _nearest_centroid(matrix: sparse.spmatrix, centroids: np.ndarray) -> np.ndarray:
-    rows = normalize(matrix)
-    similarities = np.asarray(rows @ centroids.T)
-    result: np.ndarray = similarities.max(axis=1)
+    """Cosine similarity of each row to its nearest centroid (centroid rows have norm 1)."""
+    csr = sparse.csr_matrix(matrix)
+    squares = np.concatenate(([0.0], np.cumsum(np.square(csr.data, dtype=np.float64))))
+    norms = np.sqrt(squares[csr.indptr[1:]] - squares[csr.indptr[:-1]])
+    similarities = np.asarray(csr @ centroids.T).max(axis=1)
+    result: np.ndarray = similarities / np.where(norms > 0, norms, 1.0)
     return result
 
 

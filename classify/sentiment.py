@@ -115,8 +115,11 @@ def score_folded(folded: str, text: str, negative_below: float = -0.3,
         else:
             value = kind * (1.5 if last_intensifier == i - 1 else 1.0)
             total += _NEGATION_FLIP * value if i - last_negator <= _NEGATION_SPAN else value
-    for phrase in set(_PHRASE.findall(folded)):
-        total += _PHRASES[phrase]
+    # the regex tries every phrase at every position (~30 µs on an email); a plain substring
+    # test of each phrase is several times cheaper and says whether it can match at all
+    if any(phrase in folded for phrase in _PHRASES):
+        for phrase in set(_PHRASE.findall(folded)):
+            total += _PHRASES[phrase]
     if total < 0:
         shouting = text.count("!") >= 2 or sum(
             1 for w in text.split() if len(w) > 3 and w.isupper()
