@@ -25,8 +25,13 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _SEP = "\x1f"
+# Bounded memo of pure functions the intake calls for every message: the same few prefixes,
+# and the same senders' addresses message after message.
+PATTERN_CACHE_SIZE = 16
+CUSTOMER_ID_CACHE_SIZE = 65_536
 _NUMBER = re.compile(r"^([A-Z][A-Z0-9]{0,9})-(\d{4})-(\d{3,12})$")
 
 
@@ -47,6 +52,7 @@ def notification_id(ticket_id: str, cause: str, kind: str) -> str:
     return "n" + _digest("notification", ticket_id, cause, kind)[:24]
 
 
+@lru_cache(maxsize=CUSTOMER_ID_CACHE_SIZE)
 def customer_id_for(kind: str, value: str) -> str:
     """A customer first seen under ``kind`` (email / visitor / identifier) = ``value``."""
     return "c" + _digest("customer", kind, value.strip().lower())[:16]
@@ -83,5 +89,11 @@ def parse(number: str) -> TicketNumber | None:
 
 def subject_numbers(subject: str, prefix: str) -> tuple[str, ...]:
     """Ticket numbers quoted in a subject as ``[HL-2026-000123]`` (our own prefix only)."""
-    pattern = rf"\[\s*({re.escape(prefix)}-\d{{4}}-\d{{3,12}})\s*\]"
-    return tuple(m.upper() for m in re.findall(pattern, subject, flags=re.IGNORECASE))
+    if "[" not in subject:
+        return ()
+    return tuple(m.upper() for m in _subject_pattern(prefix).findall(subject))
+
+
+@lru_cache(maxsize=PATTERN_CACHE_SIZE)
+def _subject_pattern(prefix: str) -> re.Pattern[str]:
+    return re.compile(rf"\[\s*({re.escape(prefix)}-\d{{4}}-\d{{3,12}})\s*\]", re.IGNORECASE)
