@@ -160,8 +160,10 @@ def prepare(texts: Sequence[str], max_chars: int) -> list[str]:
 def _nearest_centroid(matrix: sparse.spmatrix, centroids: np.ndarray) -> np.ndarray:
     """Cosine similarity of each row to its nearest centroid (centroid rows have norm 1)."""
     csr = sparse.csr_matrix(matrix)
-    squares = np.concatenate(([0.0], np.cumsum(np.square(csr.data, dtype=np.float64))))
-    norms = np.sqrt(squares[csr.indptr[1:]] - squares[csr.indptr[:-1]])
+    sizes = np.diff(csr.indptr)
+    # reduceat gives an empty row the next row's first value, and wants indices < nnz
+    squares = np.add.reduceat(np.append(np.square(csr.data), 0), csr.indptr[:-1])
+    norms = np.sqrt(np.where(sizes > 0, squares, 0))
     similarities = np.asarray(csr @ centroids.T).max(axis=1)
     result: np.ndarray = similarities / np.where(norms > 0, norms, 1.0)
     return result

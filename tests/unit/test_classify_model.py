@@ -149,3 +149,10 @@ def test_a_model_saved_by_an_older_format_is_refused_with_a_reason(
     card.write_text(json.dumps({**meta, "format_version": 1}))
     with pytest.raises(ModelLoadError, match=r"format 1.*retrain"):
         load_model(tmp_path / "m")
+
+
+def test_empty_texts_anywhere_in_a_batch_abstain_as_out_of_scope(model: TicketClassifier) -> None:
+    texts = ["", "I was charged twice on my invoice", "", "!!!", ""]
+    predictions = model.predict(texts)
+    assert [p.reason for p in predictions][::2] == ["out-of-scope"] * 3
+    assert predictions[1] == model.predict([texts[1]])[0]
