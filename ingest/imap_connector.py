@@ -166,7 +166,7 @@ class FolderWatcher:
                                      or len(in_flight) > m.max_batches_in_flight):
                     await sync.settle(*in_flight.popleft())
                     if not in_flight or sync.unsaved >= m.checkpoint_every_batches:
-                        await sync.save()
+                        sync.save_soon()  # the fsync runs beside the next FETCH
         finally:
             # also when fetching failed: what Kafka acknowledged still advances the checkpoint
             try:
@@ -316,8 +316,9 @@ class _FolderSync:
     """The settling half of one sync pass: acknowledged batches advance the checkpoint in
     order; after the first batch with an unacknowledged message, later batches only record
     what Kafka took (so a retry does not publish it twice). :meth:`save` makes the progress
-    durable (Message-ID fingerprints first, then the checkpoint); a checkpoint that lags
-    behind Kafka only means a few messages republished after a crash."""
+    durable (Message-ID fingerprints first, then the checkpoint); :meth:`save_soon` does it
+    in the background, one save after the other. A checkpoint that lags behind Kafka only
+    means a few messages republished after a crash."""
 
     def __init__(self, watcher: FolderWatcher, checkpoint: FolderCheckpoint) -> None:
         self.w = watcher
@@ -327,6 +328,8 @@ class _FolderSync:
         self.unsaved = 0
         self.published = 0
         self.error: str | None = None
+        self._saving: asyncio.Task[None] | None = None
+        self._queued = False  # a save waits for the running one; it takes the latest progress
 
     async def settle(
         self, batch: list[int], mails: list[FetchedMail], task: asyncio.Task[Any]
@@ -360,12 +363,28 @@ class _FolderSync:
         w._record_progress(self.checkpoint, len(acked))
         self.error = error
 
-    async def save(self) -> None:
-        w = self.w
-        if self.keys and w.message_ids is not None:
-            keys, self.keys = self.keys, []
-            await asyncio.to_thread(w.message_ids.append, w.mailbox.name, w.folder, keys)
-        if self.checkpoint != self.saved:
-            await w.checkpoints.commit(w.mailbox.name, w.folder, self.checkpoint)
-            self.saved = self.checkpoint
+    def save_soon(self) -> None:
         self.unsaved = 0
+        if not self._queued:
+            self._queued = True
+            self._saving = asyncio.create_task(self._save_after(self._saving))
+
+    async def save(self) -> None:
+        """Everything settled so far is durable when this returns (or it raises why not)."""
+        self.save_soon()
+        assert self._saving is not None
+        await self._saving
+
+    async def _save_after(self, previous: asyncio.Task[None] | None) -> None:
+        if previous is not None:
+            await previous  # in order; a failed save fails the ones after it
+        self._queued = False
+        w = self.w
+        # fingerprints and checkpoint taken together: it never covers mail not fingerprinted
+        keys, self.keys = self.keys, []
+        checkpoint = self.checkpoint
+        if keys and w.message_ids is not None:
+            await asyncio.to_thread(w.message_ids.append, w.mailbox.name, w.folder, keys)
+        if checkpoint != self.saved:
+            await w.checkpoints.commit(w.mailbox.name, w.folder, checkpoint)
+            self.saved = checkpoint
