@@ -35,7 +35,7 @@ _SPACE = 32
 _BMP = 1 << 16
 # \w as Python's re sees it (alphanumeric or underscore), for the Basic Multilingual Plane
 _WORD_CHAR = np.array([chr(c).isalnum() or c == 95 for c in range(_BMP)], dtype=bool)
-CHUNK_DOCS = 1024  # documents hashed together: bounds the temporary arrays
+CHUNK_DOCS = 128  # documents hashed together: temporary arrays that stay in the CPU caches
 
 
 def _bucket(keys: np.ndarray, bits: int) -> np.ndarray:
