@@ -119,6 +119,10 @@ CATALOGUE: dict[str, MetricSpec] = {
         "counter", "chat HTTP requests, by route and status class",
         (("route", CHAT_ROUTES), ("method", _set("GET", "POST", "OPTIONS")),
          ("status", _STATUS_CLASSES))),
+    "chat_replies_pushed": MetricSpec(
+        "counter", "replies (auto-acks, agents') pushed to a visitor's open event stream"),
+    "chat_email_fallbacks": MetricSpec(
+        "counter", "replies handed to notify by email because the visitor left"),
     "chat_request": MetricSpec(
         "histogram", "chat HTTP request time (event streams: until the stream ends)",
         (("route", CHAT_ROUTES),), LATENCY_BUCKETS),

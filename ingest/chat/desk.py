@@ -30,7 +30,7 @@ from ingest.chat.settings import ChatSettings, SiteSettings
 from schemas.directory import Agent
 from schemas.notification import ChatReply
 from schemas.raw import RawChatMessage
-from schemas.stage import Publisher
+from schemas.stage import NO_METER, Meter, Publisher
 from schemas.topics import NOTIFY_OUTBOX, RAW_CHAT
 
 log = logging.getLogger("helpline.chat")
@@ -85,8 +85,10 @@ class ChatDesk:
         signing_key: bytes,
         publisher: Publisher,
         clock: Callable[[], datetime] = utc_now,
+        meter: Meter = NO_METER,
     ) -> None:
         self.settings = settings
+        self.meter = meter
         self._key = signing_key
         self._publisher = publisher
         self._clock = clock
@@ -297,6 +299,7 @@ class ChatDesk:
             for queue in self._listeners.get(key, ()):
                 if not queue.full():  # a stuck stream catches up from the backlog on reconnect
                     queue.put_nowait(reply)
+            self.meter.count("chat_replies_pushed")
 
     async def send_email_fallbacks(self) -> int:
         """Hand the replies of visitors who left to notify.outbox; returns how many."""
@@ -306,5 +309,6 @@ class ChatDesk:
             async with asyncio.timeout(self.settings.publish_timeout_s):
                 await self._publisher.publish(NOTIFY_OUTBOX, note.ticket_id.encode(), note)
             self.book.email_handed_over(note)
+            self.meter.count("chat_email_fallbacks")
         self.book.forget_idle(now)
         return len(due)

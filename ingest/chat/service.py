@@ -46,7 +46,7 @@ class ChatService:
         meter: Meter = NO_METER,
     ) -> None:
         self.settings = settings
-        self.desk = ChatDesk(settings, signing_key, publisher, clock=clock)
+        self.desk = ChatDesk(settings, signing_key, publisher, clock=clock, meter=meter)
         self.app = create_app(self.desk)
         self.api: ChatApi = self.app.state.api
         self._reader = OutboundReader(kafka, self.desk, clock) if kafka else None

@@ -2,7 +2,8 @@
 and the counters each one owes, moving for the reason they exist.
 
 * the SMTP receiver (``helpline worker smtp``): accepted mail, refused recipients, publish time;
-* the chat service (``helpline worker chat``): requests by route and status class;
+* the chat service (``helpline worker chat``): requests by route and status class, replies
+  pushed to an open stream, replies sent by email once the visitor left;
 * the IMAP connector (``helpline worker imap``): a folder whose server is unreachable;
 * the tickets stage (``helpline worker tickets``): new, threaded and duplicate mail;
 * the route stage (``helpline worker route``): SLA breaches and ticket events derived from
@@ -37,8 +38,9 @@ from runtime.kafka import free_port
 from runtime.metrics import StageMetrics
 from runtime.runner import StageRunner
 from runtime.settings import RunnerSettings
+from schemas.notification import ChatReply
 from schemas.stage import KafkaConnection, StageContext
-from schemas.topics import MESSAGES, NOTIFY_OUTBOX, RAW_EMAIL, TICKET_EVENTS
+from schemas.topics import CHAT_OUTBOUND, MESSAGES, NOTIFY_OUTBOX, RAW_EMAIL, TICKET_EVENTS
 from tests.support.kafka import produce, read_topic
 from tests.support.notify_builders import KEY, alert, settings
 from tests.support.notify_sink import SmtpSink
@@ -151,7 +153,8 @@ def test_chat_service_counts_requests_by_route_and_status(
     site = {"id": "acme", "allowed_origins": ["https://shop.example"], "secret": "s3cret",
             "availability": "online"}
     with worker("chat", kafka_conn, tmp_path, HELPLINE_CHAT__PORT=str(chat_port),
-                HELPLINE_CHAT__SITES=json.dumps([site])) as port:
+                HELPLINE_CHAT__SITES=json.dumps([site]), HELPLINE_CHAT__LEFT_AFTER_S="0.5",
+                HELPLINE_CHAT__FALLBACK_CHECK_INTERVAL_S="0.2") as port:
         wait_for(port, lambda s: value(s, "helpline_stage_ready", stage="chat") == 1, "ready")
         h = {"Origin": "https://shop.example"}
         with httpx.Client(base_url=f"http://127.0.0.1:{chat_port}", timeout=10) as c:
@@ -165,21 +168,42 @@ def test_chat_service_counts_requests_by_route_and_status(
                     time.sleep(0.2)
             assert r.status_code == 201, r.text
             conv = r.json()
-            posted = c.post(f"/v1/sites/acme/conversations/{conv['conversation_id']}/messages",
-                            json={"message_id": "m1", "text": "my parcel never arrived"},
+            cid = conv["conversation_id"]
+            posted = c.post(f"/v1/sites/acme/conversations/{cid}/messages",
+                            json={"message_id": "m1", "text": "my parcel never arrived",
+                                  "email": "bob@example.com"},
                             headers={**h, "Authorization": f"Bearer {conv['visitor_token']}"})
             assert posted.status_code == 202, posted.text
-            refused = c.post(f"/v1/sites/acme/conversations/{conv['conversation_id']}/messages",
+            refused = c.post(f"/v1/sites/acme/conversations/{cid}/messages",
                              json={"message_id": "m2", "text": "no token"}, headers=h)
             assert refused.status_code in (401, 403)
-        s = wait_for(port, lambda s: value(s, "helpline_chat_requests_total", route="messages",
-                                           method="POST", status="4xx") == 1, "a refused post")
+            events = f"/v1/sites/acme/conversations/{cid}/events?token={conv['visitor_token']}"
+            with c.stream("GET", events, headers=h) as stream:  # the visitor is there ...
+                lines = stream.iter_lines()
+                assert next(lines).startswith("retry:")
+                asyncio.run(produce(kafka_conn, CHAT_OUTBOUND, [(b"k", _reply(cid, 1))]))
+                assert any(line.startswith("data: ") for line in lines)
+            # ... then leaves: the next reply goes out by email
+            asyncio.run(produce(kafka_conn, CHAT_OUTBOUND, [(b"k", _reply(cid, 2))]))
+        s = wait_for(port, lambda s: value(s, "helpline_chat_email_fallbacks_total") == 1,
+                     "an email fallback")
+        assert value(s, "helpline_chat_replies_pushed_total") == 1
+        assert value(s, "helpline_chat_requests_total", route="messages", method="POST",
+                     status="4xx") == 1
+        assert value(s, "helpline_chat_requests_total", route="events", method="GET",
+                     status="2xx") == 1
         assert value(s, "helpline_chat_requests_total", route="conversations", method="POST",
                      status="2xx") == 1
         assert value(s, "helpline_chat_requests_total", route="messages", method="POST",
                      status="2xx") == 1
         assert value(s, "helpline_chat_request_seconds_count", route="messages") == 2
-        assert not any(conv["conversation_id"] in v for _, labels in s for _, v in labels)
+        assert not any(cid in v or "@" in v for _, labels in s for _, v in labels)
+
+
+def _reply(conversation: str, n: int) -> ChatReply:
+    return ChatReply(notification_id=f"ack-{conversation}-{n}", site_id="acme",
+                     conversation_id=conversation, ticket_id="T-1", ticket_number="1001",
+                     kind="auto-ack", text=f"We got it ({n})", at=datetime.now(UTC))
 
 
 # -- IMAP ----------------------------------------------------------------------------------
