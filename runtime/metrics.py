@@ -308,6 +308,15 @@ class StageMetrics:
             end = consumer.highwater(tp)
             if end is not None and msgs:
                 self.lag(stage, specs[tp.topic].name, tp.partition, end - msgs[-1].offset - 1)
+        # partitions a rebalance gave to another replica: their lag is that replica's now
+        owned = {(specs[tp.topic].name, tp.partition) for tp in consumer.assignment()
+                 if tp.topic in specs}
+        gone = [k for k in self._lags if k[0] == stage and (k[1], k[2]) not in owned]
+        for key in gone:
+            del self._lags[key]
+        for topic in {k[1] for k in gone}:
+            self._lag.labels(stage, topic).set(
+                sum(v for (s, t, _), v in self._lags.items() if s == stage and t == topic))
 
     def lag(self, stage: str, topic: str, partition: int, behind: int) -> None:
         """One partition's lag after a fetch; the gauge is the sum over known partitions."""

@@ -3,7 +3,9 @@ domain counters derived from produced ticket events, the IMAP board as gauges, /
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
@@ -140,6 +142,37 @@ def test_consumer_lag_is_the_sum_of_the_replicas_partitions() -> None:
     m.lag("tickets", "messages", 0, 10)
     m.lag("tickets", "messages", 1, 5)
     m.lag("tickets", "messages", 0, 0)
+    assert sample(r, "helpline_consumer_lag", stage="tickets", topic="messages") == 5
+
+
+class _Consumer:
+    """What ``fetched`` reads of an aiokafka consumer: high-water marks and the assignment."""
+
+    def __init__(self, ends: dict[Any, int]) -> None:
+        self.ends = ends
+
+    def highwater(self, tp: Any) -> int | None:
+        return self.ends.get(tp)
+
+    def assignment(self) -> set[Any]:
+        return set(self.ends)
+
+
+@dataclass(frozen=True)
+class _Msg:
+    offset: int
+
+
+def test_lag_after_a_fetch_and_after_a_rebalance() -> None:
+    from aiokafka import TopicPartition
+
+    r = CollectorRegistry()
+    m = StageMetrics.create(r)
+    specs = {"p.messages": MESSAGES}
+    p0, p1 = TopicPartition("p.messages", 0), TopicPartition("p.messages", 1)
+    m.fetched("tickets", _Consumer({p0: 100, p1: 50}), {p0: [_Msg(89)], p1: [_Msg(49)]}, specs)
+    assert sample(r, "helpline_consumer_lag", stage="tickets", topic="messages") == 10
+    m.fetched("tickets", _Consumer({p1: 60}), {p1: [_Msg(54)]}, specs)  # p0 went elsewhere
     assert sample(r, "helpline_consumer_lag", stage="tickets", topic="messages") == 5
 
 
