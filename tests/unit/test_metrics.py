@@ -194,6 +194,29 @@ def test_notify_outcome_reasons_are_a_fixed_set(outcome: str, detail: str, reaso
     assert reason in NOTIFY_REASONS
 
 
+# -- tickets' intake decisions -------------------------------------------------------------
+
+
+def test_intake_labels_name_each_decision() -> None:
+    from schemas.message import Bounce
+    from tickets.stage import intake_labels
+    from tickets.threading import Attach, DeliveryFailure, Duplicate, NewTicket
+
+    assert intake_labels(NewTicket()) == {"decision": "new", "via": "none"}
+    assert intake_labels(NewTicket(follow_up_of="t0")) == {"decision": "follow-up",
+                                                          "via": "none"}
+    assert intake_labels(Attach("t1", "reply-token")) == {"decision": "threaded",
+                                                          "via": "reply-token"}
+    assert intake_labels(Attach("t1", "subject-number", reopen=True)) == {
+        "decision": "reopened", "via": "subject-number"}
+    assert intake_labels(Duplicate("t1")) == {"decision": "duplicate", "via": "none"}
+    bounce = DeliveryFailure("t1", Bounce())
+    assert intake_labels(bounce) == {"decision": "bounce", "via": "none"}
+    spec = CATALOGUE["tickets_intake"]
+    for labels in (intake_labels(d) for d in (NewTicket(), Attach("t", "conversation"))):
+        assert all(spec.bound(k, v) == v for k, v in labels.items())
+
+
 # -- chat routes ---------------------------------------------------------------------------
 
 
