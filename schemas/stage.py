@@ -93,7 +93,7 @@ class Publisher(Protocol):
 class Meter(Protocol):
     """A port to the worker's metrics, for what only a stage or a connector sees (a send's
     outcome, an SMTP reply). ``name`` is one of the runtime's declared metrics (see
-    ``runtime.metrics.CATALOGUE``: the runtime adds the ``helpline_`` prefix and the unit
+    ``runtime.metrics_catalogue``: the runtime adds the ``helpline_`` prefix and the unit
     suffix); label values must come from small fixed sets (outcome, reason, channel, kind) --
     never an address, a ticket id or free text. The runtime maps unknown values to "other"."""
 
