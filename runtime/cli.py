@@ -30,6 +30,7 @@ _state: dict[str, Any] = {"config": None, "settings": None}
 PLUGINS = (
     "ingest.cli",
     "ingest.mailbox_cli",
+    "ingest.attachments_cli",
     "ingest.chat.cli",
     "tickets.cli",
     "classify.cli",
