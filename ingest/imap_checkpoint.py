@@ -80,6 +80,24 @@ def batches(uids: Sequence[int], size: int) -> Iterator[list[int]]:
         yield list(uids[start : start + size])
 
 
+def batches_by_size(
+    uids: Sequence[int], sizes: Mapping[int, int], max_count: int, max_bytes: int
+) -> Iterator[list[int]]:
+    """Consecutive batches of at most ``max_count`` UIDs and ``max_bytes`` of mail (by the
+    server's RFC822.SIZE; unknown counts 0); a mail larger than ``max_bytes`` goes alone."""
+    batch: list[int] = []
+    total = 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if batch and (len(batch) >= max_count or total + size > max_bytes):
+            yield batch
+            batch, total = [], 0
+        batch.append(uid)
+        total += size
+    if batch:
+        yield batch
+
+
 def advance(
     checkpoint: FolderCheckpoint, batch: Sequence[int], acked: Collection[int]
 ) -> FolderCheckpoint:

@@ -14,7 +14,7 @@ import logging
 import random
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
@@ -24,6 +24,7 @@ from ingest.imap_checkpoint import (
     advance,
     backoff_delay,
     batches,
+    batches_by_size,
     message_id_key,
     plan_sync,
     uids_after,
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
+# Message sizes are asked for this many FETCH batches' worth of UIDs at a time.
+SIZE_STRETCH_BATCHES = 10
 
 
 class PublishFailed(Exception):
@@ -153,7 +156,7 @@ class FolderWatcher:
         sync = _FolderSync(self, checkpoint)
         in_flight: deque[tuple[list[int], list[FetchedMail], asyncio.Task[Any]]] = deque()
         try:
-            for batch in batches(todo, m.fetch_batch_size):
+            async for batch in self._batches(todo):
                 if sync.error is not None:
                     break  # retried after a backoff; what is in flight is still settled
                 ahead = self._ahead(checkpoint.uidvalidity)
@@ -180,6 +183,22 @@ class FolderWatcher:
         if sync.error is not None:
             raise PublishFailed(sync.error)
         return sync.published
+
+    async def _batches(self, todo: list[int]) -> AsyncIterator[list[int]]:
+        """FETCH batches bounded in count and in bytes. Sizes come from the server's index
+        (RFC822.SIZE, no body read), a stretch of UIDs at a time, the first one short so the
+        first FETCH starts soon; a single new mail (the IDLE case) needs none."""
+        m = self.mailbox
+        if len(todo) == 1:
+            yield todo
+            return
+        first = todo[:m.fetch_batch_size]
+        rest = batches(todo[m.fetch_batch_size:], m.fetch_batch_size * SIZE_STRETCH_BATCHES)
+        for stretch in (first, *rest):
+            sizes = await self._call(self.session.fetch_sizes, stretch)
+            for batch in batches_by_size(stretch, sizes, m.fetch_batch_size,
+                                         m.fetch_batch_bytes):
+                yield batch
 
     async def _skip_published(
         self, todo: list[int], checkpoint: FolderCheckpoint

@@ -117,6 +117,25 @@ def _read_any_shape(data: Sequence[Any], wanted: set[int]) -> list[FetchedMail]:
     return out
 
 
+SIZE_ITEMS = "(RFC822.SIZE)"
+_UID_ITEM = re.compile(rb"[( ]UID (\d+)[ )]")
+_SIZE_ITEM = re.compile(rb"[( ]RFC822\.SIZE (\d+)[ )]")
+
+
+def read_sizes(data: Sequence[Any], wanted: Collection[int]) -> dict[int, int]:
+    """UID -> RFC822.SIZE from the answer to ``UID FETCH <set> (RFC822.SIZE)``; lines without
+    both (unsolicited updates) and UIDs not asked for are left out. Never raises."""
+    wanted = set(wanted)
+    sizes: dict[int, int] = {}
+    for line in data:
+        if not isinstance(line, bytes):
+            continue
+        uid, size = _UID_ITEM.search(line), _SIZE_ITEM.search(line)
+        if uid is not None and size is not None and int(uid[1]) in wanted:
+            sizes[int(uid[1])] = int(size[1])
+    return sizes
+
+
 _MONTHS = {m.encode(): i for i, m in enumerate(
     "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), start=1)}
 _DATE = re.compile(
@@ -154,4 +173,12 @@ def _other_date(value: bytes) -> datetime | None:
     return date if date.tzinfo is not None else None
 
 
-__all__ = ["FETCH_ITEMS", "FetchedMail", "internal_date", "read_fetched", "uid_set"]
+__all__ = [
+    "FETCH_ITEMS",
+    "SIZE_ITEMS",
+    "FetchedMail",
+    "internal_date",
+    "read_fetched",
+    "read_sizes",
+    "uid_set",
+]

@@ -23,7 +23,14 @@ from imapclient.util import to_unicode
 
 from ingest.imap_auth import Credentials, TokenUnavailable
 from ingest.imap_checkpoint import message_id_key
-from ingest.imap_fetch import FETCH_ITEMS, FetchedMail, read_fetched, uid_set
+from ingest.imap_fetch import (
+    FETCH_ITEMS,
+    SIZE_ITEMS,
+    FetchedMail,
+    read_fetched,
+    read_sizes,
+    uid_set,
+)
 from ingest.settings import MailboxSettings
 
 T = TypeVar("T")
@@ -63,6 +70,8 @@ class MailSession(Protocol):
     def search_after(self, uid: int) -> list[int]: ...
 
     def fetch(self, uids: Sequence[int]) -> list[FetchedMail]: ...
+
+    def fetch_sizes(self, uids: Sequence[int]) -> dict[int, int]: ...
 
     def fetch_message_ids(self, uids: Sequence[int]) -> dict[int, bytes | None]: ...
 
@@ -184,6 +193,16 @@ class ImapSession:
         if typ != "OK":
             raise ConnectionProblem(f"FETCH failed: {_words(data[-1] if data else typ)}")
         return read_fetched(data, uids)
+
+    def fetch_sizes(self, uids: Sequence[int]) -> dict[int, int]:
+        """Each message's size (RFC822.SIZE, from the server's index: no body is read)."""
+        return _guard(self._fetch_sizes, uids) if uids else {}
+
+    def _fetch_sizes(self, uids: Sequence[int]) -> dict[int, int]:
+        typ, data = self.client._imap.uid("FETCH", uid_set(uids), SIZE_ITEMS)
+        if typ != "OK":
+            raise ConnectionProblem(f"FETCH failed: {_words(data[-1] if data else typ)}")
+        return read_sizes(data, uids)
 
     def fetch_message_ids(self, uids: Sequence[int]) -> dict[int, bytes | None]:
         """The Message-ID fingerprint of each message, from its header alone (cheap)."""

@@ -51,6 +51,9 @@ class MailboxSettings(BaseModel):
     connect_timeout_s: float = Field(default=15.0, gt=0)
     read_timeout_s: float = Field(default=120.0, gt=0)
     fetch_batch_size: int = Field(default=200, ge=1, le=10_000)
+    # ...and at most this much mail per FETCH (by the server's RFC822.SIZE; a larger message
+    # is fetched alone), so a folder of big attachments does not fill the memory.
+    fetch_batch_bytes: int = Field(default=8 * 1024 * 1024, ge=1)
     # Batches fetched ahead while Kafka acknowledges earlier ones (bounds memory).
     max_batches_in_flight: int = Field(default=4, ge=1, le=64)
     # The checkpoint is saved (fsync) after this many acknowledged batches, and whenever the

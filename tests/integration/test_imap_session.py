@@ -58,3 +58,27 @@ def test_idle_reports_new_mail_and_stops_on_request(dovecot: Dovecot) -> None:
 def test_wrong_password_is_auth_rejected_in_dovecots_words(dovecot: Dovecot) -> None:
     with pytest.raises(AuthRejected, match="AUTHENTICATIONFAILED"):
         session(dovecot, password="wrong")
+
+
+def test_fetch_reads_the_exact_bytes_dates_and_sizes(dovecot: Dovecot) -> None:
+    """Through the fast FETCH reader: every byte as appended (CRLF mail, a literal that looks
+    like protocol, 8-bit), the INTERNALDATE as imapclient reads it, sizes from the index."""
+    mails = [b"Subject: a\r\n\r\n* 1 FETCH (UID 9 BODY[] {3}\r\n)\r\n",
+             b"Subject: b\r\nContent-Type: text/plain; charset=latin-1\r\n\r\n\xe9t\xe9\r\n",
+             b"Subject: c\r\n\r\n" + b"x" * 70_000 + b"\r\n"]
+    dovecot.append_many("support", mails)
+    s = session(dovecot)
+    try:
+        s.select("INBOX", readonly=True)
+        uids = s.search_after(0)
+        got = s.fetch(uids)
+        assert [m.raw for m in got] == mails
+        with dovecot.client("support") as client:
+            client.normalise_times = False
+            client.select_folder("INBOX", readonly=True)
+            dates = client.fetch(uids, ["INTERNALDATE"])
+        assert [m.internal_date for m in got] == [dates[u][b"INTERNALDATE"] for u in uids]
+        assert s.fetch_sizes(uids) == {u: len(raw) for u, raw in zip(uids, mails, strict=True)}
+        assert s.fetch(uids[1:2]) == got[1:2] and s.fetch([]) == [] and s.fetch_sizes([]) == {}
+    finally:
+        s.close()

@@ -13,6 +13,7 @@ from ingest.imap_checkpoint import (
     advance,
     backoff_delay,
     batches,
+    batches_by_size,
     decode_state,
     encode_state,
     message_id_key,
@@ -129,3 +130,33 @@ def test_message_id_key_only_reads_the_header() -> None:
 def test_message_id_key_never_raises(data) -> None:
     key = message_id_key(data)
     assert key is None or len(key) == 8
+
+
+@pytest.mark.parametrize(
+    ("sizes", "max_count", "max_bytes", "expected"),
+    [
+        ([10, 10, 10], 2, 100, [[1, 2], [3]]),  # count bound
+        ([60, 30, 20, 90], 10, 100, [[1, 2], [3], [4]]),  # byte bound
+        ([500, 10, 10], 10, 100, [[1], [2, 3]]),  # too large for any batch: alone
+        ([10, 500, 10], 10, 100, [[1], [2], [3]]),
+        ([], 10, 100, []),
+    ],
+)
+def test_batches_by_size(sizes: list[int], max_count: int, max_bytes: int,
+                         expected: list[list[int]]) -> None:
+    uids = list(range(1, len(sizes) + 1))
+    by_uid = dict(zip(uids, sizes, strict=True))
+    assert list(batches_by_size(uids, by_uid, max_count, max_bytes)) == expected
+
+
+@given(st.lists(st.integers(0, 300), max_size=40), st.integers(1, 8), st.integers(1, 400))
+def test_batches_by_size_keep_every_uid_in_order_within_bounds(
+    sizes: list[int], max_count: int, max_bytes: int
+) -> None:
+    uids = [u * 3 for u in range(1, len(sizes) + 1)]
+    by_uid = dict(zip(uids, sizes, strict=True))
+    out = list(batches_by_size(uids, by_uid, max_count, max_bytes))
+    assert [u for b in out for u in b] == uids
+    for b in out:
+        assert 1 <= len(b) <= max_count
+        assert len(b) == 1 or sum(by_uid[u] for u in b) <= max_bytes

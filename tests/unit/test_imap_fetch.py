@@ -20,6 +20,7 @@ from ingest.imap_fetch import (
     _read_common_shape,
     internal_date,
     read_fetched,
+    read_sizes,
     uid_set,
 )
 
@@ -163,3 +164,15 @@ def test_uid_set_names_exactly_the_uids(uids: set[int]) -> None:
 def test_fetched_mail_dates_are_aware() -> None:
     mails = read_fetched(answer(1, 10, b"x", date=b"01-Jan-2026 00:00:00 +0000"), [10])
     assert mails[0].internal_date == datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_read_sizes() -> None:
+    data = [b"1 (UID 10 RFC822.SIZE 2156)", b"2 (RFC822.SIZE 7 UID 11)", b"3 (FLAGS (\\Seen))",
+            b"4 (UID 99 RFC822.SIZE 5)", (b"5 (UID 12 BODY[] {1}", b"x"), b")"]
+    assert read_sizes(data, [10, 11, 12]) == {10: 2156, 11: 7}
+
+
+@given(st.lists(st.one_of(st.binary(max_size=40), st.tuples(st.binary(max_size=9),
+                                                             st.binary(max_size=9)))))
+def test_read_sizes_never_raises(data: list[object]) -> None:
+    assert isinstance(read_sizes(data, range(100)), dict)

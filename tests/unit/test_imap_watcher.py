@@ -57,6 +57,7 @@ class MemorySession:
         self.login_error = login_error
         self.logins = 0
         self.header_fetches = 0
+        self.fetches: list[list[int]] = []
 
     @property
     def supports_idle(self) -> bool:
@@ -79,8 +80,12 @@ class MemorySession:
         return found or ([max(self.folder.messages)] if self.folder.messages else [])
 
     def fetch(self, uids: Sequence[int]) -> list[FetchedMail]:
+        self.fetches.append(list(uids))
         return [FetchedMail(u, self.folder.messages[u], None) for u in uids
                 if u in self.folder.messages]
+
+    def fetch_sizes(self, uids: Sequence[int]) -> dict[int, int]:
+        return {u: len(self.folder.messages[u]) for u in uids if u in self.folder.messages}
 
     def fetch_message_ids(self, uids: Sequence[int]) -> dict[int, bytes | None]:
         self.header_fetches += len(uids)
@@ -343,3 +348,30 @@ async def test_without_idle_the_folder_is_polled(tmp_path: Path) -> None:
     stop.set()
     await asyncio.wait_for(task, 5)
     assert [r.raw for r in broker.records] == [mail(1)]
+
+
+async def test_fetch_batches_are_bounded_in_bytes_too(tmp_path: Path) -> None:
+    folder = MemoryFolder()
+    sizes = [100, 100, 900, 100, 2000, 100, 100, 100]
+    for i, size in enumerate(sizes):
+        folder.deliver(mail(i).ljust(size, b"x"))
+    broker = MemoryBroker()
+    w, _store, _status = watcher(tmp_path, folder, broker, fetch_batch_size=3,
+                                 fetch_batch_bytes=1000)
+    assert await w.sync_once() == len(sizes)
+    # at most 3 mails and 1000 bytes a FETCH; the 2000-byte mail alone; sizes are asked for
+    # the first 3 UIDs first (so the first FETCH starts soon), then for the rest
+    assert w.session.fetches == [[1, 2], [3], [4], [5], [6, 7, 8]]  # type: ignore[attr-defined]
+    assert [r.uid for r in broker.records] == list(range(1, 9))
+
+
+async def test_a_single_new_mail_is_fetched_without_asking_sizes(tmp_path: Path) -> None:
+    folder = MemoryFolder()
+    folder.deliver(mail(1))
+    w, _store, _status = watcher(tmp_path, folder, MemoryBroker())
+
+    def no_sizes(uids: Sequence[int]) -> dict[int, int]:
+        raise AssertionError("one mail needs no sizes (an extra round trip under IDLE)")
+
+    w.session.fetch_sizes = no_sizes  # type: ignore[attr-defined]
+    assert await w.sync_once() == 1
