@@ -63,6 +63,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class _InFlight:
+    """A batch handed to the producer: its outputs, their acknowledgements, and the input
+    offsets to commit once they are all acknowledged."""
+
+    outs: Sequence[Out]
+    acks: list[asyncio.Future[Any]]
+    offsets: dict[TopicPartition, int]
+
+
 @dataclass
 class RunnerStatus:
     """What health endpoints report."""
@@ -160,6 +170,11 @@ class StageRunner:
         tick_every = self.stage.tick_interval
         next_tick = time.monotonic() + tick_every if tick_every else None
         stop_wait = asyncio.ensure_future(stop.wait())
+        # One batch in flight: batch N's outputs are acknowledged (and its offsets committed)
+        # while batch N+1 is decoded and processed, so the broker's work on N overlaps ours on
+        # N+1 instead of the worker idling on every round trip. N+1's outputs are handed to the
+        # producer only after N is settled, so nothing of N+1 is written if N fails.
+        in_flight: _InFlight | None = None
         try:
             while not stop.is_set():
                 fetch = asyncio.ensure_future(
@@ -171,19 +186,25 @@ class StageRunner:
                     await asyncio.gather(fetch, return_exceptions=True)
                     break
                 batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = fetch.result()
+                outs = await self._handle(batches) if batches else []
+                await self._settle(consumer, in_flight)
+                in_flight = None
                 if batches:
-                    await self._handle(batches)
-                    await consumer.commit({tp: msgs[-1].offset + 1 for tp, msgs in batches.items()})
+                    in_flight = await self._send(
+                        outs, {tp: msgs[-1].offset + 1 for tp, msgs in batches.items()})
                     self.metrics.fetched(self.stage.name, consumer, batches, self._by_topic)
                     self.status.last_batch_at = time.time()
                 if next_tick is not None and tick_every and time.monotonic() >= next_tick:
-                    outs = self.stage.tick(self.clock())
-                    await self._produce(outs)
+                    await self._settle(consumer, in_flight)
+                    in_flight = None
+                    await self._produce(self.stage.tick(self.clock()))
                     next_tick = time.monotonic() + tick_every
+            await self._settle(consumer, in_flight)  # stopping: finish the batch in flight
         finally:
             stop_wait.cancel()
 
-    async def _handle(self, batches: dict[TopicPartition, list[Record]]) -> None:
+    async def _handle(self, batches: dict[TopicPartition, list[Record]]) -> list[Out]:
+        """Decode and process a batch; its outputs, not yet produced."""
         started = time.perf_counter()
         items: list[tuple[In, ConsumerRecord[bytes, bytes]]] = []
         skipped = 0
@@ -202,10 +223,9 @@ class StageRunner:
                     continue
                 items.append((In(spec, m.key, value, m.partition, m.offset, m.timestamp), m))
         self.status.records_in += len(items)
-        if items:
-            outs = await self._process([i for i, _ in items], items)
-            await self._produce(outs)
+        outs = await self._process([i for i, _ in items], items) if items else []
         self.metrics.batch_seconds(self.stage.name, time.perf_counter() - started)
+        return outs
 
     def _own_stage(self, m: Record) -> bool:
         """A record this stage (any replica) produced itself, e.g. its own events on
@@ -248,26 +268,39 @@ class StageRunner:
         return list(result)
 
     async def _produce(self, outs: Sequence[Out]) -> None:
-        if not outs:
+        """Produce and wait until every output is acknowledged."""
+        await self._settle(None, await self._send(outs, {}))
+
+    async def _send(self, outs: Sequence[Out], offsets: dict[TopicPartition, int]) -> _InFlight:
+        """Hand a batch's outputs to the producer (one future per partition batch)."""
+        acks: dict[int, asyncio.Future[Any]] = {}
+        if outs:
+            assert self._sender is not None
+            topic = self.conn.topic
+            records = [(topic(out.topic), out.key,
+                        None if out.value is None else encode(out.value)) for out in outs]
+            for s in await self._sender.send(records, headers=[self._header]):
+                if isinstance(s, BaseException):
+                    raise s
+                acks[id(s)] = s
+        return _InFlight(outs, list(acks.values()), offsets)
+
+    async def _settle(self, consumer: AIOKafkaConsumer | None, batch: _InFlight | None) -> None:
+        """Wait for a batch's acknowledgements, then commit its input offsets."""
+        if batch is None:
             return
-        assert self._sender is not None
-        topic = self.conn.topic
+        await asyncio.gather(*batch.acks)  # all acknowledged before offsets are committed
+        if consumer is not None and batch.offsets:
+            await consumer.commit(batch.offsets)
+        if not batch.outs:
+            return
         counts: dict[str, int] = {}
-        records = []
-        for out in outs:
-            records.append((topic(out.topic), out.key,
-                            None if out.value is None else encode(out.value)))
+        for out in batch.outs:
             counts[out.topic.name] = counts.get(out.topic.name, 0) + 1
-        batches: dict[int, asyncio.Future[Any]] = {}
-        for s in await self._sender.send(records, headers=[self._header]):
-            if isinstance(s, BaseException):
-                raise s
-            batches[id(s)] = s
-        await asyncio.gather(*batches.values())  # all acknowledged before offsets are committed
         for name, n in counts.items():
             self.metrics.records_out(self.stage.name, name, n)
-        self.metrics.outputs(self.stage.name, outs)
-        self.status.records_out += len(outs)
+        self.metrics.outputs(self.stage.name, batch.outs)
+        self.status.records_out += len(batch.outs)
 
     async def _dead_letter(
         self,

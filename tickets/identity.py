@@ -90,6 +90,18 @@ class CustomerDirectory:
             return self._resolve_email(email, msg.sender.name, at)
         return self._resolve_chat(msg, at)
 
+    def resolve_id(
+        self, msg: InboundMessage, at: datetime
+    ) -> tuple[str, tuple[CustomerRecord, ...]]:
+        """``resolve`` for who needs only the customer id (and the records to publish): an
+        email sender not in the directory gets the derived id without building a record."""
+        if msg.channel != "chat":
+            email = msg.sender.address.strip().lower()
+            if email and self._lookup(self._by_email, email) is None:
+                return customer_id_for("email", email), ()
+        who = self.resolve(msg, at)
+        return who.customer.customer_id, who.changed
+
     def _resolve_email(self, email: str, name: str, at: datetime) -> Resolution:
         found = self._lookup(self._by_email, email)
         if found is not None:

@@ -155,13 +155,12 @@ def take_in(
         return Intake(decision)
     if isinstance(decision, DeliveryFailure):
         return Intake(decision, (_delivery_failed(msg, decision, book),))
-    who = directory.resolve(msg, msg.received_at)
-    cid = who.customer.customer_id
+    cid, changed = directory.resolve_id(msg, msg.received_at)
     if isinstance(decision, Attach):
-        return Intake(decision, _attach(msg, decision, cid, book, rules), who.changed)
+        return Intake(decision, _attach(msg, decision, cid, book, rules), changed)
     old = book.get(decision.follow_up_of) if decision.follow_up_of else None
     events = _open_ticket(msg, partition, cid, old, book, rules)
-    return Intake(decision, events, who.changed)
+    return Intake(decision, events, changed)
 
 
 __all__ = ["Intake", "IntakeRules", "NewTicket", "take_in"]

@@ -63,3 +63,14 @@ def test_older_directory_record_does_not_overwrite_newer() -> None:
     d.put(VIP)
     d.put(dataclasses.replace(VIP, tier="basic", updated_at=T0 - timedelta(days=1)))
     assert d.get("cust-ceo").tier == "VIP"  # type: ignore[union-attr]
+
+
+def test_resolve_id_is_resolve_without_the_record() -> None:
+    d = CustomerDirectory()
+    d.put(VIP)
+    msgs = [email("a1", "CEO@Acme.test"), email("a2", "New@X.org"), email("a3", ""),
+            chat("hi", "conv1", visitor="v9"),
+            chat("it's me", "conv1", visitor="v9", verified="U-42")]
+    for msg in msgs:
+        who = d.resolve(msg, T0)
+        assert d.resolve_id(msg, T0) == (who.customer.customer_id, who.changed)
