@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from ingest.imap_checkpoint import (
@@ -130,6 +130,23 @@ def test_message_id_key_only_reads_the_header() -> None:
 def test_message_id_key_never_raises(data) -> None:
     key = message_id_key(data)
     assert key is None or len(key) == 8
+
+
+_header_pieces = st.sampled_from([
+    b"Message-ID: <a@x>", b"message-id:<b@x>", b"MESSAGE-ID :<c@x>", b"Message-IDx: <d@x>",
+    b"X-Message-ID: <e@x>", b" Message-ID: <f@x>", b"Subject: message-id: <g@x>", b"\tfolded",
+    b"\r\n", b"\n", b"\r", b" ", b"Message-Id:", b"<h@x>"])
+
+
+@example(b"X-Message-ID: <e@x>\r\nMessage-ID: <a@x>\r\n")
+@example(b"Message-IDx: <d@x>\nmessage-id: <a@x>")
+@example(b"Subject: message-id: <g@x>\r\n Message-ID: <f@x>\r\nMESSAGE-ID:<c@x>")
+@given(st.lists(_header_pieces, max_size=12).map(b"".join))
+def test_first_message_id_is_the_regex_search(header: bytes) -> None:
+    from ingest.imap_checkpoint import _MESSAGE_ID, _first_message_id
+
+    fast, slow = _first_message_id(header), _MESSAGE_ID.search(header)
+    assert (fast and (fast.start(), fast.group(1))) == (slow and (slow.start(), slow.group(1)))
 
 
 @pytest.mark.parametrize(
