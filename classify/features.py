@@ -38,8 +38,13 @@ _WORD_CHAR = np.array([chr(c).isalnum() or c == 95 for c in range(_BMP)], dtype=
 CHUNK_DOCS = 128  # documents hashed together: temporary arrays that stay in the CPU caches
 
 
-def _bucket(keys: np.ndarray, bits: int) -> np.ndarray:
-    return (keys * _U32(_MIX)) >> _U32(32 - bits)
+def _bucket(keys: np.ndarray, bits: int, tag: int = 0) -> np.ndarray:
+    """Bucket of each key (plus ``tag``), computed in place: ``keys`` is overwritten."""
+    if tag:
+        keys += _U32(tag)
+    keys *= _U32(_MIX)
+    keys >>= _U32(32 - bits)
+    return keys
 
 
 _POWERS: dict[int, np.ndarray] = {}
@@ -115,14 +120,14 @@ class HashedNgrams(TransformerMixin, BaseEstimator):  # type: ignore[misc]
                 else:  # no space inside: the n-gram stays within one padded word
                     ok = spaces_before[n - 1:n - 1 + size] == spaces_before[1:1 + size]
                 rows.append(doc_of[:size][ok])
-                buckets.append(_bucket(h[ok] + _U32(_TAGS[str(n)]), self.bits))
+                buckets.append(_bucket(h[ok], self.bits, _TAGS[str(n)]))
         if self.words and codes.size:
             rows_w, buckets_w = self._words(codes, doc_of)
             rows += rows_w
             buckets += buckets_w
         if not rows:
-            return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.intp)
-        return np.concatenate(rows), np.concatenate(buckets).astype(np.intp)
+            return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=_U32)
+        return np.concatenate(rows), np.concatenate(buckets)
 
     def _words(self, codes: np.ndarray, doc_of: np.ndarray,
                ) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -146,9 +151,9 @@ class HashedNgrams(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         buckets = [_bucket(h + _U32(_TAGS["word"]), self.bits) | high]
         same = doc[:-1] == doc[1:]
         if same.any():
-            pair = h[:-1][same] * _U32(_BIGRAM) + h[1:][same] + _U32(_TAGS["bigram"])
+            pair = h[:-1][same] * _U32(_BIGRAM) + h[1:][same]
             rows.append(doc[:-1][same])
-            buckets.append(_bucket(pair, self.bits) | high)
+            buckets.append(_bucket(pair, self.bits, _TAGS["bigram"]) | high)
         return rows, buckets
 
     def _chunks(self, docs: Sequence[str]) -> Iterable[tuple[int, np.ndarray, np.ndarray]]:
@@ -181,8 +186,8 @@ class HashedNgrams(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def _table(self) -> np.ndarray:
         lut: np.ndarray | None = self.__dict__.get("_lut")
         if lut is None:
-            lut = np.full(2 << self.bits, self.buckets_.size, dtype=np.int32)
-            lut[self.buckets_] = np.arange(self.buckets_.size, dtype=np.int32)
+            lut = np.full(2 << self.bits, self.buckets_.size, dtype=_U32)
+            lut[self.buckets_] = np.arange(self.buckets_.size, dtype=_U32)
             self._lut = lut
         return lut
 
@@ -209,7 +214,9 @@ class HashedNgrams(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         # unknown n-gram has column ``width`` (sorts last in its document, dropped below)
         shift = (width + 1).bit_length()
         kind: Any = _U32 if shift + max(1, n_docs.bit_length()) <= 32 else np.uint64
-        keys = (rows.astype(kind) << kind(shift)) | self._table()[buckets].astype(kind)
+        keys = rows.astype(kind)
+        keys <<= kind(shift)
+        keys |= self._table()[buckets]
         keys.sort()
         first = np.empty(keys.size, dtype=bool)
         first[0] = True

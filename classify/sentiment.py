@@ -74,6 +74,8 @@ _INTENSIFIERS = frozenset({
     "tres", "vraiment", "trop", "completement", "absolument", "totalement", "tellement",
 })
 _TOKEN = re.compile(r"[a-z0-9]+")
+# bytes.translate table: [a-z0-9] kept, every other byte a separator (apostrophes are deleted)
+_ASCII_TOKENS = bytes(c if (48 <= c <= 57 or 97 <= c <= 122) else 32 for c in range(256))
 _NEGATOR = "negator"
 _INTENSIFIER = "intensifier"
 # token -> its weight, or one of the two markers above
@@ -99,10 +101,17 @@ def score_sentiment(text: str, negative_below: float = -0.3,
     return score_folded(fold(text), text, negative_below, positive_above)
 
 
+def words_of(folded: str) -> list[str]:
+    """Runs of ``[a-z0-9]`` once apostrophes are dropped ("don't" -> "dont")."""
+    if folded.isascii():  # most folded text: the same words as the regex, ~2x cheaper
+        return folded.encode().translate(_ASCII_TOKENS, b"'").decode().split()
+    return _TOKEN.findall(folded.replace("'", "") if "'" in folded else folded)
+
+
 def score_folded(folded: str, text: str, negative_below: float = -0.3,
                  positive_above: float = 0.5) -> SentimentScore:
     """:func:`score_sentiment` when the caller already has ``fold(text)``."""
-    tokens = _TOKEN.findall(folded.replace("'", "")) if "'" in folded else _TOKEN.findall(folded)
+    tokens = words_of(folded)
     total = 0.0
     last_negator = last_intensifier = -10
     # only the few tokens the lexicon knows are looked at (one dict lookup per token)

@@ -76,3 +76,13 @@ def test_time_moves_only_what_depends_on_time() -> None:
     night = day + timedelta(hours=13)
     assert RULESET.evaluate(ticket, day).assign_to is None
     assert RULESET.evaluate(ticket, night).assign_to == "role:on-call"
+
+
+@given(st.text(alphabet=st.sampled_from("ab z09'-_.!\n\tAZéü€"), max_size=60)
+       | st.text(max_size=60))
+def test_sentiment_words_are_the_regex_runs_of_letters_and_digits(text: str) -> None:
+    import re
+
+    from classify.sentiment import words_of
+
+    assert words_of(text) == re.findall(r"[a-z0-9]+", text.replace("'", ""))
