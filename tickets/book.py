@@ -81,7 +81,7 @@ class TicketBook:
         j.set(self._tickets, tid, ticket)
         if ticket.status == "solved":
             j.setdefault(self._solved, tid, None)
-        else:
+        elif tid in self._solved:
             j.pop(self._solved, tid)
         # The fold only appends to these tuples, so only the new tail needs indexing
         # (setdefault keeps a wrong guess harmless for records read back from the topic).

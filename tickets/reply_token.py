@@ -58,7 +58,10 @@ def plus_address(mailbox_address: str, ticket_id: str, key: bytes) -> str:
 def find(candidates: Iterable[str], key: bytes) -> str | None:
     """The first ticket id proven by a token found in Message-IDs or addresses."""
     for text in candidates:
-        for m in TOKEN_PATTERN.finditer(text.lower()):
+        low = text.lower()
+        if "hl-" not in low:  # most Message-IDs and addresses carry no token: skip the regex
+            continue
+        for m in TOKEN_PATTERN.finditer(low):
             ticket_id = verify(m.group(0), key)
             if ticket_id is not None:
                 return ticket_id
