@@ -6,7 +6,9 @@ three messages, keyed as the normalizer keys them. The tickets stage runs under 
 StageRunner exactly as ``helpline worker tickets`` does (it also reads its own events back from
 ``ticket.events``, and writes ticket state and customer records); it is timed until every
 expected event is on ``ticket.events``. The baseline relays the same records
-(getmany → orjson → send → commit).
+(getmany → orjson → send → commit); a second, stronger one (``batched_relay``: the runner's
+producer path, one batch per partition and one batch in flight) is reported beside it, and so
+is the CPU per record of each side (less sensitive to a shared machine's load than the rates).
 
 Prints one JSON object. Usage: python benchmarks/bench_tickets.py [--records N] [--bootstrap H:P]
 """
@@ -30,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from aiokafka import AIOKafkaConsumer  # noqa: E402
 
-from benchmarks.relay import bare_relay  # noqa: E402
+from benchmarks.relay import bare_relay, batched_relay  # noqa: E402
 from runtime.kafka import running_cluster  # noqa: E402
 from runtime.kafka_io import create_topics, make_producer  # noqa: E402
 from runtime.runner import StageRunner  # noqa: E402
@@ -169,17 +171,34 @@ async def main(n: int, bootstrap: str | None) -> dict[str, Any]:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
         await admin.start()
         relay_out = conn.topic_prefix + "bare.out"
-        await admin.create_topics([NewTopic(relay_out, PARTITIONS, 1)])
+        batched_out = conn.topic_prefix + "batched.out"
+        await admin.create_topics([NewTopic(relay_out, PARTITIONS, 1),
+                                   NewTopic(batched_out, PARTITIONS, 1)])
         await admin.close()
         await _fill(conn, msgs)
         src = conn.topic(MESSAGES)
         await bare_relay(conn, src, relay_out, min(n, 5000))  # warm-up
-        out["bare_relay_per_s"] = round((await bare_relay(conn, src, relay_out, n)).steady_per_s)
+        # CPU per record (process_time, start-up included) beside each rate: on a shared
+        # machine the rates move with the neighbours' load, CPU per record much less.
+        cpu = time.process_time()
+        bare = await bare_relay(conn, src, relay_out, n)
+        out["bare_relay_cpu_us_per_record"] = round((time.process_time() - cpu) / n * 1e6, 1)
+        cpu = time.process_time()
+        batched = await batched_relay(conn, src, batched_out, n)
+        out["batched_relay_cpu_us_per_record"] = round((time.process_time() - cpu) / n * 1e6, 1)
+        cpu = time.process_time()
         per_s, events_per_s, with_startup = await tickets_stage(conn, n, events)
+        out["tickets_cpu_us_per_message"] = round((time.process_time() - cpu) / n * 1e6, 1)
+        out["bare_relay_per_s"] = round(bare.steady_per_s)
+        out["bare_relay_per_s_with_startup"] = round(bare.from_start_per_s)
+        out["batched_relay_per_s"] = round(batched.steady_per_s)
+        out["batched_relay_per_s_with_startup"] = round(batched.from_start_per_s)
         out["tickets_messages_per_s"] = round(per_s)
         out["tickets_messages_per_s_with_startup"] = round(with_startup)
         out["tickets_events_per_s"] = round(events_per_s)
-        out["tickets_vs_bare"] = round(per_s / out["bare_relay_per_s"], 3)
+        out["tickets_vs_bare"] = round(per_s / bare.steady_per_s, 3)
+        out["tickets_vs_bare_with_startup"] = round(with_startup / bare.from_start_per_s, 3)
+        out["tickets_vs_batched_relay"] = round(per_s / batched.steady_per_s, 3)
         out["target_vs_bare"] = 0.5
     return out
 

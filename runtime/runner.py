@@ -333,7 +333,8 @@ class StageRunner:
     async def _restore_tables(self) -> AIOKafkaConsumer:
         """Read every table topic from the beginning up to its current end, into the stage."""
         consumer = AIOKafkaConsumer(**self.conn.options(), enable_auto_commit=False,
-                                    isolation_level="read_committed")
+                                    isolation_level="read_committed",
+                                    auto_offset_reset="earliest")
         await start_client(consumer, self.conn)
         tps: list[TopicPartition] = []
         for name in self._tables:
@@ -344,9 +345,15 @@ class StageRunner:
             if not parts:
                 raise HelplineError(f"table topic {name} missing: run `helpline topics create`")
             tps.extend(TopicPartition(name, p) for p in parts)
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
+        # Both ends asked before assign(): once partitions are assigned the fetcher's long poll
+        # (fetch_max_wait_ms) holds the broker connection, and an offsets request queued behind
+        # it took ~0.5 s of every worker's start-up even with empty tables. An offset gone
+        # meanwhile (retention) resets to the earliest, as configured above.
+        begins = await consumer.beginning_offsets(tps)
         ends = await consumer.end_offsets(tps)
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, begins[tp])
         pending = {tp for tp in tps if ends[tp] > 0}
         deadline = time.monotonic() + self.cfg.table_catchup_timeout_s
         restored = 0
