@@ -1,13 +1,15 @@
-"""One topic hop on a real Apache Kafka broker, three ways, same records, same run:
+"""One topic hop on a real Apache Kafka broker, four ways, same records, same run:
 
 * ``bare``: aiokafka ``getmany`` → orjson → ``send`` → commit (the baseline);
+* ``batched``: the same with the runner's producer path (``BatchSender``, one batch in flight),
+  a second, stronger baseline;
 * ``runner``: helpline's StageRunner with a pass-through stage (full decode into the frozen
   record and re-encode, as every stage pays);
 * ``faust``: a faust-streaming agent relaying the same records (``take_events`` + ``send_soon``,
   the tuned settings of STYLE.md).
 
 Prints one JSON object: steady-state records/s of each (from the first record out to the
-last; start-up and group joins excluded for all three) and the ratios to the bare relay.
+last; start-up and group joins excluded for all) and the ratios to the bare and batched relays.
 Usage: python benchmarks/bench_runner.py [--records N]
 """
 
@@ -111,6 +113,14 @@ async def bare_relay(conn: KafkaConnection, src: str, dst: str, n: int) -> float
     return rate
 
 
+async def batched_relay(conn: KafkaConnection, src: str, dst: str, n: int) -> float:
+    """The stronger baseline (the runner's producer path, no helpline records), same observer."""
+    task = asyncio.create_task(relay.batched_relay(conn, src, dst, n))
+    rate = await _count(conn, dst, n, timeout_s=300)
+    await task
+    return rate
+
+
 async def runner_relay(conn: KafkaConnection, n: int) -> float:
     stop = asyncio.Event()
     runner = StageRunner(PassThrough(), conn, RunnerSettings(batch_max_records=2000,
@@ -175,6 +185,7 @@ async def main(n: int, with_faust: bool) -> dict[str, Any]:
         admin = AIOKafkaAdminClient(bootstrap_servers=cluster.bootstrap)
         await admin.start()
         await admin.create_topics([NewTopic("bare.out", PARTITIONS, 1),
+                                   NewTopic("batched.out", PARTITIONS, 1),
                                    NewTopic("warm.out", PARTITIONS, 1),
                                    NewTopic("faust.out", PARTITIONS, 1)])
         await admin.close()
@@ -184,6 +195,9 @@ async def main(n: int, with_faust: bool) -> dict[str, Any]:
         out["bare_relay_per_s"] = round(await bare_relay(conn, src, "bare.out", n))
         out["runner_per_s"] = round(await runner_relay(conn, n))
         out["runner_vs_bare"] = round(out["runner_per_s"] / out["bare_relay_per_s"], 3)
+        out["batched_relay_per_s"] = round(await batched_relay(conn, src, "batched.out", n))
+        out["runner_vs_batched_relay"] = round(out["runner_per_s"] / out["batched_relay_per_s"],
+                                               3)
         if with_faust:
             try:
                 out["faust_per_s"] = round(await faust_relay(conn, src, "faust.out", n))
