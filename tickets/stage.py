@@ -151,6 +151,7 @@ class TicketsStage:
     def _process(self, batch: Sequence[In]) -> list[Out]:
         out: list[Out] = []
         dirty: dict[str, None] = {}
+        customers: dict[str, CustomerRecord] = {}  # compacted: the batch's last write per key
         for rec in batch:
             value = rec.value
             if isinstance(value, InboundMessage):
@@ -158,7 +159,8 @@ class TicketsStage:
                 self._decided.append(intake.decision)
                 for customer in intake.customers:
                     self.directory.put(customer)
-                    out.append(Out(CUSTOMERS, customer.customer_id.encode(), customer))
+                    customers.pop(customer.customer_id, None)  # keep the order of last writes
+                    customers[customer.customer_id] = customer
                 for event in intake.events:
                     if self._fold(event, dirty):
                         out.append(Out(TICKET_EVENTS, event.ticket_id.encode(), event))
@@ -176,6 +178,7 @@ class TicketsStage:
                 self._fold(value, dirty)
             else:
                 raise TypeError(f"unexpected record {type(value).__name__} on {rec.topic.name}")
+        out.extend(Out(CUSTOMERS, cid.encode(), c) for cid, c in customers.items())
         return out + self._states(dirty)
 
     def _already_folded(self, event: Mapping[str, Any]) -> bool:

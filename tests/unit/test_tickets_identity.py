@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from schemas.directory import CustomerRecord
-from tests.support.tickets_builders import T0, chat, email
+from schemas.topics import CUSTOMERS
+from tests.support.tickets_builders import T0, chat, email, feed, make_stage, records
 from tickets.identity import CustomerDirectory
 
 VIP = CustomerRecord(customer_id="cust-ceo", emails=("ceo@acme.test",), identifiers=("u-42",),
@@ -74,3 +75,19 @@ def test_resolve_id_is_resolve_without_the_record() -> None:
     for msg in msgs:
         who = d.resolve(msg, T0)
         assert d.resolve_id(msg, T0) == (who.customer.customer_id, who.changed)
+
+
+def test_a_batch_writes_each_changed_customer_once_with_its_last_state() -> None:
+    msgs = [chat("hello", "conv1", visitor="v1", verified="U-42"),
+            chat("me again", "conv2", visitor="v2", verified="U-42")]
+    batched = make_stage()
+    outs = batched.process(records(msgs), T0)
+    written = [o for o in outs if o.topic is CUSTOMERS]
+    one_by_one = make_stage()
+    singly = [o for o in feed(one_by_one, msgs) if o.topic is CUSTOMERS]
+    last = {o.key: o.value for o in singly}  # what the compacted topic keeps
+    assert len(singly) > len(last)  # the same customer changed twice
+    assert {o.key: o.value for o in written} == last and len(written) == len(last)
+    by_id = {o.key.decode(): o.value for o in written}
+    assert all(batched.directory.get(cid) == rec  # the stage's own view is the same
+               for cid, rec in by_id.items() if rec.merged_into is None)
