@@ -33,7 +33,8 @@ class TicketFeed:
 
     async def start(self, timeout_s: float) -> None:
         consumer = AIOKafkaConsumer(**self.conn.options(), enable_auto_commit=False,
-                                    isolation_level="read_committed")
+                                    isolation_level="read_committed",
+                                    auto_offset_reset="earliest")
         await consumer.start()
         self._consumer = consumer
         tps: list[TopicPartition] = []
@@ -46,9 +47,13 @@ class TicketFeed:
                 if not parts:
                     await asyncio.sleep(0.2)
             tps.extend(TopicPartition(name, p) for p in sorted(parts or ()))
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
+        # Both ends asked before assign(): afterwards an offsets request waits behind the
+        # fetcher's long poll (~0.5 s per query). Gone offsets reset to the earliest.
+        begins = await consumer.beginning_offsets(tps)
         ends = await consumer.end_offsets(tps)
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, begins[tp])
         pending = {tp for tp in tps if ends[tp] > 0}
         while pending and time.monotonic() < deadline:
             await self._poll(200)
