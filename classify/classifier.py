@@ -115,22 +115,20 @@ class Classifier:
         main = by_target.get("category") or by_target.get("department")
         priority = by_target.get("priority")
         uncertain = any(p.abstained for p in predictions)
-        facts = replace(
-            facts, language=language,
-            sentiment=sentiment.label, sentiment_score=sentiment.score,
-            model_category=main.label if main else None,
-            model_confidence=main.confidence if main else None,
-            model_uncertain=uncertain, model_priority=priority.label if priority else None,
-        )
-        rules = ruleset.evaluate(facts, at, folded)
+        # the signals reach the rules as field values: no copy of the facts per ticket
+        rules = ruleset.evaluate(facts, at, folded, {
+            "language": language, "sentiment": sentiment.label,
+            "sentiment_score": sentiment.score,
+            "model.category": main.label if main else None,
+            "model.confidence": main.confidence if main else None,
+            "model.uncertain": uncertain,
+            "model.priority": priority.label if priority else None,
+        })
         return _merge(rules, by_target, predictions, self.options.triage_team, uncertain,
-                      Classified(
-                          language=rules.language or language,
-                          language_confidence=round(detected.confidence, 3) if detected else None,
-                          sentiment=sentiment.label, sentiment_score=sentiment.score,
-                          ruleset_version=ruleset.version,
-                          model_status=model_status,
-                      ))
+                      language=rules.language or language,
+                      language_confidence=round(detected.confidence, 3) if detected else None,
+                      sentiment=sentiment.label, sentiment_score=sentiment.score,
+                      ruleset_version=ruleset.version, model_status=model_status)
 
 
 def _folds(facts: TicketFacts) -> dict[str, str]:
@@ -146,7 +144,7 @@ def _wire(model: TicketClassifier, p: Prediction) -> ModelPrediction:
 
 def _merge(rules: Outcome, by_target: dict[str, ModelPrediction],
            predictions: tuple[ModelPrediction, ...], triage_team: str | None, uncertain: bool,
-           base: Classified) -> Classified:
+           **signals: Any) -> Classified:
     """Rules win over models: an operator's explicit rule beats a statistical guess."""
 
     def model(target: str) -> str | None:
@@ -155,8 +153,7 @@ def _merge(rules: Outcome, by_target: dict[str, ModelPrediction],
 
     main = by_target.get("category") or by_target.get("department")
     team = rules.team or (triage_team if uncertain else None)
-    return replace(
-        base,
+    return Classified(
         category=rules.category or model("category"),
         type=rules.type or model("type"),
         priority=as_priority(rules.priority) or as_priority(model("priority")),
@@ -171,4 +168,5 @@ def _merge(rules: Outcome, by_target: dict[str, ModelPrediction],
         matched_rules=rules.matched,
         model_version=",".join(p.model_version or "" for p in predictions) or None,
         predictions=predictions,
+        **signals,
     )

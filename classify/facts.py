@@ -13,9 +13,10 @@ from datetime import datetime, time
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from classify.text import fold
+from classify.text import fold, fold_cached
 
 FieldKind = Literal["text", "number", "bool", "list", "time"]
+_CACHED_FOLD_MAX = 64
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -144,10 +145,13 @@ class FactView:
         self._values: dict[str, Any] = {}
         self._folded: dict[str, str | None] = {}
 
-    def seed(self, folded: Mapping[str, str]) -> None:
-        """Folded forms computed elsewhere (the classifier folds subject and body once for
-        rules, sentiment and models)."""
+    def seed(self, folded: Mapping[str, str], values: Mapping[str, Any] | None = None) -> None:
+        """Folded forms and field values computed elsewhere: the classifier folds subject and
+        body once for rules, sentiment and models, and hands over the signals it computed
+        (``{"language": "fr", "model.category": …}``) instead of copying the facts."""
         self._folded.update(folded)
+        if values:
+            self._values.update(values)
 
     def value(self, name: str) -> Any:
         try:
@@ -164,7 +168,12 @@ class FactView:
         except KeyError:
             pass
         raw = self.value(name)
-        out = None if raw is None else fold(str(raw))
+        if raw is None:
+            out = None
+        else:
+            text = str(raw)
+            # short values (tier, channel, priority, a domain) repeat from ticket to ticket
+            out = fold_cached(text) if len(text) <= _CACHED_FOLD_MAX else fold(text)
         self._folded[name] = out
         return out
 

@@ -105,12 +105,14 @@ class Ruleset:
     rules: tuple[Rule, ...] = ()
 
     def evaluate(self, facts: TicketFacts, now: datetime,
-                 folded: Mapping[str, str] | None = None) -> Outcome:
+                 folded: Mapping[str, str] | None = None,
+                 known: Mapping[str, Any] | None = None) -> Outcome:
         """Run the rules in order over one ticket's facts. ``folded`` may carry text fields
-        the caller already folded (see :meth:`FactView.seed`)."""
+        the caller already folded, ``known`` field values it computed after building ``facts``
+        (the signals: language, sentiment, models); see :meth:`FactView.seed`."""
         view = FactView(facts, now, self.business_hours)
-        if folded:
-            view.seed(folded)
+        if folded or known:
+            view.seed(folded or {}, known)
         values: dict[str, Any] = {}
         matched: list[RuleMatch] = []
         stopped_by: str | None = None

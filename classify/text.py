@@ -27,6 +27,10 @@ def fold(text: str) -> str:
 
 
 @lru_cache(maxsize=4096)
-def fold_needle(text: str) -> str:
-    """:func:`fold` for rule needles, cached: a ruleset folds each needle once."""
+def fold_cached(text: str) -> str:
+    """:func:`fold`, cached: for short strings that recur (rule needles, a customer's tier, a
+    channel name), so each is folded once."""
     return fold(text)
+
+
+fold_needle = fold_cached  # a ruleset folds each needle once

@@ -56,9 +56,15 @@ def test_language_detection_on_multilingual_tickets(tickets: Path) -> None:
     detector = LanguageDetection()
     with (tickets / MULTILANG).open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    right = sum(detector.detect(f"{r['subject']}\n{r['body']}").code == r["language"]
-                for r in rows)
-    assert right / len(rows) >= 0.97
+    texts = [f"{r['subject']}\n{r['body']}" for r in rows]
+    right = sum(detector.detect(t).code == r["language"] for t, r in zip(texts, rows, strict=True))
+    assert right / len(rows) >= 0.995  # 99.91 % measured (lingua alone: 99.83 %)
+    # the function-word pass decides most tickets (95 % measured) and is then right
+    first = [(detector.by_function_words(t[: detector.sample_chars]), r["language"])
+             for t, r in zip(texts, rows, strict=True)]
+    decided = [(d.code, label) for d, label in first if d is not None]
+    assert len(decided) / len(rows) >= 0.9
+    assert sum(code == label for code, label in decided) / len(decided) >= 0.998
 
 
 def test_negative_sentiment_flags_complaints(tickets: Path) -> None:
