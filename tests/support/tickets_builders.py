@@ -14,6 +14,7 @@ from schemas.stage import In, Out
 from schemas.topics import MESSAGES, TICKET_COMMANDS, TICKET_EVENTS, TICKET_STATE
 from tickets.settings import TicketsSettings
 from tickets.stage import TicketsStage
+from tickets.view import TicketView
 
 KEY = b"k" * 32
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -93,3 +94,13 @@ def events_of(outs: Iterable[Out]) -> list[TicketEvent]:
 
 def states_of(outs: Iterable[Out]) -> dict[str, Any]:
     return {o.key.decode(): o.value for o in outs if o.topic.name == TICKET_STATE.name}
+
+
+def view_of(outs: Sequence[Out]) -> TicketView:
+    """The query view as the API builds it from what the stage wrote: state, then events."""
+    view = TicketView()
+    for key, ticket in states_of(outs).items():
+        view.apply_state(key, ticket)
+    for e in events_of(outs):
+        view.apply_event(e)
+    return view

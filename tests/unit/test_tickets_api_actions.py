@@ -11,12 +11,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from schemas.commands import AgentAction
-from schemas.topics import NOTIFY_OUTBOX, TICKET_STATE
-from tests.support.tickets_builders import email, events_of, feed, make_stage
+from schemas.topics import NOTIFY_OUTBOX
+from tests.support.tickets_builders import email, events_of, feed, make_stage, view_of
 from tickets.api import build_app
 from tickets.api_actions import ActionRejected, parse_action
 from tickets.stage import TicketsStage
-from tickets.view import TicketView
 
 TOKEN = "s3cret-token"
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
@@ -25,14 +24,8 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 def _setup(token: str | None = TOKEN) -> tuple[TestClient, list[AgentAction], TicketsStage]:
     stage = make_stage()
-    outs = feed(stage, [email("a1", text="My invoice is wrong"),
-                        email("b1", "bob@example.org", subject="Other", minutes=5)])
-    view = TicketView()
-    for o in outs:
-        if o.topic is TICKET_STATE:
-            view.apply_state(o.key.decode(), o.value)
-    for e in events_of(outs):
-        view.apply_event(e)
+    view = view_of(feed(stage, [email("a1", text="My invoice is wrong"),
+                                email("b1", "bob@example.org", subject="Other", minutes=5)]))
     queued: list[AgentAction] = []
 
     async def submit(cmd: AgentAction) -> None:
@@ -117,18 +110,9 @@ def test_bad_bodies_are_400_unknown_tickets_404_and_a_down_broker_503() -> None:
     async def down(cmd: AgentAction) -> None:
         raise ConnectionError("broker gone")
 
-    app = build_app(_view_with_one_ticket(), submit=down, token=TOKEN)
+    app = build_app(view_of(feed(make_stage(), [email("a1")])), submit=down, token=TOKEN)
     r = TestClient(app).post(url, headers=AUTH, json={"action": "note", "agent": "a", "text": "x"})
     assert r.status_code == 503 and r.headers["Retry-After"] == "5"
-
-
-def _view_with_one_ticket() -> TicketView:
-    outs = feed(make_stage(), [email("a1")])
-    view = TicketView()
-    for o in outs:
-        if o.topic is TICKET_STATE:
-            view.apply_state(o.key.decode(), o.value)
-    return view
 
 
 @pytest.mark.parametrize(("body", "error"), [
