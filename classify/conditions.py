@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any, Protocol
 
 from classify.facts import FactView, FieldKind, field_kind, known_fields
@@ -64,6 +65,12 @@ class Leaf:
     kind: FieldKind
     check: Callable[[Any], bool]  # gets the folded or raw value, see ``folds``
     folds: bool
+    # "field operator operand", written once per ruleset rather than once per match
+    head: str = dataclass_field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "head",
+                           f"{self.field} {self.operator} {_quote(self.operand)}")
 
     def test(self, view: FactView) -> bool:
         if self.kind == "list":
@@ -71,7 +78,7 @@ class Leaf:
         return self.check(view.folded(self.field) if self.folds else view.value(self.field))
 
     def explain(self, view: FactView) -> list[str]:
-        line = f"{self.field} {self.operator} {_quote(self.operand)}"
+        line = self.head
         if self.field not in _HIDDEN_VALUES:
             shown = view.value(self.field)
             text = _quote(list(shown) if isinstance(shown, tuple) else shown)
@@ -106,23 +113,27 @@ class AnyOf:
 @dataclass(frozen=True, slots=True)
 class NoneOf:
     part: Condition
+    reason: str = dataclass_field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reason", f"not ({_describe(self.part)})")
 
     def test(self, view: FactView) -> bool:
         return not self.part.test(view)
 
     def explain(self, view: FactView) -> list[str]:
-        return [f"not ({_describe(self.part)})"]
+        return [self.reason]
 
 
 def _describe(cond: Condition) -> str:
     if isinstance(cond, Leaf):
-        return f"{cond.field} {cond.operator} {_quote(cond.operand)}"
+        return cond.head
     if isinstance(cond, AllOf):
         return " and ".join(_describe(p) for p in cond.parts)
     if isinstance(cond, AnyOf):
         return " or ".join(_describe(p) for p in cond.parts)
     if isinstance(cond, NoneOf):
-        return f"not ({_describe(cond.part)})"
+        return cond.reason
     return repr(cond)
 
 

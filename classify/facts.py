@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time
+from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,7 @@ from classify.text import fold, fold_cached
 
 FieldKind = Literal["text", "number", "bool", "list", "time"]
 _CACHED_FOLD_MAX = 64
+_MISSING: Any = object()
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -73,7 +75,9 @@ def _domain(address: str) -> str:
     return address.rpartition("@")[2].lower()
 
 
+@lru_cache(maxsize=1024)
 def _customer(name: str) -> Callable[[TicketFacts], Any]:
+    """The getter of ``customer.<name>``, made once per field name."""
     fixed = {"tier", "title", "company", "language"}
     if name in fixed:
         return lambda f: getattr(f.customer, name)
@@ -154,19 +158,18 @@ class FactView:
             self._values.update(values)
 
     def value(self, name: str) -> Any:
-        try:
-            return self._values[name]
-        except KeyError:
-            pass
+        # .get, not try/except: most fields are missed once per ticket, and raising is slow
+        value = self._values.get(name, _MISSING)
+        if value is not _MISSING:
+            return value
         value = self._compute(name)
         self._values[name] = value
         return value
 
     def folded(self, name: str) -> str | None:
-        try:
-            return self._folded[name]
-        except KeyError:
-            pass
+        out: str | None = self._folded.get(name, _MISSING)
+        if out is not _MISSING:
+            return out
         raw = self.value(name)
         if raw is None:
             out = None

@@ -27,7 +27,6 @@ from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBui
 
 from classify.function_words import FUNCTION_WORDS
 
-_NOT_LETTER = re.compile(r"[\W\d_]+")
 _WORD = re.compile(r"[^\W\d_]+")
 DEFAULT_LANGUAGES = ("en", "fr", "de", "es", "pt", "it", "nl")
 
@@ -76,9 +75,10 @@ class LanguageDetection:
 
     def detect(self, text: str) -> DetectedLanguage:
         sample = text[: self.sample_chars]
-        if len(_NOT_LETTER.sub("", sample)) < self.min_letters:
+        words = _WORD.findall(sample)  # runs of letters: the words, and what counts as letters
+        if sum(map(len, words)) < self.min_letters:
             return DetectedLanguage(None, 0.0)  # "ok", "merci": too short to tell
-        counted = self.by_function_words(sample)
+        counted = self._count(words)
         if counted is not None:
             return counted
         values = self._detector.compute_language_confidence_values(sample)
@@ -92,11 +92,14 @@ class LanguageDetection:
     def by_function_words(self, sample: str) -> DetectedLanguage | None:
         """The clear winner of the function-word count in ``sample``, or None: lingua decides
         (also None when the first pass is off)."""
+        return self._count(_WORD.findall(sample))
+
+    def _count(self, words: list[str]) -> DetectedLanguage | None:
         owners = self._owners
         if not owners:
             return None
         hits = [0] * len(self._codes)
-        for word in _WORD.findall(sample.lower()):
+        for word in " ".join(words).lower().split():
             for i in owners.get(word, ()):
                 hits[i] += 1
         best = max(hits)

@@ -41,6 +41,13 @@ class Actions:
     tags: tuple[str, ...] = ()
     notify: tuple[str, ...] = ()  # agent ids, "role:<name>" or addresses
     stop: bool = False  # stop processing further rules
+    # the scalar actions this rule sets, as (name, value), found once per ruleset
+    scalars: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scalars", tuple(
+            (name, value) for name in SCALAR_ACTIONS
+            if (value := getattr(self, name)) is not None))
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,10 +85,7 @@ class Outcome:
 
 def _apply(values: dict[str, Any], actions: Actions) -> None:
     """Fold one rule's actions into ``values``: scalars overwrite, lists accumulate."""
-    for name in SCALAR_ACTIONS:
-        value = getattr(actions, name)
-        if value is not None:
-            values[name] = value
+    values.update(actions.scalars)
     if actions.tags:
         values["tags"] = (*values.get("tags", ()), *actions.tags)
     if actions.notify:

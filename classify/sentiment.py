@@ -84,6 +84,20 @@ _KIND: dict[str, float | str] = {
     **dict.fromkeys(_INTENSIFIERS, _INTENSIFIER), **dict.fromkeys(_NEGATORS, _NEGATOR),
 }
 _PHRASE = re.compile("|".join(re.escape(p) for p in sorted(_PHRASES, key=len, reverse=True)))
+
+
+def _after_first_space(phrase: str) -> str:
+    _, _, rest = phrase.partition(" ")
+    return f"{re.escape(rest)}(?<={re.escape(phrase)})"
+
+
+# Does any phrase occur at all? Most tickets hold none, and the answer costs ~12 µs as a
+# substring test per phrase. A phrase of several words occurs exactly when, after some space,
+# its words from the second on follow and the whole phrase ends there (the look-behind): the
+# regex starts with a literal space, so it is only tried at spaces (~4 µs per email).
+_MULTI_WORD = re.compile(
+    " (?:" + "|".join(_after_first_space(p) for p in sorted(_PHRASES) if " " in p) + ")")
+_ONE_WORD = tuple(p for p in _PHRASES if " " not in p)
 _NEGATION_SPAN = 3
 _NEGATION_FLIP = -0.75  # "not happy" is less negative than "unhappy" is; VADER uses -0.74
 _ALPHA = 15.0  # VADER's normalisation constant
@@ -124,9 +138,9 @@ def score_folded(folded: str, text: str, negative_below: float = -0.3,
         else:
             value = kind * (1.5 if last_intensifier == i - 1 else 1.0)
             total += _NEGATION_FLIP * value if i - last_negator <= _NEGATION_SPAN else value
-    # the regex tries every phrase at every position (~30 µs on an email); a plain substring
-    # test of each phrase is several times cheaper and says whether it can match at all
-    if any(phrase in folded for phrase in _PHRASES):
+    # the phrase regex tries every phrase at every position (~30 µs on an email): only run
+    # when a phrase occurs somewhere
+    if _MULTI_WORD.search(folded) or any(phrase in folded for phrase in _ONE_WORD):
         for phrase in set(_PHRASE.findall(folded)):
             total += _PHRASES[phrase]
     if total < 0:

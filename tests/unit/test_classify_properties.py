@@ -86,3 +86,20 @@ def test_sentiment_words_are_the_regex_runs_of_letters_and_digits(text: str) -> 
     from classify.sentiment import words_of
 
     assert words_of(text) == re.findall(r"[a-z0-9]+", text.replace("'", ""))
+
+
+def _phrase_soup() -> st.SearchStrategy[str]:
+    from classify.sentiment import _PHRASES
+
+    pieces = sorted({w for p in _PHRASES for w in p.split(" ")} | set(_PHRASES))
+    piece = st.sampled_from(pieces) | st.text(alphabet="abcdelmnopstu'", max_size=4)
+    return st.lists(piece, max_size=8).flatmap(
+        lambda words: st.sampled_from([" ", "", "'"]).map(lambda sep: sep.join(words)))
+
+
+@given(_phrase_soup() | st.text(alphabet=st.sampled_from("abcdefilmnoprstuw '"), max_size=40))
+def test_sentiment_phrase_filter_is_the_substring_test(text: str) -> None:
+    from classify.sentiment import _MULTI_WORD, _ONE_WORD, _PHRASES
+
+    quick = bool(_MULTI_WORD.search(text)) or any(p in text for p in _ONE_WORD)
+    assert quick == any(p in text for p in _PHRASES)
