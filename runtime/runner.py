@@ -27,13 +27,19 @@ import inspect
 import logging
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+    TopicPartition,
+)
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from runtime.errors import HelplineError
 from runtime.kafka_io import BatchSender, group_id, make_producer, start_client
@@ -71,6 +77,20 @@ class _InFlight:
     outs: Sequence[Out]
     acks: list[asyncio.Future[Any]]
     offsets: dict[TopicPartition, int]
+
+
+class _SettleBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Before partitions go to another replica (scaling up or down), the batch in flight is
+    acknowledged and its offsets committed, so the new owner starts right after it."""
+
+    def __init__(self, settle: Callable[[], Awaitable[None]]) -> None:
+        self._settle = settle
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self._settle()
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        return None
 
 
 @dataclass
@@ -115,6 +135,12 @@ class StageRunner:
         self._dlq = BY_NAME[dlq_name(stage.name)] if dlq_name(stage.name) in BY_NAME else None
         self._producer: AIOKafkaProducer | None = None
         self._sender: BatchSender | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        # One batch in flight: its outputs are acknowledged (and its offsets committed) while
+        # the next batch is decoded and processed, so the broker's work overlaps ours instead
+        # of the worker idling on every round trip. The next batch's outputs are handed to the
+        # producer only after it is settled, so nothing of them is written if it fails.
+        self._in_flight: _InFlight | None = None
         self._header = (INSTANCE_HEADER, f"{stage.name}/{instance_id}".encode())
         self._stage_prefix = f"{stage.name}/".encode()
 
@@ -136,7 +162,6 @@ class StageRunner:
                 gc.freeze()  # the restored state is long-lived: not re-scanned by every full GC
                 table_task = asyncio.create_task(self._follow_tables(table_consumer, stop))
             consumer = AIOKafkaConsumer(
-                *self._by_topic,
                 **self.conn.options(),
                 group_id=group_id(self.conn, self.stage.name),
                 enable_auto_commit=False,
@@ -144,6 +169,9 @@ class StageRunner:
                 max_poll_records=self.cfg.batch_max_records,
                 isolation_level="read_committed",
             )
+            consumer.subscribe(list(self._by_topic),
+                               listener=_SettleBeforeRevoke(self._settle_in_flight))
+            self._consumer = consumer
             await start_client(consumer, self.conn)
             self.status.state = "running"
             await self._loop(consumer, stop)
@@ -170,11 +198,6 @@ class StageRunner:
         tick_every = self.stage.tick_interval
         next_tick = time.monotonic() + tick_every if tick_every else None
         stop_wait = asyncio.ensure_future(stop.wait())
-        # One batch in flight: batch N's outputs are acknowledged (and its offsets committed)
-        # while batch N+1 is decoded and processed, so the broker's work on N overlaps ours on
-        # N+1 instead of the worker idling on every round trip. N+1's outputs are handed to the
-        # producer only after N is settled, so nothing of N+1 is written if N fails.
-        in_flight: _InFlight | None = None
         try:
             while not stop.is_set():
                 fetch = asyncio.ensure_future(
@@ -187,19 +210,17 @@ class StageRunner:
                     break
                 batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = fetch.result()
                 outs = await self._handle(batches) if batches else []
-                await self._settle(consumer, in_flight)
-                in_flight = None
+                await self._settle_in_flight()
                 if batches:
-                    in_flight = await self._send(
+                    self._in_flight = await self._send(
                         outs, {tp: msgs[-1].offset + 1 for tp, msgs in batches.items()})
                     self.metrics.fetched(self.stage.name, consumer, batches, self._by_topic)
                     self.status.last_batch_at = time.time()
                 if next_tick is not None and tick_every and time.monotonic() >= next_tick:
-                    await self._settle(consumer, in_flight)
-                    in_flight = None
+                    await self._settle_in_flight()
                     await self._produce(self.stage.tick(self.clock()))
                     next_tick = time.monotonic() + tick_every
-            await self._settle(consumer, in_flight)  # stopping: finish the batch in flight
+            await self._settle_in_flight()  # stopping: finish the batch in flight
         finally:
             stop_wait.cancel()
 
@@ -285,13 +306,18 @@ class StageRunner:
                 acks[id(s)] = s
         return _InFlight(outs, list(acks.values()), offsets)
 
+    async def _settle_in_flight(self) -> None:
+        """Settle the batch in flight, if any (from the loop, or before a rebalance)."""
+        batch, self._in_flight = self._in_flight, None
+        await self._settle(self._consumer, batch)
+
     async def _settle(self, consumer: AIOKafkaConsumer | None, batch: _InFlight | None) -> None:
         """Wait for a batch's acknowledgements, then commit its input offsets."""
         if batch is None:
             return
         await asyncio.gather(*batch.acks)  # all acknowledged before offsets are committed
         if consumer is not None and batch.offsets:
-            await consumer.commit(batch.offsets)
+            await self._commit(consumer, batch.offsets)
         if not batch.outs:
             return
         counts: dict[str, int] = {}
@@ -301,6 +327,22 @@ class StageRunner:
             self.metrics.records_out(self.stage.name, name, n)
         self.metrics.outputs(self.stage.name, batch.outs)
         self.status.records_out += len(batch.outs)
+
+    async def _commit(self, consumer: AIOKafkaConsumer,
+                      offsets: dict[TopicPartition, int]) -> None:
+        """Commit what this replica still owns. Partitions a rebalance gave away meanwhile are
+        processed again from their last commit by their new owner: at-least-once, and the
+        stages' deterministic ids make the repeated outputs harmless downstream."""
+        owned = consumer.assignment()
+        mine = {tp: offset for tp, offset in offsets.items() if tp in owned}
+        if not mine:
+            return
+        try:
+            await consumer.commit(mine)
+        except (CommitFailedError, IllegalStateError) as exc:
+            log.warning("%s: offsets not committed, the group rebalanced meanwhile (%s); the "
+                        "partitions' next owner processes those records again",
+                        self.stage.name, exc)
 
     async def _dead_letter(
         self,
