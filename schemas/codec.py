@@ -153,9 +153,24 @@ def _build_converter(tp: Any) -> _Conv:
             def conv_tuple(v: Any, path: str) -> tuple[Any, ...]:
                 if type(v) is not list:
                     raise _fail("array", v, path)
-                return tuple([item(x, f"{path}[{i}]") for i, x in enumerate(v)])
+                try:  # paths are built only when an item is bad (converters are pure)
+                    return tuple([item(x, path) for x in v])
+                except DecodeError:
+                    return tuple([item(x, f"{path}[{i}]") for i, x in enumerate(v)])
 
-            return conv_tuple
+            if item is not _conv_str:
+                return conv_tuple
+
+            def conv_str_tuple(v: Any, path: str) -> tuple[Any, ...]:
+                if type(v) is list:
+                    for x in v:
+                        if type(x) is not str:
+                            break
+                    else:
+                        return tuple(v)
+                return conv_tuple(v, path)
+
+            return conv_str_tuple
         items = [_converter(a) for a in args]
 
         def conv_fixed_tuple(v: Any, path: str) -> tuple[Any, ...]:
@@ -256,7 +271,9 @@ def _dataclass_converter(cls: type[Any]) -> _Conv:
     """Generate a decode function for one dataclass (compiled once; hot path of every stage).
 
     Plain ``str``/``int``/``bool`` fields (optional or not) are checked inline; everything
-    else goes through its own converter.
+    else goes through its own converter, called with an empty path: the path of a bad field
+    is built only when a converter raised, by converting that field again with its path
+    (converters are pure, so the second call raises the same error, now naming the field).
     """
     # Register a trampoline first so self-referencing dataclasses resolve.
     holder: list[_Conv] = []
@@ -274,20 +291,23 @@ def _dataclass_converter(cls: type[Any]) -> _Conv:
     # 27-field message); anything else goes through cls(**kw).
     direct = (hasattr(cls, "__slots__") and not hasattr(cls, "__post_init__")
               and all(f.init for f in fields))
+    has_extra = any(f.name == EXTRA_FIELD for f in fields)
     lines = [
         "def conv_dc(v, path):",
         "    if type(v) is not dict:",
         f"        raise _fail({cls.__name__ + ' object'!r}, v, path)",
         "    n = new(cls)" if direct else "    kw = {}",
+        "    g = v.get",
     ]
+    if has_extra:
+        lines.append("    miss = 0")  # absent fields: unknown keys exist iff len(v) says so
     known: set[str] = set()
-    has_extra = False
+    extra_store = ""
     for i, f in enumerate(fields):
         store = f"s{i}(n, {{}})" if direct else f"kw[{f.name!r}] = {{}}"
         if direct:
             env[f"s{i}"] = getattr(cls, f.name).__set__
         if f.name == EXTRA_FIELD:
-            has_extra = True
             extra_store = store
             if direct:
                 env["extra_default"] = f.default_factory
@@ -296,7 +316,7 @@ def _dataclass_converter(cls: type[Any]) -> _Conv:
         tp = hints[f.name]
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         name = f.name
-        lines.append(f"    x = v.get({name!r}, M)")
+        lines.append(f"    x = g({name!r}, M)")
         lines.append("    if x is not M:")
         inner = _optional_of(tp)
         check = _PRIMITIVE_CHECKS.get(tp) or _PRIMITIVE_CHECKS.get(inner)
@@ -308,25 +328,53 @@ def _dataclass_converter(cls: type[Any]) -> _Conv:
             lines.append(f"            raise _fail({what!r}, x, path + '.{name}')")
             lines.append("        " + store.format("x"))
         else:
-            env[f"c{i}"] = _converter(tp)
-            lines.append("        " + store.format(f"c{i}(x, path + '.{name}')"))
+            conv = _converter(tp)
+            if inner is not None:  # X | None: None inline, X by its own converter
+                conv = _converter(inner)
+                lines.append("        if x is None:")
+                lines.append("            " + store.format("None"))
+                lines.append("        else:")
+                pad = "            "
+            else:
+                pad = "        "
+            if get_origin(tp) is tuple:  # most are empty: no call
+                lines.append(pad + "if type(x) is list and not x:")
+                lines.append(pad + "    " + store.format("()"))
+                lines.append(pad + "    x = M")
+            env[f"c{i}"] = conv
+            if get_origin(tp) is tuple:
+                lines.append(pad + "if x is not M:")
+                pad += "    "
+            lines.append(pad + "try:")
+            lines.append(pad + "    " + store.format(f"c{i}(x, '')"))
+            lines.append(pad + "except DecodeError:")
+            lines.append(pad + f"    c{i}(x, path + '.{name}')")
+            lines.append(pad + "    raise")
         if required:
             lines.append("    else:")
             msg = f"missing field {name!r} of {cls.__name__}"
             lines.append(f"        raise DecodeError({msg!r}, path)")
-        elif direct:
+        else:
             lines.append("    else:")
-            if f.default is not dataclasses.MISSING:
+            if has_extra:
+                lines.append("        miss += 1")
+            if direct and f.default is not dataclasses.MISSING:
                 env[f"d{i}"] = f.default
                 lines.append("        " + store.format(f"d{i}"))
-            else:
+            elif direct:
                 env[f"f{i}"] = f.default_factory
                 lines.append("        " + store.format(f"f{i}()"))
+            elif not has_extra:
+                lines.append("        pass")
     if hasattr(cls, "TAG"):
         known.add(TAG_KEY)
     env["KNOWN"] = frozenset(known)
     if has_extra:
-        lines.append("    if not KNOWN.issuperset(v):")
+        declared = len(known - {TAG_KEY})
+        cond = f"len(v) + miss > {declared}"
+        if hasattr(cls, "TAG"):
+            cond = f"len(v) + miss - {declared} > ({TAG_KEY!r} in v)"
+        lines.append(f"    if {cond}:")
         lines.append("        " + extra_store.format(
             "{k: y for k, y in v.items() if k not in KNOWN}"))
         if direct:
@@ -343,10 +391,10 @@ def _dataclass_converter(cls: type[Any]) -> _Conv:
             "from None",
         ]
     exec("\n".join(lines), env)
-    conv: _Conv = env["conv_dc"]
-    holder.append(conv)
-    _converters[cls] = conv
-    return conv
+    conv_dc: _Conv = env["conv_dc"]
+    holder.append(conv_dc)
+    _converters[cls] = conv_dc
+    return conv_dc
 
 
 # ---------------------------------------------------------------------------------------------

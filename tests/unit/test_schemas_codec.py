@@ -141,3 +141,56 @@ def test_records_are_frozen() -> None:
                           text="hi", received_at=datetime(2026, 1, 1, tzinfo=UTC))
     with pytest.raises(dataclasses.FrozenInstanceError):
         chat.text = "changed"  # type: ignore[misc]
+
+
+def _message_doc(**changes: object) -> dict[str, object]:
+    doc: dict[str, object] = {
+        "message_id": "m1", "channel": "email", "mailbox": "support",
+        "received_at": "2026-01-01T00:00:00Z",
+        "sender": {"name": "Ada", "address": "ada@example.org"},
+        "to": [{"address": "a@example.org"}, {"address": "b@example.org"}],
+        "references": ["<a@x>", "<b@x>", "<c@x>"],
+        "flags": {"bounce": {"status": "5.1.1"}},
+    }
+    doc.update(changes)
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("changes", "path"),
+    [
+        ({"to": [{"address": "a@example.org"}, {"address": 7}]}, "$.to[1].address"),
+        ({"to": [{"address": "a@example.org"}, "b@example.org"]}, "$.to[1]"),
+        ({"references": ["<a@x>", "<b@x>", 3]}, "$.references[2]"),
+        ({"references": "<a@x>"}, "$.references"),
+        ({"flags": {"bounce": {"permanent": "yes"}}}, "$.flags.bounce.permanent"),
+        ({"sender": {"name": "Ada"}}, "$.sender"),
+        ({"date": "yesterday"}, "$.date"),
+        ({"channel": "pigeon"}, "$.channel"),
+        ({"attachments": [{"filename": "f"}]}, "$.attachments[0]"),
+    ],
+)
+def test_decode_errors_name_nested_fields(changes: dict[str, object], path: str) -> None:
+    with pytest.raises(DecodeError) as err:
+        decode(InboundMessage, orjson.dumps(_message_doc(**changes)))
+    assert err.value.path == path
+
+
+def test_unknown_fields_are_kept_when_declared_ones_are_absent() -> None:
+    # as many unknown keys as absent declared ones: still recognised as unknown
+    doc = _message_doc(x_new="1", x_newer=2)
+    del doc["to"], doc["references"]
+    msg = decode(InboundMessage, orjson.dumps(doc))
+    assert msg.extra == {"x_new": "1", "x_newer": 2}
+    assert msg.to == () and msg.references == ()
+    assert decode(InboundMessage, orjson.dumps(_message_doc())).extra == {}
+    event = {"event_id": "e", "ticket_id": "t", "ticket_number": "HL-1",
+             "at": "2026-01-01T00:00:00Z", "actor": {"kind": "system"},
+             "payload": {"kind": "merged", "into_ticket_id": "t2", "into_number": "HL-2",
+                         "note": "n"}}
+    decoded = codec.from_primitive(TicketEvent, event)
+    assert decoded.payload.extra == {"note": "n"}
+    assert orjson.loads(encode(decoded)) == {**event, "schema_version": 1,
+                                              "at": "2026-01-01T00:00:00+00:00",
+                                              "causation_id": None,
+                                              "actor": {"kind": "system", "id": ""}}
