@@ -219,8 +219,12 @@ def _form_type(form: object) -> str | None:
 def build_classifier(settings: ClassifySettings) -> Classifier:
     """Load the configured models (trusted directories only: the weights are pickle)."""
     models: list[TicketClassifier] = [load_model(Path(d)) for d in settings.model_dirs]
-    language = LanguageDetection(settings.languages, settings.language_sample_chars,
-                                 settings.language_min_confidence, settings.language_min_letters)
+    language = LanguageDetection(
+        settings.languages, settings.language_sample_chars, settings.language_min_confidence,
+        settings.language_min_letters,
+        function_word_min_hits=settings.language_function_word_min_hits,
+        function_word_ratio=settings.language_function_word_ratio,
+    )
     options = ClassifierOptions(
         triage_team=settings.triage_team,
         sentiment_negative_below=settings.sentiment_negative_below,

@@ -116,3 +116,14 @@ def test_every_default_language_has_a_list() -> None:
         words = FUNCTION_WORDS[code]
         assert len(words) >= 60
         assert all(w == w.lower() and w.isalpha() for w in words)
+
+
+def test_settings_reach_the_detector() -> None:
+    from classify.settings import ClassifySettings
+    from classify.stage import build_classifier
+
+    default = build_classifier(ClassifySettings()).language
+    assert default is not None and default.by_function_words(CLEAR[0][0]) is not None
+    off = build_classifier(ClassifySettings(language_function_word_min_hits=0)).language
+    assert off is not None and off.by_function_words(CLEAR[0][0]) is None
+    assert off.detect(CLEAR[0][0]).code == "en"
