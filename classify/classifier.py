@@ -13,7 +13,13 @@ from typing import Any, cast
 
 from classify.facts import TicketFacts
 from classify.language import DetectedLanguage, LanguageDetection
-from classify.model import Prediction, TicketClassifier, prepare
+from classify.model import (
+    Prediction,
+    TicketClassifier,
+    nearest_centroids,
+    prepare,
+    stack_centroids,
+)
 from classify.rules import PRIORITIES, Outcome, Ruleset
 from classify.sentiment import score_folded
 from classify.text import fold
@@ -53,6 +59,13 @@ class Classifier:
         self.language = language
         self.models = tuple(models)
         self.options = options
+        # models trained on the same tickets share one feature matrix, and their centroids
+        # one product: (indices into self.models, their stacked centroids) per matrix
+        members: dict[tuple[str, int], list[int]] = {}
+        for i, m in enumerate(self.models):
+            members.setdefault((m.card.features_id or str(id(m)), m.card.max_chars), []).append(i)
+        self._shared = [(tuple(group), stack_centroids([self.models[i] for i in group]))
+                        for group in members.values()]
 
     def classify(self, tickets: Sequence[TicketFacts], times: Sequence[datetime],
                  ruleset: Ruleset) -> list[Classified]:
@@ -95,13 +108,13 @@ class Classifier:
         return out
 
     def _predict(self, prepared: dict[int, list[str]]) -> list[list[Prediction]]:
-        matrices: dict[tuple[str, int], Any] = {}
-        per_model: list[list[Prediction]] = []
-        for m in self.models:
-            key = (m.card.features_id or str(id(m)), m.card.max_chars)
-            if key not in matrices:
-                matrices[key] = m.features.transform(prepared[m.card.max_chars])
-            per_model.append(m.predict_features(matrices[key]))
+        per_model: list[list[Prediction]] = [[] for _ in self.models]
+        for group, stacked in self._shared:
+            models = [self.models[i] for i in group]
+            matrix = models[0].features.transform(prepared[models[0].card.max_chars])
+            scopes = nearest_centroids(matrix, stacked, [m.centroids.shape[0] for m in models])
+            for i, m, scope in zip(group, models, scopes, strict=True):
+                per_model[i] = m.predict_features(matrix, scope)
         return per_model
 
     def _one(self, facts: TicketFacts, text: str, folded: dict[str, str],

@@ -112,10 +112,14 @@ class TicketClassifier:
             return []
         return self.predict_features(self.features.transform(texts))
 
-    def predict_features(self, matrix: sparse.spmatrix) -> list[Prediction]:
-        """Predict from this model's own feature matrix (``self.features.transform``)."""
+    def predict_features(self, matrix: sparse.spmatrix,
+                         scope: np.ndarray | None = None) -> list[Prediction]:
+        """Predict from this model's own feature matrix (``self.features.transform``).
+        ``scope``: each row's similarity to its nearest centroid, when the caller computed it
+        for several models at once (:func:`nearest_centroids`)."""
         probabilities = self.classifier.predict_proba(matrix)
-        scope = _nearest_centroid(matrix, self.centroids)
+        if scope is None:
+            scope = _nearest_centroid(matrix, self.centroids)
         out: list[Prediction] = []
         for row, similarity in zip(probabilities, scope, strict=True):
             best = int(row.argmax())
@@ -165,16 +169,36 @@ def prepare(texts: Sequence[str], max_chars: int) -> list[str]:
     return [fold(t[:max_chars]) for t in texts]
 
 
-def _nearest_centroid(matrix: sparse.spmatrix, centroids: np.ndarray) -> np.ndarray:
-    """Cosine similarity of each row to its nearest centroid (centroid rows have norm 1)."""
+def stack_centroids(models: Sequence[TicketClassifier]) -> np.ndarray:
+    """The centroids of models sharing one feature space, side by side as (features, labels
+    of all models), C order: the operand of :func:`nearest_centroids`."""
+    return np.ascontiguousarray(np.hstack([m.centroids.T for m in models]))
+
+
+def nearest_centroids(matrix: sparse.spmatrix, stacked: np.ndarray,
+                      sizes: Sequence[int]) -> list[np.ndarray]:
+    """For models sharing ``matrix`` (their centroids stacked, ``sizes`` labels each): the
+    cosine similarity of each row to each model's nearest centroid. One sparse product for all
+    of them and the row norms once; each column of the product is computed as it would be
+    alone, so the figures are those of one model at a time."""
     csr = sparse.csr_matrix(matrix)
-    sizes = np.diff(csr.indptr)
+    row_sizes = np.diff(csr.indptr)
     # reduceat gives an empty row the next row's first value, and wants indices < nnz
     squares = np.add.reduceat(np.append(np.square(csr.data), 0), csr.indptr[:-1])
-    norms = np.sqrt(np.where(sizes > 0, squares, 0))
-    similarities = np.asarray(csr @ centroids.T).max(axis=1)
-    result: np.ndarray = similarities / np.where(norms > 0, norms, 1.0)
-    return result
+    norms = np.sqrt(np.where(row_sizes > 0, squares, 0))
+    divisor = np.where(norms > 0, norms, 1.0)
+    products = np.asarray(csr @ stacked)
+    out: list[np.ndarray] = []
+    start = 0
+    for size in sizes:
+        out.append(products[:, start:start + size].max(axis=1) / divisor)
+        start += size
+    return out
+
+
+def _nearest_centroid(matrix: sparse.spmatrix, centroids: np.ndarray) -> np.ndarray:
+    """Cosine similarity of each row to its nearest centroid (centroid rows have norm 1)."""
+    return nearest_centroids(matrix, centroids.T, [centroids.shape[0]])[0]
 
 
 def _centroids(matrix: sparse.spmatrix, labels: Sequence[str], classes: Sequence[str]) -> Any:

@@ -156,3 +156,29 @@ def test_empty_texts_anywhere_in_a_batch_abstain_as_out_of_scope(model: TicketCl
     predictions = model.predict(texts)
     assert [p.reason for p in predictions][::2] == ["out-of-scope"] * 3
     assert predictions[1] == model.predict([texts[1]])[0]
+
+
+def test_models_sharing_features_predict_as_each_would_alone(model: TicketClassifier) -> None:
+    from datetime import UTC, datetime
+
+    from classify.classifier import Classifier
+    from classify.facts import TicketFacts
+    from classify.rules import EMPTY
+
+    texts, labels = read_labelled_csv(GOLDEN / "tickets.csv", ["text"], "category")
+    # trained on the same tickets: the same features, so one matrix and one centroid product
+    # (other labels: other centroids, so a mix-up of the two models' columns would show)
+    kinds = ["question" if label == "login" else "problem" for label in labels]
+    other = train_model(texts, kinds, TrainingOptions(seed=13, target="type"))
+    assert other.card.features_id == model.card.features_id
+    sample = [*texts[:25], "", "the weather in Lisbon is lovely this week", "!!!"]
+    out = Classifier(None, [model, other]).classify(
+        [TicketFacts(body=t) for t in sample], [datetime(2026, 1, 5, tzinfo=UTC)] * len(sample),
+        EMPTY)
+    for classified, text in zip(out, sample, strict=True):
+        alone = [(m.card.target, p.label, round(p.confidence, 4), p.abstained, p.reason)
+                 for m in (model, other) for p in m.predict([text])]
+        shared = [(p.target, p.label, p.confidence, p.abstained, p.reason)
+                  for p in classified.predictions]
+        assert shared == alone
+    assert {p.reason for c in out for p in c.predictions} >= {"", "out-of-scope"}
