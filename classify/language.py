@@ -3,7 +3,7 @@
 Only the desk's languages are considered (fewer candidates: faster and fewer confusions), and
 only the first ``sample_chars`` characters are read: a greeting and a sentence or two decide.
 
-1. **Function words** (:mod:`classify.function_words`, ~5 µs): when the sample holds at least
+1. **Function words** (:mod:`classify.function_words`, ~9 µs): when the sample holds at least
    ``function_word_min_hits`` function words of one language and at least
    ``function_word_ratio`` times as many as of any other, that language is the answer, with
    confidence ``best / (best + runner-up)``. It is only used when every configured language
