@@ -424,6 +424,9 @@ def _native(tp: Any) -> bool:
     return False
 
 
+_DISPLAY_MAX = 15
+
+
 def _encoder(cls: type) -> Callable[[Any], dict[str, Any]]:
     try:
         return _encoders[cls]
@@ -431,10 +434,11 @@ def _encoder(cls: type) -> Callable[[Any], dict[str, Any]]:
         pass
     hints = get_type_hints(cls)
     env: dict[str, Any] = {"P": to_primitive}
-    lines = ["def enc(o):", "    d = {}"]
+    # One dict display (a single BUILD_CONST_KEY_MAP, faster than a store per key).
+    items: list[str] = []
     tag = getattr(cls, "TAG", None)
     if tag is not None:
-        lines.append(f"    d[{TAG_KEY!r}] = {tag!r}")
+        items.append(f"{TAG_KEY!r}: {tag!r}")
     has_extra = False
     for i, f in enumerate(dataclasses.fields(cls)):
         if f.name == EXTRA_FIELD:
@@ -442,21 +446,26 @@ def _encoder(cls: type) -> Callable[[Any], dict[str, Any]]:
             continue
         tp = hints[f.name]
         inner = _optional_of(tp)
+        value = f"o.{f.name}"
         if _native(tp):
-            lines.append(f"    d[{f.name!r}] = o.{f.name}")
+            expr = value
         elif _plain_record(tp):  # a nested record: its own encoder, no dispatch
             env[f"E{i}"] = _lazy_encoder(tp)
-            lines.append(f"    d[{f.name!r}] = E{i}(o.{f.name})")
+            expr = f"E{i}({value})"
         elif inner is not None and _plain_record(inner):
             env[f"E{i}"] = _lazy_encoder(inner)
-            lines.append(f"    x = o.{f.name}")
-            lines.append(f"    d[{f.name!r}] = None if x is None else E{i}(x)")
+            expr = f"(None if {value} is None else E{i}({value}))"
         elif get_origin(tp) is tuple and len(get_args(tp)) == 2 and get_args(tp)[1] is Ellipsis \
                 and _plain_record(get_args(tp)[0]):
             env[f"E{i}"] = _lazy_encoder(get_args(tp)[0])
-            lines.append(f"    d[{f.name!r}] = [E{i}(x) for x in o.{f.name}]")
+            expr = f"([E{i}(x) for x in {value}] if {value} else [])"
         else:
-            lines.append(f"    d[{f.name!r}] = P(o.{f.name})")
+            expr = f"P({value})"
+        items.append(f"{f.name!r}: {expr}")
+    # (CPython compiles a display of more than ~15 pairs into merged chunks: slower, so the
+    # rest are stored one by one.)
+    lines = ["def enc(o):", "    d = {" + ", ".join(items[:_DISPLAY_MAX]) + "}"]
+    lines += [f"    d[{item.replace(': ', '] = ', 1)}" for item in items[_DISPLAY_MAX:]]
     if has_extra:
         lines.append(f"    if o.{EXTRA_FIELD}:")
         lines.append(f"        for k, x in o.{EXTRA_FIELD}.items():")
@@ -527,6 +536,39 @@ def decode(cls: type[T], data: bytes | bytearray | memoryview | str) -> T:
     except orjson.JSONDecodeError as exc:
         raise DecodeError(f"not JSON: {exc}") from None
     return from_primitive(cls, value)
+
+
+def constructor(cls: type[T]) -> Callable[..., T]:
+    """A constructor of ``cls`` for hot paths, called like ``cls`` itself: a frozen dataclass's
+    generated ``__init__`` stores every field through ``object.__setattr__``, this one through
+    the field's slot (~1.5x faster for a 20-field record). Only for slotted dataclasses without
+    ``__post_init__`` or ``init=False`` fields; for anything else it is ``cls``."""
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    if (not hasattr(cls, "__slots__") or hasattr(cls, "__post_init__")
+            or not all(f.init for f in fields)):
+        return cls
+    env: dict[str, Any] = {"new": object.__new__, "cls": cls, "M": _MISSING}
+    params: list[str] = []
+    keyword_only: list[str] = []
+    body = ["    n = new(cls)"]
+    for i, f in enumerate(fields):
+        env[f"s{i}"] = getattr(cls, f.name).__set__
+        value = f.name
+        if f.default is not dataclasses.MISSING:
+            env[f"d{i}"] = f.default
+            param = f"{f.name}=d{i}"
+        elif f.default_factory is not dataclasses.MISSING:
+            env[f"f{i}"] = f.default_factory
+            param = f"{f.name}=M"
+            value = f"f{i}() if {f.name} is M else {f.name}"
+        else:
+            param = f.name
+        body.append(f"    s{i}(n, {value})")
+        (keyword_only if f.kw_only else params).append(param)
+    signature = ", ".join(params + (["*", *keyword_only] if keyword_only else []))
+    exec(f"def make({signature}):\n" + "\n".join(body) + "\n    return n", env)
+    make: Callable[..., T] = env["make"]
+    return make
 
 
 def decoder(cls: type[T]) -> Callable[[bytes], T]:

@@ -83,14 +83,22 @@ class TicketBook:
             j.setdefault(self._solved, tid, None)
         elif tid in self._solved:
             j.pop(self._solved, tid)
-        # The fold only appends to these tuples, so only the new tail needs indexing
-        # (setdefault keeps a wrong guess harmless for records read back from the topic).
-        for mid in _tail(ticket.message_ids, held.message_ids if held else ()):
-            j.setdefault(self._by_message, mid, tid)
-        for imid in _tail(ticket.internet_message_ids, held.internet_message_ids if held else ()):
-            j.setdefault(self._by_internet_id, _norm_mid(imid), tid)
-        for ref in _tail(ticket.thread_refs, held.thread_refs if held else ()):
-            j.setdefault(self._by_referenced, _norm_mid(ref), tid)
+        # The fold only appends to these tuples (and keeps the very tuple when nothing is
+        # new), so only the new tail needs indexing (setdefault keeps a wrong guess harmless
+        # for records read back from the topic).
+        if held is None:
+            j.setdefaults(self._by_message, ticket.message_ids, tid)
+            j.setdefaults(self._by_internet_id, map(_norm_mid, ticket.internet_message_ids), tid)
+            j.setdefaults(self._by_referenced, map(_norm_mid, ticket.thread_refs), tid)
+        else:
+            if ticket.message_ids is not held.message_ids:
+                j.setdefaults(self._by_message, _tail(ticket.message_ids, held.message_ids), tid)
+            if ticket.internet_message_ids is not held.internet_message_ids:
+                j.setdefaults(self._by_internet_id, map(_norm_mid, _tail(
+                    ticket.internet_message_ids, held.internet_message_ids)), tid)
+            if ticket.thread_refs is not held.thread_refs:
+                j.setdefaults(self._by_referenced, map(_norm_mid, _tail(
+                    ticket.thread_refs, held.thread_refs)), tid)
         if held is not None and held.number == ticket.number and (
                 held.conversation_id == ticket.conversation_id):
             return

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from schemas.codec import constructor
 from schemas.directory import CustomerRecord
 from schemas.events import Actor, TicketEvent
 from schemas.message import InboundMessage
@@ -36,6 +37,10 @@ from tickets.threading import (
 )
 
 _WAKE_ON_REPLY = frozenset({"pending", "on-hold"})
+# Built for every inbound message: the records' slot-storing constructors (see codec).
+_new_message_added = constructor(MessageAdded)
+_new_created = constructor(Created)
+_new_actor = constructor(Actor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +80,7 @@ def _new_participants(
 def _message_added(
     msg: InboundMessage, customer_id: str, ticket: Ticket | None, rules: IntakeRules
 ) -> MessageAdded:
-    return MessageAdded(
+    return _new_message_added(
         message_id=msg.message_id, direction="inbound", channel=msg.channel, author=msg.sender,
         received_at=msg.received_at, subject=msg.subject, text=msg.text,
         internet_message_id=msg.internet_message_id, attachments=msg.attachments,
@@ -94,8 +99,8 @@ def _open_ticket(
     number = numbers.format_number(
         rules.threading.number_prefix, msg.received_at.year, seq, rules.number_digits
     )
-    customer = Actor(kind="customer", id=customer_id)
-    created = Created(
+    customer = _new_actor(kind="customer", id=customer_id)
+    created = _new_created(
         number=number, subject=msg.subject, channel=msg.channel, mailbox=msg.mailbox,
         customer_id=customer_id, requester=msg.sender, language=msg.language,
         conversation_id=msg.conversation_id,
@@ -121,7 +126,7 @@ def _attach(
     ticket = book.get(decision.ticket_id)
     assert ticket is not None
     tid, number, cause = ticket.ticket_id, ticket.number, msg.message_id
-    customer = Actor(kind="customer", id=customer_id)
+    customer = _new_actor(kind="customer", id=customer_id)
     added = _message_added(msg, customer_id, ticket, rules)
     out = [make_event(tid, number, cause, msg.received_at, added, customer)]
     wake = ticket.status in _WAKE_ON_REPLY and not msg.flags.auto_reply

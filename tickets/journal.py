@@ -4,7 +4,7 @@ and rolled back on failure."""
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Iterable, MutableMapping
 from typing import Any, TypeVar
 
 K = TypeVar("K")
@@ -39,6 +39,16 @@ class Journal:
     def setdefault(self, mapping: MutableMapping[K, V], key: K, value: V) -> None:
         if key not in mapping:
             self.set(mapping, key, value)
+
+    def setdefaults(self, mapping: MutableMapping[K, V], keys: Iterable[K], value: V) -> None:
+        """``setdefault(mapping, key, value)`` for each of ``keys`` (one call for an index's
+        new entries)."""
+        undo = self._undo
+        for key in keys:
+            if key not in mapping:
+                if undo is not None:
+                    undo.append((mapping, key, _MISSING))
+                mapping[key] = value
 
     def pop(self, mapping: MutableMapping[K, V], key: K) -> None:
         if key in mapping:

@@ -52,11 +52,18 @@ class UnknownTicket(ValueError):
 
 
 def _add(items: tuple[str, ...], *new: str | None) -> tuple[str, ...]:
-    out = list(items)
+    """``items`` with those of ``new`` not yet in it (nor empty) appended, in order; ``items``
+    itself when nothing is new (the common case: no copy)."""
+    if len(new) == 1:
+        x = new[0]
+        return items if not x or x in items else (*items, x)
+    out: list[str] | None = None
     for x in new:
-        if x and x not in out:
+        if x and x not in (items if out is None else out):
+            if out is None:
+                out = [*items]
             out.append(x)
-    return tuple(out) if len(out) != len(items) else items
+    return items if out is None else tuple(out)
 
 
 def _created(ev: TicketEvent, p: Created) -> dict[str, Any]:

@@ -194,3 +194,23 @@ def test_unknown_fields_are_kept_when_declared_ones_are_absent() -> None:
                                               "at": "2026-01-01T00:00:00+00:00",
                                               "causation_id": None,
                                               "actor": {"kind": "system", "id": ""}}
+
+
+@pytest.mark.parametrize("cls", [*RECORDS, *PAYLOADS], ids=lambda c: c.__name__)
+@settings(max_examples=15, deadline=None)
+@given(data=st.data())
+def test_constructor_builds_what_the_class_builds(cls: type, data: st.DataObject) -> None:
+    record = data.draw(st.from_type(cls))
+    make = codec.constructor(cls)
+    assert make is not cls  # every wire record is slotted, without __post_init__
+    values = {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+    built = make(**values)
+    assert type(built) is cls and built == record and built.extra == record.extra
+    required = {f.name: values[f.name] for f in dataclasses.fields(record)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    assert make(**required) == cls(**required)
+    assert make(**required).extra is not make(**required).extra  # a factory per record
+    with pytest.raises(TypeError):
+        make(**required, not_a_field=1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.extra = {}

@@ -141,6 +141,12 @@ def test_a_batch_that_raises_leaves_state_untouched() -> None:
         stage.process(batch, batch[0].value.received_at)
     assert stage.book.get(tid) == before and len(stage.book) == 1
     assert len(stage.directory) == customers
+    # nor the indexes: what the failed batch indexed is gone
+    for msg in (batch[0].value, batch[1].value):
+        assert stage.book.by_message(msg.message_id) is None
+    assert stage.book.by_internet_id(mid("a2")) is None
+    assert stage.book.by_conversation("site1", "conv9") is None
+    assert stage.book.by_number("HL-2026-000002") is None
     # record by record, as the runner retries: the good ones go through exactly once
     good = [o for rec in batch[:2] for o in stage.process([rec], rec.value.received_at)]
     assert [e.kind for e in events_of(good)] == ["message-added", "created", "message-added"]
