@@ -45,7 +45,7 @@ from runtime.errors import HelplineError
 from runtime.kafka_io import BatchSender, group_id, make_producer, start_client
 from runtime.metrics import StageMetrics
 from runtime.settings import RunnerSettings
-from schemas.codec import DecodeError, decoder, encode
+from schemas.codec import DecodeError, constructor, decoder, encode
 from schemas.deadletter import DeadLetter
 from schemas.stage import In, KafkaConnection, Out, Stage
 from schemas.topics import BY_NAME, TopicSpec, dlq_name
@@ -63,6 +63,9 @@ Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 # 100k allocations, and the state restored from the tables frozen out of full collections
 # (reference counting still frees everything acyclic at once; only cycles wait longer).
 GC_THRESHOLDS = (100_000, 20, 20)
+
+
+_new_in = constructor(In)  # one per record consumed
 
 
 def utcnow() -> datetime:
@@ -143,6 +146,7 @@ class StageRunner:
         self._in_flight: _InFlight | None = None
         self._header = (INSTANCE_HEADER, f"{stage.name}/{instance_id}".encode())
         self._stage_prefix = f"{stage.name}/".encode()
+        self._out_names: dict[str, str] = {}  # topic spec name -> full name, as outputs go
 
     # -- public ---------------------------------------------------------------------------
 
@@ -228,21 +232,20 @@ class StageRunner:
         """Decode and process a batch; its outputs, not yet produced."""
         started = time.perf_counter()
         items: list[tuple[In, ConsumerRecord[bytes, bytes]]] = []
-        skipped = 0
+        add, own_stage = items.append, self._own_stage
         for tp, msgs in batches.items():
             spec = self._by_topic[tp.topic]
             decode = self._decoders[tp.topic]
             self.metrics.records_in(self.stage.name, spec.name, len(msgs))
             for m in msgs:
-                if self._own_stage(m):
-                    skipped += 1
+                if m.headers and own_stage(m):
                     continue
                 try:
                     value = decode(m.value) if m.value is not None else None
                 except DecodeError as exc:
                     await self._dead_letter(m, spec, exc, retriable=False)
                     continue
-                items.append((In(spec, m.key, value, m.partition, m.offset, m.timestamp), m))
+                add((_new_in(spec, m.key, value, m.partition, m.offset, m.timestamp), m))
         self.status.records_in += len(items)
         outs = await self._process([i for i, _ in items], items) if items else []
         self.metrics.batch_seconds(self.stage.name, time.perf_counter() - started)
@@ -297,8 +300,8 @@ class StageRunner:
         acks: dict[int, asyncio.Future[Any]] = {}
         if outs:
             assert self._sender is not None
-            topic = self.conn.topic
-            records = [(topic(out.topic), out.key,
+            names = self._out_names
+            records = [(names.get(out.topic.name) or self._out_name(out.topic), out.key,
                         None if out.value is None else encode(out.value)) for out in outs]
             for s in await self._sender.send(records, headers=[self._header]):
                 if isinstance(s, BaseException):
@@ -311,6 +314,10 @@ class StageRunner:
         batch, self._in_flight = self._in_flight, None
         await self._settle(self._consumer, batch)
 
+    def _out_name(self, spec: TopicSpec) -> str:
+        name = self._out_names[spec.name] = self.conn.topic(spec)
+        return name
+
     async def _settle(self, consumer: AIOKafkaConsumer | None, batch: _InFlight | None) -> None:
         """Wait for a batch's acknowledgements, then commit its input offsets."""
         if batch is None:
@@ -320,13 +327,15 @@ class StageRunner:
             await self._commit(consumer, batch.offsets)
         if not batch.outs:
             return
+        self.status.records_out += len(batch.outs)
+        if self.metrics.registry is None:  # metrics off: no per-record counting either
+            return
         counts: dict[str, int] = {}
         for out in batch.outs:
             counts[out.topic.name] = counts.get(out.topic.name, 0) + 1
         for name, n in counts.items():
             self.metrics.records_out(self.stage.name, name, n)
         self.metrics.outputs(self.stage.name, batch.outs)
-        self.status.records_out += len(batch.outs)
 
     async def _commit(self, consumer: AIOKafkaConsumer,
                       offsets: dict[TopicPartition, int]) -> None:

@@ -7,7 +7,7 @@ same message always yields the same events, whenever it is (re)processed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from schemas.codec import constructor
@@ -37,6 +37,7 @@ from tickets.threading import (
 )
 
 _WAKE_ON_REPLY = frozenset({"pending", "on-hold"})
+_SCAN_MAX = 8  # participants looked up in the ticket's tuple itself up to this many
 # Built for every inbound message: the records' slot-storing constructors (see codec).
 _new_message_added = constructor(MessageAdded)
 _new_created = constructor(Created)
@@ -58,15 +59,19 @@ class Intake:
     customers: tuple[CustomerRecord, ...] = ()
 
 
+_new_intake = constructor(Intake)
+
+
 def _new_participants(
     msg: InboundMessage, ticket: Ticket | None, rules: IntakeRules
 ) -> tuple[str, ...]:
-    held = set(ticket.participants) if ticket else set()
+    held: Collection[str] = ticket.participants if ticket else ()
     room = rules.max_participants - len(held)
+    if len(held) > _SCAN_MAX:
+        held = set(held)
     out: list[str] = []
-    addresses: Iterable[str] = (a.address for a in (msg.sender, *msg.to, *msg.cc))
-    for raw in addresses:
-        addr = raw.strip().lower()
+    for who in (msg.sender, *msg.to, *msg.cc):
+        addr = who.address.strip().lower()
         if (not addr or "@" not in addr or addr in held or addr in out
                 or addr in rules.own_addresses
                 or ("+" in addr and reply_token.TOKEN_PATTERN.search(addr))):
@@ -162,10 +167,10 @@ def take_in(
         return Intake(decision, (_delivery_failed(msg, decision, book),))
     cid, changed = directory.resolve_id(msg, msg.received_at)
     if isinstance(decision, Attach):
-        return Intake(decision, _attach(msg, decision, cid, book, rules), changed)
+        return _new_intake(decision, _attach(msg, decision, cid, book, rules), changed)
     old = book.get(decision.follow_up_of) if decision.follow_up_of else None
     events = _open_ticket(msg, partition, cid, old, book, rules)
-    return Intake(decision, events, changed)
+    return _new_intake(decision, events, changed)
 
 
 __all__ = ["Intake", "IntakeRules", "NewTicket", "take_in"]

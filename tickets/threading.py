@@ -66,6 +66,7 @@ class NewTicket:
 
 
 Decision = Duplicate | DeliveryFailure | Attach | NewTicket
+_NEW_TICKET = NewTicket()
 
 
 def _message_ids(msg: InboundMessage, limit: int) -> list[str]:
@@ -160,7 +161,7 @@ def decide(msg: InboundMessage, book: TicketBook, rules: ThreadingRules) -> Deci
         return DeliveryFailure(bounced, msg.flags.bounce)
     found = _find(msg, book, rules)
     if found is None:
-        return NewTicket()
+        return _NEW_TICKET
     tid, via = found
     held = book.get(tid)
     assert held is not None  # _find only returns tickets in the book
