@@ -8,12 +8,17 @@ in step and tracks the per-partition number counters (see :mod:`tickets.numbers`
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 
 from schemas.ticket import Ticket
 from tickets import numbers
 from tickets.journal import Journal
 
+# Message-IDs are normalized several times per message (lookups, then indexing): memoized.
+NORM_CACHE_SIZE = 65_536
 
+
+@lru_cache(maxsize=NORM_CACHE_SIZE)
 def _norm_mid(message_id: str) -> str:
     return message_id.strip().strip("<>").strip().lower()
 

@@ -71,9 +71,8 @@ _NEW_TICKET = NewTicket()
 
 def _message_ids(msg: InboundMessage, limit: int) -> list[str]:
     """In-Reply-To first, then References newest first, bounded."""
-    out = list(msg.in_reply_to)
-    out.extend(reversed(msg.references))
-    return out[:limit]
+    out = [*msg.in_reply_to, *reversed(msg.references)]
+    return out if len(out) <= limit else out[:limit]
 
 
 def _is_participant(msg: InboundMessage, ticket: Ticket) -> bool:
@@ -92,17 +91,16 @@ def _resolve_merged(book: TicketBook, ticket: Ticket) -> Ticket:
     return ticket
 
 
-def _by_token(msg: InboundMessage, book: TicketBook, rules: ThreadingRules) -> str | None:
-    candidates = [*_message_ids(msg, rules.max_references)]
-    candidates += [a.address for a in (*msg.to, *msg.cc)]
+def _by_token(
+    msg: InboundMessage, mids: list[str], book: TicketBook, rules: ThreadingRules
+) -> str | None:
+    candidates = [*mids, *(a.address for a in (*msg.to, *msg.cc))] if msg.to or msg.cc else mids
     tid = reply_token.find(candidates, rules.key)
     return tid if tid is not None and book.get(tid) is not None else None
 
 
-def _reference_candidates(
-    msg: InboundMessage, book: TicketBook, rules: ThreadingRules
-) -> Iterator[str]:
-    for mid in _message_ids(msg, rules.max_references):
+def _reference_candidates(msg: InboundMessage, mids: list[str], book: TicketBook) -> Iterator[str]:
+    for mid in mids:
         tid = book.by_internet_id(mid) or book.by_referenced(mid)
         if tid is not None:
             yield tid
@@ -113,10 +111,11 @@ def _reference_candidates(
 
 
 def _find(msg: InboundMessage, book: TicketBook, rules: ThreadingRules) -> tuple[str, Via] | None:
-    tid = _by_token(msg, book, rules)
+    mids = _message_ids(msg, rules.max_references)
+    tid = _by_token(msg, mids, book, rules)
     if tid is not None:
         return tid, "reply-token"
-    for tid in _reference_candidates(msg, book, rules):
+    for tid in _reference_candidates(msg, mids, book):
         ticket = book.get(tid)
         if ticket is not None and _is_participant(msg, _resolve_merged(book, ticket)):
             return tid, "references"
