@@ -15,11 +15,11 @@ The fold never reads a clock: ``updated_at`` etc. come from the event's ``at``.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from schemas.classify_events import Classified
+from schemas.codec import constructor, replacer
 from schemas.events import TicketEvent
 from schemas.notification import AckSent
 from schemas.route_events import (
@@ -190,38 +190,11 @@ _FOLDS: dict[type, _Fold] = {
 }
 
 
-def _compile_constructors() -> tuple[Callable[[Ticket, dict[str, Any]], Ticket],
-                                       Callable[[dict[str, Any]], Ticket]]:
-    """``dataclasses.replace`` and a constructor for Ticket without ``__init__`` (the fold's
-    hot path: a ticket has ~50 fields and every event copies it): straight-line code that
-    stores through each slot's own descriptor (2x faster than ``object.__setattr__`` with a
-    ``dict.get`` per field). Generated once from the dataclass fields, so a field added to the
-    schema is copied; a change naming no field raises KeyError."""
-    fields = dataclasses.fields(Ticket)
-    scope: dict[str, Any] = {"new": object.__new__, "Ticket": Ticket}
-    setters: dict[str, Any] = {}
-    copy = ["def replace(t, c):", "    n = new(Ticket)"]
-    build = ["def build(c):", "    n = new(Ticket)", "    g = c.get"]
-    for i, f in enumerate(fields):
-        setters[f.name] = scope[f"s{i}"] = getattr(Ticket, f.name).__set__
-        copy.append(f"    s{i}(n, t.{f.name})")
-        if f.default is not dataclasses.MISSING:
-            scope[f"d{i}"] = f.default
-            build.append(f"    s{i}(n, g({f.name!r}, d{i}))")
-        elif f.default_factory is not dataclasses.MISSING:
-            scope[f"f{i}"] = f.default_factory
-            build.append(f"    s{i}(n, c[{f.name!r}] if {f.name!r} in c else f{i}())")
-        else:
-            build.append(f"    s{i}(n, c[{f.name!r}])")
-    copy += ["    for k, v in c.items():", "        S[k](n, v)", "    return n"]
-    build.append("    return n")
-    scope["S"] = setters
-    exec("\n".join(copy), scope)  # generated from our own field names only
-    exec("\n".join(build), scope)
-    return scope["replace"], scope["build"]
-
-
-_replace, _build = _compile_constructors()
+# The fold's hot path: a ticket has ~50 fields and every event copies it (codec's generated
+# builders: ~4x faster than ``dataclasses.replace``, and generated from the dataclass fields,
+# so a field added to the schema is copied).
+_replace = replacer(Ticket)
+_new_ticket = constructor(Ticket)
 
 
 def apply(ticket: Ticket | None, event: TicketEvent) -> Ticket:
@@ -230,7 +203,7 @@ def apply(ticket: Ticket | None, event: TicketEvent) -> Ticket:
     if ticket is None:
         if not isinstance(payload, Created):
             raise UnknownTicket(f"{event.kind} event {event.event_id} before the ticket's creation")
-        return _build(_created(event, payload))
+        return _new_ticket(**_created(event, payload))
     if event.event_id in ticket.event_ids:
         return ticket
     fold_one = _FOLDS.get(type(payload))

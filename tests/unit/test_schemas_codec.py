@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas import codec
+from schemas.base import Extra, extra_field
 from schemas.codec import DecodeError, decode, encode
 from schemas.deadletter import DeadLetter
 from schemas.events import EventPayload, TicketEvent
@@ -214,3 +215,38 @@ def test_constructor_builds_what_the_class_builds(cls: type, data: st.DataObject
         make(**required, not_a_field=1)
     with pytest.raises(dataclasses.FrozenInstanceError):
         built.extra = {}
+
+
+@pytest.mark.parametrize("cls", [*RECORDS, *PAYLOADS], ids=lambda c: c.__name__)
+@settings(max_examples=10, deadline=None)
+@given(data=st.data())
+def test_replacer_is_dataclasses_replace(cls: type, data: st.DataObject) -> None:
+    record, other = data.draw(st.from_type(cls)), data.draw(st.from_type(cls))
+    replace = codec.replacer(cls)
+    names = [f.name for f in dataclasses.fields(record)]
+    half = {n: getattr(other, n) for n in names[::2]}
+    copied = replace(record, half)
+    assert type(copied) is cls and copied == dataclasses.replace(record, **half)
+    assert replace(record, {}) == record and replace(record, {}) is not record
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(copied, names[0], None)
+    with pytest.raises(AttributeError):
+        replace(record, {"not_a_field": 1})
+
+
+def test_builders_without_a_draft_fall_back_to_the_slot_setters() -> None:
+    @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+    class Base:
+        a: str = ""
+
+    @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+    class Derived(Base):  # slots of its own on top of a base's: no draft of that layout
+        b: int = 0
+        extra: Extra = extra_field()  # noqa: RUF009 - as schemas.base records do
+
+    assert codec._draft(Derived) is None
+    built = codec.constructor(Derived)(a="x", b=2)
+    assert type(built) is Derived and built == Derived(a="x", b=2)
+    decoded = codec.from_primitive(Derived, {"a": "y", "b": 3, "c": True})
+    assert decoded == Derived(a="y", b=3) and decoded.extra == {"c": True}
+    assert codec.replacer(Derived)(built, {"b": 5}) == Derived(a="x", b=5)
