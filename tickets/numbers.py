@@ -27,6 +27,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from schemas.codec import constructor
+
 _SEP = "\x1f"
 # Bounded memo of pure functions the intake calls for every message: the same few prefixes,
 # and the same senders' addresses message after message.
@@ -80,11 +82,15 @@ def allocate(partition: int, index: int, stride: int) -> int:
     return index * stride + partition + 1
 
 
+_new_number = constructor(TicketNumber)
+
+
 def parse(number: str) -> TicketNumber | None:
     m = _NUMBER.match(number.strip().upper())
     if m is None:
         return None
-    return TicketNumber(prefix=m.group(1), year=int(m.group(2)), sequence=int(m.group(3)))
+    prefix, year, sequence = m.groups()
+    return _new_number(prefix=prefix, year=int(year), sequence=int(sequence))
 
 
 def subject_numbers(subject: str, prefix: str) -> tuple[str, ...]:

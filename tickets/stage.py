@@ -162,14 +162,12 @@ class TicketsStage:
                     self.directory.put(customer)
                     customers.pop(customer.customer_id, None)  # keep the order of last writes
                     customers[customer.customer_id] = customer
-                for event in intake.events:
-                    if self._fold(event, dirty):
-                        out.append(_new_out(TICKET_EVENTS, event.ticket_id.encode(), event))
+                for event in self._fold_all(intake.events, dirty):
+                    out.append(_new_out(TICKET_EVENTS, event.ticket_id.encode(), event))
             elif isinstance(value, AgentAction):
                 handled = handle(value, self.book, self.command_rules)
-                for event in handled.events:
-                    if self._fold(event, dirty):
-                        out.append(_new_out(TICKET_EVENTS, event.ticket_id.encode(), event))
+                for event in self._fold_all(handled.events, dirty):
+                    out.append(_new_out(TICKET_EVENTS, event.ticket_id.encode(), event))
                 for note in handled.notifications:
                     out.append(_new_out(NOTIFY_OUTBOX, note.ticket_id.encode(), note))
             elif isinstance(value, Mapping):
@@ -185,6 +183,34 @@ class TicketsStage:
     def _already_folded(self, event: Mapping[str, Any]) -> bool:
         ticket = self.book.get(str(event.get("ticket_id")))
         return ticket is not None and event.get("event_id") in ticket.event_ids
+
+    def _fold_all(
+        self, events: Sequence[TicketEvent], dirty: dict[str, None]
+    ) -> list[TicketEvent]:
+        """:meth:`_fold` for one message's (or command's) events, in order; those folded.
+        Consecutive events of one ticket (created + message-added, message-added + reopened)
+        are applied in turn and the ticket is stored once: nothing reads the book between
+        them, and ``put`` indexes what the last version adds to the held one."""
+        folded: list[TicketEvent] = []
+        tid: str | None = None
+        ticket: Ticket | None = None
+        changed = False
+        for event in events:
+            if event.ticket_id != tid:
+                if changed and ticket is not None:
+                    self.book.put(ticket)
+                    dirty[ticket.ticket_id] = None
+                tid, ticket, changed = event.ticket_id, self.book.get(event.ticket_id), False
+            if ticket is None and not isinstance(event.payload, Created):
+                continue
+            if ticket is not None and event.event_id in ticket.event_ids:
+                continue
+            ticket, changed = apply(ticket, event), True
+            folded.append(event)
+        if changed and ticket is not None:
+            self.book.put(ticket)
+            dirty[ticket.ticket_id] = None
+        return folded
 
     def _fold(self, event: TicketEvent, dirty: dict[str, None]) -> bool:
         """Fold an event into the book; False if it was already folded (or names a ticket we

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
+from schemas.codec import constructor
 from schemas.message import Bounce, InboundMessage
 from schemas.ticket import Ticket
 from tickets import numbers, reply_token
@@ -67,6 +68,7 @@ class NewTicket:
 
 Decision = Duplicate | DeliveryFailure | Attach | NewTicket
 _NEW_TICKET = NewTicket()
+_new_attach = constructor(Attach)
 
 
 def _message_ids(msg: InboundMessage, limit: int) -> list[str]:
@@ -166,7 +168,7 @@ def decide(msg: InboundMessage, book: TicketBook, rules: ThreadingRules) -> Deci
     assert held is not None  # _find only returns tickets in the book
     ticket = _resolve_merged(book, held)
     if ticket.status not in DONE_STATUSES:
-        return Attach(ticket.ticket_id, via)
+        return _new_attach(ticket.ticket_id, via)
     done_at = ticket.solved_at or ticket.closed_at or ticket.updated_at
     if msg.flags.auto_reply or msg.received_at - done_at <= rules.reopen_window:
         # auto-replies are filed on the ticket but never reopen it (the caller checks the flag)
