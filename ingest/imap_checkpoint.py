@@ -98,6 +98,18 @@ def batches_by_size(
         yield batch
 
 
+def replay_bound_batches(checkpoint_every_batches: int, max_batches_in_flight: int) -> int:
+    """How many FETCH batches a kill -9 can make the connector publish again, at most.
+
+    Published but not covered by a durable checkpoint at the moment of the kill: the batches
+    in flight (up to ``max_batches_in_flight``, plus the one just handed to the producer), the
+    batches of the save being written, and those settled since it started (each at most
+    ``checkpoint_every_batches``: the next save waits for the running one). Downstream
+    dedupes the repeats by Message-ID; this is their cost, not a loss.
+    """
+    return 2 * checkpoint_every_batches + max_batches_in_flight + 1
+
+
 def advance(
     checkpoint: FolderCheckpoint, batch: Sequence[int], acked: Collection[int]
 ) -> FolderCheckpoint:

@@ -169,7 +169,7 @@ class FolderWatcher:
                                      or len(in_flight) > m.max_batches_in_flight):
                     await sync.settle(*in_flight.popleft())
                     if not in_flight or sync.unsaved >= m.checkpoint_every_batches:
-                        sync.save_soon()  # the fsync runs beside the next FETCH
+                        await sync.save_soon()  # the fsync runs beside the next FETCH
         finally:
             # also when fetching failed: what Kafka acknowledged still advances the checkpoint
             try:
@@ -336,8 +336,8 @@ class _FolderSync:
     order; after the first batch with an unacknowledged message, later batches only record
     what Kafka took (so a retry does not publish it twice). :meth:`save` makes the progress
     durable (Message-ID fingerprints first, then the checkpoint); :meth:`save_soon` does it
-    in the background, one save after the other. A checkpoint that lags behind Kafka only
-    means a few messages republished after a crash."""
+    in the background, one save at a time. A checkpoint that lags behind Kafka only means a
+    few messages republished after a crash: see :func:`replay_bound_batches`."""
 
     def __init__(self, watcher: FolderWatcher, checkpoint: FolderCheckpoint) -> None:
         self.w = watcher
@@ -348,7 +348,6 @@ class _FolderSync:
         self.published = 0
         self.error: str | None = None
         self._saving: asyncio.Task[None] | None = None
-        self._queued = False  # a save waits for the running one; it takes the latest progress
 
     async def settle(
         self, batch: list[int], mails: list[FetchedMail], task: asyncio.Task[Any]
@@ -382,22 +381,22 @@ class _FolderSync:
         w._record_progress(self.checkpoint, len(acked))
         self.error = error
 
-    def save_soon(self) -> None:
+    async def save_soon(self) -> None:
+        """Start saving what is settled now, in the background. One save at a time: if the
+        previous one is still being written, wait for it first (a failed save raises here),
+        so what is acknowledged but not yet durable stays bounded however slow the disk."""
+        if self._saving is not None:
+            await self._saving
         self.unsaved = 0
-        if not self._queued:
-            self._queued = True
-            self._saving = asyncio.create_task(self._save_after(self._saving))
+        self._saving = asyncio.create_task(self._save())
 
     async def save(self) -> None:
         """Everything settled so far is durable when this returns (or it raises why not)."""
-        self.save_soon()
+        await self.save_soon()
         assert self._saving is not None
         await self._saving
 
-    async def _save_after(self, previous: asyncio.Task[None] | None) -> None:
-        if previous is not None:
-            await previous  # in order; a failed save fails the ones after it
-        self._queued = False
+    async def _save(self) -> None:
         w = self.w
         # fingerprints and checkpoint taken together: it never covers mail not fingerprinted
         keys, self.keys = self.keys, []
