@@ -141,7 +141,7 @@ def mailbox(**changes: Any) -> MailboxSettings:
 def watcher(tmp_path: Path, folder: MemoryFolder, broker: MemoryBroker, **kw: Any):
     session_kw = {k: kw.pop(k) for k in ("idle", "login_error") if k in kw}
     ids = FileMessageIdLog(tmp_path, 1000) if kw.pop("remember_ids", False) else None
-    store = FileCheckpointStore(tmp_path)
+    store = kw.pop("store", None) or FileCheckpointStore(tmp_path)
     status = StatusBoard()
     w = FolderWatcher(mailbox(**kw), "INBOX", MemorySession(folder, **session_kw), broker,
                       CheckpointLock(store), status, clock=lambda: NOW, jitter=lambda: 0.0,
@@ -396,12 +396,10 @@ async def test_a_slow_disk_bounds_what_a_kill_would_republish(tmp_path: Path) ->
             super().save(state)
             self.durable = state.get("INBOX").last_uid
 
-    store = SlowStore(tmp_path)
     every, ahead, size = 1, 2, 2
-    w = FolderWatcher(mailbox(checkpoint_every_batches=every, max_batches_in_flight=ahead,
-                              fetch_batch_size=size), "INBOX", MemorySession(folder), broker,
-                      CheckpointLock(store), StatusBoard(), clock=lambda: NOW,
-                      jitter=lambda: 0.0)
+    w, store, _ = watcher(tmp_path, folder, broker, store=SlowStore(tmp_path),
+                          checkpoint_every_batches=every, max_batches_in_flight=ahead,
+                          fetch_batch_size=size)
     assert await w.sync_once() == 120
     assert store.load("support").get("INBOX") == FolderCheckpoint(100, 120)
     assert max(exposure) <= replay_bound_batches(every, ahead) * size, exposure
