@@ -24,10 +24,11 @@ from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import orjson
 
-T = TypeVar("T")
+from schemas.builders import constructor, draft_of, replacer
+from schemas.encoding import encode, encode_pretty, to_primitive
+from schemas.wire import EXTRA_FIELD, TAG_KEY, optional_of
 
-TAG_KEY = "kind"
-EXTRA_FIELD = "extra"
+T = TypeVar("T")
 
 _Conv = Callable[[Any, str], Any]
 
@@ -258,47 +259,6 @@ _PRIMITIVE_CHECKS: dict[Any, tuple[str, str]] = {
 }
 
 
-def _optional_of(tp: Any) -> Any | None:
-    """``X`` for ``X | None`` (one non-None member), else None."""
-    if get_origin(tp) in (Union, types.UnionType):
-        args = [a for a in get_args(tp) if a is not type(None)]
-        if len(args) == 1 and len(get_args(tp)) == 2:
-            return args[0]
-    return None
-
-
-_drafts: dict[type, type | None] = {}
-
-
-def _draft(cls: type) -> type | None:
-    """A plain class with exactly the slots of the record ``cls``, or None.
-
-    Generated builders fill a record's fields as ``n.field = value`` on an instance of this
-    class (a plain slot store, specialised by the interpreter: ~4x faster than calling each
-    slot's ``__set__``, and no ``object.__setattr__`` as a frozen dataclass's ``__init__``
-    does), then turn it into a ``cls`` by ``__class__`` assignment, which CPython allows
-    between classes of identical layout (same slots, same base): the result is an ordinary
-    frozen ``cls`` instance. Checked once per class; None when not allowed (no slots of its
-    own, another base, ...), and the builders store through the slots' ``__set__`` instead.
-    """
-    try:
-        return _drafts[cls]
-    except KeyError:
-        pass
-    draft: type | None = None
-    slots = cls.__dict__.get("__slots__")
-    if isinstance(slots, tuple) and cls.__bases__ == (object,):
-        candidate = type(f"_{cls.__name__}Draft", (), {"__slots__": slots})
-        try:
-            probe: Any = object.__new__(candidate)
-            probe.__class__ = cls
-            draft = candidate
-        except TypeError:
-            pass
-    _drafts[cls] = draft
-    return draft
-
-
 def _dataclass_converter(cls: type[Any]) -> _Conv:
     """Generate a decode function for one dataclass (compiled once; hot path of every stage).
 
@@ -324,7 +284,7 @@ def _dataclass_converter(cls: type[Any]) -> _Conv:
     direct = (hasattr(cls, "__slots__") and not hasattr(cls, "__post_init__")
               and all(f.init for f in fields))
     has_extra = any(f.name == EXTRA_FIELD for f in fields)
-    draft = _draft(cls) if direct else None
+    draft = draft_of(cls) if direct else None
     env["D"] = draft
     lines = [
         "def conv_dc(v, path):",
@@ -356,7 +316,7 @@ def _dataclass_converter(cls: type[Any]) -> _Conv:
         name = f.name
         lines.append(f"    x = g({name!r}, M)")
         lines.append("    if x is not M:")
-        inner = _optional_of(tp)
+        inner = optional_of(tp)
         check = _PRIMITIVE_CHECKS.get(tp) or _PRIMITIVE_CHECKS.get(inner)
         if check is not None:
             cond, what = check
@@ -437,132 +397,6 @@ def _dataclass_converter(cls: type[Any]) -> _Conv:
     return conv_dc
 
 
-# ---------------------------------------------------------------------------------------------
-# encoding: dataclasses to JSON-ready values
-
-
-_encoders: dict[type, Callable[[Any], dict[str, Any]]] = {}
-
-# Values orjson serializes natively and exactly as the decoder reads them back.
-_NATIVE = (str, int, float, bool, type(None))
-
-
-def _native(tp: Any) -> bool:
-    """True when values of ``tp`` can be handed to orjson as they are."""
-    if tp in _NATIVE or tp is datetime:
-        return True
-    if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        return True
-    origin = get_origin(tp)
-    if origin is typing.Literal:
-        return True
-    if origin in (Union, types.UnionType, tuple):
-        return all(_native(a) for a in get_args(tp) if a is not Ellipsis)
-    if origin is dict or origin is Mapping:
-        args = get_args(tp)
-        return bool(args) and _native(args[1])
-    return False
-
-
-_DISPLAY_MAX = 15
-
-
-def _encoder(cls: type) -> Callable[[Any], dict[str, Any]]:
-    try:
-        return _encoders[cls]
-    except KeyError:
-        pass
-    hints = get_type_hints(cls)
-    env: dict[str, Any] = {"P": to_primitive}
-    # One dict display (a single BUILD_CONST_KEY_MAP, faster than a store per key).
-    items: list[str] = []
-    tag = getattr(cls, "TAG", None)
-    if tag is not None:
-        items.append(f"{TAG_KEY!r}: {tag!r}")
-    has_extra = False
-    for i, f in enumerate(dataclasses.fields(cls)):
-        if f.name == EXTRA_FIELD:
-            has_extra = True
-            continue
-        tp = hints[f.name]
-        inner = _optional_of(tp)
-        value = f"o.{f.name}"
-        if _native(tp):
-            expr = value
-        elif _plain_record(tp):  # a nested record: its own encoder, no dispatch
-            env[f"E{i}"] = _lazy_encoder(tp)
-            expr = f"E{i}({value})"
-        elif inner is not None and _plain_record(inner):
-            env[f"E{i}"] = _lazy_encoder(inner)
-            expr = f"(None if {value} is None else E{i}({value}))"
-        elif get_origin(tp) is tuple and len(get_args(tp)) == 2 and get_args(tp)[1] is Ellipsis \
-                and _plain_record(get_args(tp)[0]):
-            env[f"E{i}"] = _lazy_encoder(get_args(tp)[0])
-            expr = f"([E{i}(x) for x in {value}] if {value} else [])"
-        else:
-            expr = f"P({value})"
-        items.append(f"{f.name!r}: {expr}")
-    # (CPython compiles a display of more than ~15 pairs into merged chunks: slower, so the
-    # rest are stored one by one.)
-    lines = ["def enc(o):", "    d = {" + ", ".join(items[:_DISPLAY_MAX]) + "}"]
-    lines += [f"    d[{item.replace(': ', '] = ', 1)}" for item in items[_DISPLAY_MAX:]]
-    if has_extra:
-        lines.append(f"    if o.{EXTRA_FIELD}:")
-        lines.append(f"        for k, x in o.{EXTRA_FIELD}.items():")
-        lines.append("            d.setdefault(k, x)")
-    lines.append("    return d")
-    exec("\n".join(lines), env)
-    enc: Callable[[Any], dict[str, Any]] = env["enc"]
-    _encoders[cls] = enc
-    return enc
-
-
-def _plain_record(tp: Any) -> bool:
-    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
-
-
-def _lazy_encoder(cls: type) -> Callable[[Any], dict[str, Any]]:
-    """The encoder of ``cls``, built on first use (records may refer to each other)."""
-
-    def enc(o: Any) -> dict[str, Any]:
-        return _encoder(cls)(o)
-
-    return enc if cls not in _encoders else _encoders[cls]
-
-
-def to_primitive(obj: Any) -> Any:
-    """The JSON-ready form of a record (dicts, lists, strings, numbers; datetimes, tuples and
-    enums are left for orjson, which writes them as RFC 3339 text, arrays and values)."""
-    enc = _encoders.get(type(obj))
-    if enc is not None:
-        return enc(obj)
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return _encoder(type(obj))(obj)
-    if isinstance(obj, bytes):
-        return base64.b64encode(obj).decode("ascii")
-    if isinstance(obj, tuple | list):
-        return [to_primitive(x) for x in obj]
-    if isinstance(obj, Mapping):
-        return {str(k): to_primitive(x) for k, x in obj.items()}
-    if isinstance(obj, enum.Enum):
-        return obj.value
-    if isinstance(obj, datetime):
-        if obj.tzinfo is None:
-            raise ValueError("naive datetime cannot go on the wire")
-        return obj
-    return obj
-
-
-def encode(obj: Any) -> bytes:
-    """Serialize a schema record to compact JSON bytes."""
-    return orjson.dumps(to_primitive(obj))
-
-
-def encode_pretty(obj: Any) -> bytes:
-    """Serialize for humans (CLI output, golden files): indented, keys sorted."""
-    return orjson.dumps(to_primitive(obj), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
-
-
 def from_primitive(cls: type[T], value: Any) -> T:
     """Build a record of ``cls`` from its JSON-ready form."""
     result: T = _converter(cls)(value, "$")
@@ -578,64 +412,6 @@ def decode(cls: type[T], data: bytes | bytearray | memoryview | str) -> T:
     return from_primitive(cls, value)
 
 
-def constructor(cls: type[T]) -> Callable[..., T]:
-    """A constructor of ``cls`` for hot paths, called like ``cls`` itself: a frozen dataclass's
-    generated ``__init__`` stores every field through ``object.__setattr__``, this one fills a
-    draft of the same layout (see :func:`_draft`; a 20-field record ~3x faster). Only for
-    slotted dataclasses without ``__post_init__`` or ``init=False`` fields; for anything else
-    it is ``cls``."""
-    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
-    if (not hasattr(cls, "__slots__") or hasattr(cls, "__post_init__")
-            or not all(f.init for f in fields)):
-        return cls
-    draft = _draft(cls)
-    env: dict[str, Any] = {"new": object.__new__, "cls": cls, "M": _MISSING, "D": draft}
-    params: list[str] = []
-    keyword_only: list[str] = []
-    body = ["    n = new(D)" if draft else "    n = new(cls)"]
-    for i, f in enumerate(fields):
-        env[f"s{i}"] = getattr(cls, f.name).__set__
-        value = f.name
-        if f.default is not dataclasses.MISSING:
-            env[f"d{i}"] = f.default
-            param = f"{f.name}=d{i}"
-        elif f.default_factory is not dataclasses.MISSING:
-            env[f"f{i}"] = f.default_factory
-            param = f"{f.name}=M"
-            value = f"f{i}() if {f.name} is M else {f.name}"
-        else:
-            param = f.name
-        body.append(f"    n.{f.name} = {value}" if draft else f"    s{i}(n, {value})")
-        (keyword_only if f.kw_only else params).append(param)
-    if draft:
-        body.append("    n.__class__ = cls")
-    signature = ", ".join(params + (["*", *keyword_only] if keyword_only else []))
-    exec(f"def make({signature}):\n" + "\n".join(body) + "\n    return n", env)
-    make: Callable[..., T] = env["make"]
-    return make
-
-
-def replacer(cls: type[T]) -> Callable[[T, Mapping[str, Any]], T]:
-    """``dataclasses.replace(record, **changes)`` for hot paths (a fold copying a 55-field
-    record per event): every field copied into a draft (see :func:`_draft`), the changes set
-    on it, a ``cls`` made of it (~4x faster than ``replace``). A change naming no field raises
-    AttributeError. Only for slotted dataclasses without ``__post_init__`` or ``init=False``
-    fields (as :func:`constructor`); for anything else it is ``dataclasses.replace``."""
-    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
-    draft = _draft(cls)
-    if (draft is None or hasattr(cls, "__post_init__")
-            or not all(f.init for f in fields)):
-        return lambda record, changes: dataclasses.replace(record, **changes)  # type: ignore
-    env: dict[str, Any] = {"new": object.__new__, "cls": cls, "D": draft, "S": setattr}
-    body = ["def replace(o, changes):", "    n = new(D)"]
-    body += [f"    n.{f.name} = o.{f.name}" for f in fields]
-    body += ["    for k, v in changes.items():", "        S(n, k, v)",
-             "    n.__class__ = cls", "    return n"]
-    exec("\n".join(body), env)
-    replace: Callable[[T, Mapping[str, Any]], T] = env["replace"]
-    return replace
-
-
 def decoder(cls: type[T]) -> Callable[[bytes], T]:
     """A decode function bound to one schema (for stream value deserializers)."""
     conv = _converter(cls)
@@ -649,3 +425,18 @@ def decoder(cls: type[T]) -> Callable[[bytes], T]:
         return result
 
     return _decode
+
+
+__all__ = [  # the codec's whole surface; encoding and builders live in their own modules
+    "EXTRA_FIELD",
+    "TAG_KEY",
+    "DecodeError",
+    "constructor",
+    "decode",
+    "decoder",
+    "encode",
+    "encode_pretty",
+    "from_primitive",
+    "replacer",
+    "to_primitive",
+]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from schemas.codec import constructor
+from schemas.builders import constructor
 from schemas.events import SYSTEM, Actor, EventPayload, TicketEvent
 from tickets import numbers
 

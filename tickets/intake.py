@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from schemas.codec import constructor
+from schemas.builders import constructor
 from schemas.directory import CustomerRecord
 from schemas.events import Actor, TicketEvent
 from schemas.message import InboundMessage

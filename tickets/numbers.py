@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from schemas.codec import constructor
+from schemas.builders import constructor
 
 _SEP = "\x1f"
 # Bounded memo of pure functions the intake calls for every message: the same few prefixes,

@@ -26,7 +26,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from schemas.codec import constructor, from_primitive
+from schemas.builders import constructor
+from schemas.codec import from_primitive
 from schemas.commands import AgentAction
 from schemas.directory import CustomerRecord
 from schemas.events import TicketEvent

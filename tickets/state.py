@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from schemas.builders import constructor, replacer
 from schemas.classify_events import Classified
-from schemas.codec import constructor, replacer
 from schemas.events import TicketEvent
 from schemas.notification import AckSent
 from schemas.route_events import (

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
-from schemas.codec import constructor
+from schemas.builders import constructor
 from schemas.message import Bounce, InboundMessage
 from schemas.ticket import Ticket
 from tickets import numbers, reply_token

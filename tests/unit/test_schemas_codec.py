@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas import codec
+from schemas import builders, codec
 from schemas.base import Extra, extra_field
 from schemas.codec import DecodeError, decode, encode
 from schemas.deadletter import DeadLetter
@@ -244,7 +244,7 @@ def test_builders_without_a_draft_fall_back_to_the_slot_setters() -> None:
         b: int = 0
         extra: Extra = extra_field()  # noqa: RUF009 - as schemas.base records do
 
-    assert codec._draft(Derived) is None
+    assert builders.draft_of(Derived) is None
     built = codec.constructor(Derived)(a="x", b=2)
     assert type(built) is Derived and built == Derived(a="x", b=2)
     decoded = codec.from_primitive(Derived, {"a": "y", "b": 3, "c": True})
