@@ -45,7 +45,9 @@ from runtime.errors import HelplineError
 from runtime.kafka_io import BatchSender, group_id, make_producer, start_client
 from runtime.metrics import StageMetrics
 from runtime.settings import RunnerSettings
-from schemas.codec import DecodeError, constructor, decoder, encode
+from runtime.tables import TableFeed
+from schemas.builders import constructor
+from schemas.codec import DecodeError, decoder, encode
 from schemas.deadletter import DeadLetter
 from schemas.stage import In, KafkaConnection, Out, Stage
 from schemas.topics import BY_NAME, TopicSpec, dlq_name
@@ -147,6 +149,8 @@ class StageRunner:
         self._header = (INSTANCE_HEADER, f"{stage.name}/{instance_id}".encode())
         self._stage_prefix = f"{stage.name}/".encode()
         self._out_names: dict[str, str] = {}  # topic spec name -> full name, as outputs go
+        self._table_feed = TableFeed(stage, conn, self._tables, self._decoders, self._header,
+                                     self.cfg.table_catchup_timeout_s)
 
     # -- public ---------------------------------------------------------------------------
 
@@ -161,10 +165,10 @@ class StageRunner:
         try:
             if self._tables:
                 self.status.state = "restoring"
-                table_consumer = await self._restore_tables()
+                table_consumer = await self._table_feed.restore()
                 gc.collect()
                 gc.freeze()  # the restored state is long-lived: not re-scanned by every full GC
-                table_task = asyncio.create_task(self._follow_tables(table_consumer, stop))
+                table_task = asyncio.create_task(self._table_feed.follow(table_consumer, stop))
             consumer = AIOKafkaConsumer(
                 **self.conn.options(),
                 group_id=group_id(self.conn, self.stage.name),
@@ -379,81 +383,6 @@ class StageRunner:
         log.warning("dead-lettered", extra={"stage": self.stage.name, "topic": spec.name,
                                             "partition": msg.partition, "offset": msg.offset,
                                             "error": type(exc).__name__})
-
-    # -- tables ---------------------------------------------------------------------------
-
-    async def _restore_tables(self) -> AIOKafkaConsumer:
-        """Read every table topic from the beginning up to its current end, into the stage."""
-        consumer = AIOKafkaConsumer(**self.conn.options(), enable_auto_commit=False,
-                                    isolation_level="read_committed",
-                                    auto_offset_reset="earliest")
-        await start_client(consumer, self.conn)
-        tps: list[TopicPartition] = []
-        for name in self._tables:
-            parts = consumer.partitions_for_topic(name)
-            if not parts:
-                await consumer._client.force_metadata_update()
-                parts = consumer.partitions_for_topic(name)
-            if not parts:
-                raise HelplineError(f"table topic {name} missing: run `helpline topics create`")
-            tps.extend(TopicPartition(name, p) for p in parts)
-        # Both ends asked before assign(): once partitions are assigned the fetcher's long poll
-        # (fetch_max_wait_ms) holds the broker connection, and an offsets request queued behind
-        # it took ~0.5 s of every worker's start-up even with empty tables. An offset gone
-        # meanwhile (retention) resets to the earliest, as configured above.
-        begins = await consumer.beginning_offsets(tps)
-        ends = await consumer.end_offsets(tps)
-        consumer.assign(tps)
-        for tp in tps:
-            consumer.seek(tp, begins[tp])
-        pending = {tp for tp in tps if ends[tp] > 0}
-        deadline = time.monotonic() + self.cfg.table_catchup_timeout_s
-        restored = 0
-        while pending and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=200, max_records=10000)
-            for tp, msgs in batch.items():
-                restored += self._apply_table(tp, msgs, own_too=True)
-            for tp in list(pending):
-                if await consumer.position(tp) >= ends[tp]:
-                    pending.discard(tp)
-        if pending:
-            raise HelplineError(f"tables not restored within {self.cfg.table_catchup_timeout_s}s")
-        log.info("tables restored", extra={"stage": self.stage.name, "records": restored})
-        return consumer
-
-    async def _follow_tables(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
-        """Keep feeding table updates written by others (reference data, other replicas)."""
-        try:
-            while not stop.is_set():
-                batch = await consumer.getmany(timeout_ms=500, max_records=5000)
-                for tp, msgs in batch.items():
-                    self._apply_table(tp, msgs, own_too=False)
-        finally:
-            await consumer.stop()
-
-    def _apply_table(
-        self, tp: TopicPartition, msgs: list[ConsumerRecord[bytes, bytes]], own_too: bool
-    ) -> int:
-        spec = self._tables[tp.topic]
-        decode = self._decoders[tp.topic]
-        n = 0
-        for m in msgs:
-            # Our own writes are already in the stage's memory; replaying them live could
-            # overwrite newer state with older.
-            if not own_too and self._header in (m.headers or ()):
-                continue
-            if m.key is None:
-                continue
-            try:
-                value = decode(m.value) if m.value is not None else None
-            except DecodeError:
-                log.warning("undecodable table record skipped",
-                            extra={"stage": self.stage.name, "topic": spec.name,
-                                   "offset": m.offset})
-                continue
-            self.stage.restore(spec, m.key, value)
-            n += 1
-        return n
 
 
 async def run_stage(
