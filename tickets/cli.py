@@ -31,11 +31,16 @@ def _settings(ctx: StageContext) -> TicketsSettings:
     return settings
 
 
+def _producer(ctx: StageContext, timeout_s: float) -> AIOKafkaProducer:
+    """A producer for commands and directory records: every write acknowledged by all
+    in-sync replicas, idempotent, given up after ``timeout_s``."""
+    return AIOKafkaProducer(**{**ctx.kafka.options(), "acks": "all", "enable_idempotence": True,
+                               "request_timeout_ms": int(timeout_s * 1000)})
+
+
 async def _produce(ctx: StageContext, spec: TopicSpec, records: Sequence[tuple[bytes, Any]],
                    timeout_s: float) -> None:
-    options = {**ctx.kafka.options(), "acks": "all", "enable_idempotence": True,
-               "request_timeout_ms": int(timeout_s * 1000)}
-    producer = AIOKafkaProducer(**options)
+    producer = _producer(ctx, timeout_s)
     await producer.start()
     try:
         futures = [await producer.send(ctx.kafka.topic(spec), encode(v), key=k)
@@ -203,9 +208,7 @@ async def _serve(ctx: StageContext, s: TicketsSettings, host: str, port: int) ->
     view = TicketView(s.view_max_events_per_ticket)
     feed = TicketFeed(ctx.kafka, view)
     await feed.start(s.catchup_timeout_s)
-    producer = AIOKafkaProducer(**{**ctx.kafka.options(), "acks": "all",
-                                   "enable_idempotence": True,
-                                   "request_timeout_ms": int(s.command_timeout_s * 1000)})
+    producer = _producer(ctx, s.command_timeout_s)
     topic = ctx.kafka.topic(TICKET_COMMANDS)
 
     async def submit(cmd: AgentAction) -> None:
