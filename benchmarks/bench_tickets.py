@@ -10,7 +10,11 @@ expected event is on ``ticket.events``. The baseline relays the same records
 producer path, one batch per partition and one batch in flight) is reported beside it, and so
 is the CPU per record of each side (less sensitive to a shared machine's load than the rates).
 
-Prints one JSON object. Usage: python benchmarks/bench_tickets.py [--records N] [--bootstrap H:P]
+Each round runs on fresh topics (relays, then the stage from an empty state); ``--rounds``
+(default 3) alternate, and the figures are medians, every round's ratio listed too.
+
+Prints one JSON object. Usage:
+python benchmarks/bench_tickets.py [--records N] [--rounds N] [--bootstrap H:P]
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -144,7 +149,51 @@ async def tickets_stage(
     return steady_events * n / events, steady_events, n / (end - started)
 
 
-async def main(n: int, bootstrap: str | None) -> dict[str, Any]:
+async def _round(conn: KafkaConnection, msgs: list[InboundMessage], events: int,
+                 warm_up: bool) -> dict[str, float]:
+    """One round on fresh topics: the bare relay, the batched relay, then the stage, each over
+    the same ``len(msgs)`` records; rates and the CPU per record of each."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    n = len(msgs)
+    await create_topics(conn, partitions=PARTITIONS)
+    admin = AIOKafkaAdminClient(bootstrap_servers=conn.bootstrap_servers)
+    await admin.start()
+    relay_out = conn.topic_prefix + "bare.out"
+    batched_out = conn.topic_prefix + "batched.out"
+    await admin.create_topics([NewTopic(relay_out, PARTITIONS, 1),
+                               NewTopic(batched_out, PARTITIONS, 1)])
+    await admin.close()
+    await _fill(conn, msgs)
+    src = conn.topic(MESSAGES)
+    if warm_up:
+        await bare_relay(conn, src, relay_out, min(n, 5000))
+    r: dict[str, float] = {}
+    # CPU per record (process_time, start-up included) beside each rate: on a shared
+    # machine the rates move with the neighbours' load, CPU per record much less.
+    cpu = time.process_time()
+    bare = await bare_relay(conn, src, relay_out, n)
+    r["bare_relay_cpu_us_per_record"] = (time.process_time() - cpu) / n * 1e6
+    cpu = time.process_time()
+    batched = await batched_relay(conn, src, batched_out, n)
+    r["batched_relay_cpu_us_per_record"] = (time.process_time() - cpu) / n * 1e6
+    cpu = time.process_time()
+    per_s, events_per_s, with_startup = await tickets_stage(conn, n, events)
+    r["tickets_cpu_us_per_message"] = (time.process_time() - cpu) / n * 1e6
+    r["bare_relay_per_s"] = bare.steady_per_s
+    r["bare_relay_per_s_with_startup"] = bare.from_start_per_s
+    r["batched_relay_per_s"] = batched.steady_per_s
+    r["batched_relay_per_s_with_startup"] = batched.from_start_per_s
+    r["tickets_messages_per_s"] = per_s
+    r["tickets_messages_per_s_with_startup"] = with_startup
+    r["tickets_events_per_s"] = events_per_s
+    r["tickets_vs_bare"] = per_s / bare.steady_per_s
+    r["tickets_vs_bare_with_startup"] = with_startup / bare.from_start_per_s
+    r["tickets_vs_batched_relay"] = per_s / batched.steady_per_s
+    return r
+
+
+async def main(n: int, rounds: int, bootstrap: str | None) -> dict[str, Any]:
     msgs = [_message(i) for i in range(n)]
     events, stage_us, relay_us = pure_run(msgs)
     out: dict[str, Any] = {
@@ -153,7 +202,9 @@ async def main(n: int, bootstrap: str | None) -> dict[str, Any]:
         "events_per_message": round(events / n, 3),
         "stage_process_cpu_us_per_message": round(stage_us, 1),
         "relay_work_cpu_us_per_record": round(relay_us, 1),
+        "rounds": rounds,
     }
+    results: list[dict[str, float]] = []
     with ExitStack() as stack:
         if bootstrap is None:
             tmp = stack.enter_context(tempfile.TemporaryDirectory())
@@ -163,51 +214,32 @@ async def main(n: int, bootstrap: str | None) -> dict[str, Any]:
             out["broker"] = f"Apache Kafka {LocalKafkaSettings().version} (local, started here)"
         else:
             out["broker"] = "Apache Kafka (given)"
-        conn = KafkaConnection(bootstrap_servers=bootstrap,
-                               topic_prefix=f"bt{uuid.uuid4().hex[:8]}.")
-        await create_topics(conn, partitions=PARTITIONS)
-        from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        relay_out = conn.topic_prefix + "bare.out"
-        batched_out = conn.topic_prefix + "batched.out"
-        await admin.create_topics([NewTopic(relay_out, PARTITIONS, 1),
-                                   NewTopic(batched_out, PARTITIONS, 1)])
-        await admin.close()
-        await _fill(conn, msgs)
-        src = conn.topic(MESSAGES)
-        await bare_relay(conn, src, relay_out, min(n, 5000))  # warm-up
-        # CPU per record (process_time, start-up included) beside each rate: on a shared
-        # machine the rates move with the neighbours' load, CPU per record much less.
-        cpu = time.process_time()
-        bare = await bare_relay(conn, src, relay_out, n)
-        out["bare_relay_cpu_us_per_record"] = round((time.process_time() - cpu) / n * 1e6, 1)
-        cpu = time.process_time()
-        batched = await batched_relay(conn, src, batched_out, n)
-        out["batched_relay_cpu_us_per_record"] = round((time.process_time() - cpu) / n * 1e6, 1)
-        cpu = time.process_time()
-        per_s, events_per_s, with_startup = await tickets_stage(conn, n, events)
-        out["tickets_cpu_us_per_message"] = round((time.process_time() - cpu) / n * 1e6, 1)
-        out["bare_relay_per_s"] = round(bare.steady_per_s)
-        out["bare_relay_per_s_with_startup"] = round(bare.from_start_per_s)
-        out["batched_relay_per_s"] = round(batched.steady_per_s)
-        out["batched_relay_per_s_with_startup"] = round(batched.from_start_per_s)
-        out["tickets_messages_per_s"] = round(per_s)
-        out["tickets_messages_per_s_with_startup"] = round(with_startup)
-        out["tickets_events_per_s"] = round(events_per_s)
-        out["tickets_vs_bare"] = round(per_s / bare.steady_per_s, 3)
-        out["tickets_vs_bare_with_startup"] = round(with_startup / bare.from_start_per_s, 3)
-        out["tickets_vs_batched_relay"] = round(per_s / batched.steady_per_s, 3)
-        out["target_vs_bare"] = 0.5
+        for i in range(rounds):  # each round on fresh topics, relay and stage alternating
+            conn = KafkaConnection(bootstrap_servers=bootstrap,
+                                   topic_prefix=f"bt{uuid.uuid4().hex[:8]}.")
+            results.append(await _round(conn, msgs, events, warm_up=i == 0))
+    # Figures are medians over the rounds; each ratio is the median of the rounds' ratios
+    # (each round's stage against the relay of the same round), every round listed as well.
+    for key in results[0]:
+        values = [r[key] for r in results]
+        digits = 3 if "_vs_" in key else 1 if "cpu" in key else 0
+        median = statistics.median(values)
+        out[key] = round(median, digits) if digits else round(median)
+        if key == "tickets_vs_bare":
+            out["tickets_vs_bare_rounds"] = [round(v, 3) for v in values]
+    out["target_vs_bare"] = 0.5
     return out
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=20000)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="relay/stage rounds, alternating; figures are medians")
     parser.add_argument("--bootstrap", default=None, help="use this broker instead of starting one")
     args = parser.parse_args()
+    if not 1 <= args.rounds <= 9:
+        parser.error("--rounds must be 1..9")
     if not 1 <= args.records <= 200_000:
         parser.error("--records must be 1..200000")
-    print(json.dumps(asyncio.run(main(args.records, args.bootstrap))))
+    print(json.dumps(asyncio.run(main(args.records, args.rounds, args.bootstrap))))
