@@ -11,7 +11,10 @@ producer path, one batch per partition and one batch in flight) is reported besi
 is the CPU per record of each side (less sensitive to a shared machine's load than the rates).
 
 Each round runs on fresh topics (relays, then the stage from an empty state); ``--rounds``
-(default 3) alternate, and the figures are medians, every round's ratio listed too.
+(default 3) alternate, and the figures are medians, every round's ratio listed too. Each
+round ends with a restart: a new worker restores the round's tickets from ``ticket.state``
+(``restart_tickets_per_s``); ``held_bytes_per_ticket`` is the stage's memory per ticket held
+(tickets, threading indexes, customers; traced, without a broker), for sizing a worker.
 
 Prints one JSON object. Usage:
 python benchmarks/bench_tickets.py [--records N] [--rounds N] [--bootstrap H:P]
@@ -149,6 +152,38 @@ async def tickets_stage(
     return steady_events * n / events, steady_events, n / (end - started)
 
 
+async def restore_rate(conn: KafkaConnection) -> dict[str, float]:
+    """A restart: a new worker restores every ticket from ``ticket.state`` (and the customers
+    table) before it takes messages; tickets restored per second, group join included."""
+    stage = _stage()
+    stop = asyncio.Event()
+    stop.set()  # restore, join, and stop at once
+    started = time.monotonic()
+    await StageRunner(stage, conn, RunnerSettings()).run(stop)
+    return {"restart_tickets_restored": len(stage.book),
+            "restart_tickets_per_s": len(stage.book) / (time.monotonic() - started)}
+
+
+def held_bytes_per_ticket(msgs: list[InboundMessage]) -> float:
+    """Memory the stage holds per ticket (tickets, threading indexes, customers), traced."""
+    import gc
+    import tracemalloc
+
+    recs = [In(MESSAGES, m.partition_key, m, partition=i % PARTITIONS)
+            for i, m in enumerate(msgs)]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        stage = _stage()
+        for lo in range(0, len(recs), 2000):
+            stage.process(recs[lo:lo + 2000], T0)
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    return held / len(stage.book)
+
+
 async def _round(conn: KafkaConnection, msgs: list[InboundMessage], events: int,
                  warm_up: bool) -> dict[str, float]:
     """One round on fresh topics: the bare relay, the batched relay, then the stage, each over
@@ -180,6 +215,7 @@ async def _round(conn: KafkaConnection, msgs: list[InboundMessage], events: int,
     cpu = time.process_time()
     per_s, events_per_s, with_startup = await tickets_stage(conn, n, events)
     r["tickets_cpu_us_per_message"] = (time.process_time() - cpu) / n * 1e6
+    r.update(await restore_rate(conn))
     r["bare_relay_per_s"] = bare.steady_per_s
     r["bare_relay_per_s_with_startup"] = bare.from_start_per_s
     r["batched_relay_per_s"] = batched.steady_per_s
@@ -202,6 +238,7 @@ async def main(n: int, rounds: int, bootstrap: str | None) -> dict[str, Any]:
         "events_per_message": round(events / n, 3),
         "stage_process_cpu_us_per_message": round(stage_us, 1),
         "relay_work_cpu_us_per_record": round(relay_us, 1),
+        "held_bytes_per_ticket": round(held_bytes_per_ticket(msgs[:15000])),
         "rounds": rounds,
     }
     results: list[dict[str, float]] = []
@@ -222,7 +259,7 @@ async def main(n: int, rounds: int, bootstrap: str | None) -> dict[str, Any]:
     # (each round's stage against the relay of the same round), every round listed as well.
     for key in results[0]:
         values = [r[key] for r in results]
-        digits = 3 if "_vs_" in key else 1 if "cpu" in key else 0
+        digits = 3 if "_vs_" in key else 1 if "cpu" in key else 0  # (restored: exact)
         median = statistics.median(values)
         out[key] = round(median, digits) if digits else round(median)
         if key == "tickets_vs_bare":
