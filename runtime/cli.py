@@ -50,14 +50,17 @@ def get_ctx(bootstrap: str | None = None, *, broker: bool = True) -> StageContex
     """The validated context. ``broker=False``: for commands that only need settings (the
     broker address is then the configured one, possibly empty, and nothing is resolved)."""
     from runtime.kafka import resolve_bootstrap
+    from runtime.topic_io import KafkaTopicIO
 
     s = get_settings()
     if broker:
         bootstrap = bootstrap or resolve_bootstrap(s)
+    kafka = s.connection(bootstrap)  # None/"": the configured address
     return StageContext(
-        kafka=s.connection(bootstrap),  # None/"": the configured address
+        kafka=kafka,
         sections=s,
         signing_key=s.signing_key,
+        topics=KafkaTopicIO(kafka),  # no connection until used
     )
 
 

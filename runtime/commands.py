@@ -158,8 +158,7 @@ def register(
         s = get_settings()
         logs.configure(s.observability.log_level, s.observability.log_format)
         ctx = get_ctx()
-        ctx = StageContext(kafka=ctx.kafka, sections=ctx.sections,
-                           signing_key=ctx.signing_key, instance_id=instance_id)
+        ctx = dataclasses.replace(ctx, instance_id=instance_id)
         asyncio.run(_run_worker(name, s, ctx))
 
     @app.command("replay")

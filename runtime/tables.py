@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-
 from runtime.errors import HelplineError
-from runtime.kafka_io import start_client
-from schemas.codec import DecodeError
-from schemas.stage import KafkaConnection, Stage
+from runtime.topic_io import KafkaTopicReader
+from schemas.stage import KafkaConnection, Stage, TopicRecord
 from schemas.topics import TopicSpec
 
 log = logging.getLogger("helpline.runner")
+
+RESTORE_MAX_RECORDS = 10_000  # records a poll hands over at most
+FOLLOW_POLL_S = 0.5  # a poll for updates once restored
 
 
 class TableFeed:
@@ -30,75 +29,51 @@ class TableFeed:
         self._header = own_header
         self.catchup_timeout_s = catchup_timeout_s
 
-    async def restore(self) -> AIOKafkaConsumer:
+    async def restore(self) -> KafkaTopicReader:
         """Read every table topic from the beginning up to its current end, into the stage."""
-        consumer = AIOKafkaConsumer(**self.conn.options(), enable_auto_commit=False,
-                                    isolation_level="read_committed",
-                                    auto_offset_reset="earliest")
-        await start_client(consumer, self.conn)
-        tps: list[TopicPartition] = []
-        for name in self._tables:
-            parts = consumer.partitions_for_topic(name)
-            if not parts:
-                await consumer._client.force_metadata_update()
-                parts = consumer.partitions_for_topic(name)
-            if not parts:
-                raise HelplineError(f"table topic {name} missing: run `helpline topics create`")
-            tps.extend(TopicPartition(name, p) for p in parts)
-        # Both ends asked before assign(): once partitions are assigned the fetcher's long poll
-        # (fetch_max_wait_ms) holds the broker connection, and an offsets request queued behind
-        # it took ~0.5 s of every worker's start-up even with empty tables. An offset gone
-        # meanwhile (retention) resets to the earliest, as configured above.
-        begins = await consumer.beginning_offsets(tps)
-        ends = await consumer.end_offsets(tps)
-        consumer.assign(tps)
-        for tp in tps:
-            consumer.seek(tp, begins[tp])
-        pending = {tp for tp in tps if ends[tp] > 0}
-        deadline = time.monotonic() + self.catchup_timeout_s
-        restored = 0
-        while pending and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=200, max_records=10000)
-            for tp, msgs in batch.items():
-                restored += self._apply(tp, msgs, own_too=True)
-            for tp in list(pending):
-                if await consumer.position(tp) >= ends[tp]:
-                    pending.discard(tp)
-        if pending:
-            raise HelplineError(f"tables not restored within {self.catchup_timeout_s}s")
+        reader = await KafkaTopicReader(
+            self.conn, list(self._tables.values()), self.catchup_timeout_s,
+            wait_for_topics=False, max_records=RESTORE_MAX_RECORDS, decoders=self._decoders,
+        ).open()
+        try:
+            if reader.missing:
+                raise HelplineError(f"table topic {self.conn.topic(reader.missing[0])} missing: "
+                                    "run `helpline topics create`")
+            restored = 0
+            try:
+                async for records in reader.catch_up():
+                    restored += self._apply(records, own_too=True)
+            except TimeoutError:
+                raise HelplineError(
+                    f"tables not restored within {self.catchup_timeout_s}s") from None
+        except BaseException:
+            await reader.close()
+            raise
         log.info("tables restored", extra={"stage": self.stage.name, "records": restored})
-        return consumer
+        return reader
 
-    async def follow(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+    async def follow(self, reader: KafkaTopicReader, stop: asyncio.Event) -> None:
         """Keep feeding table updates written by others (reference data, other replicas)."""
         try:
             while not stop.is_set():
-                batch = await consumer.getmany(timeout_ms=500, max_records=5000)
-                for tp, msgs in batch.items():
-                    self._apply(tp, msgs, own_too=False)
+                self._apply(await reader.poll(FOLLOW_POLL_S), own_too=False)
         finally:
-            await consumer.stop()
+            await reader.close()
 
-    def _apply(
-        self, tp: TopicPartition, msgs: list[ConsumerRecord[bytes, bytes]], own_too: bool
-    ) -> int:
-        spec = self._tables[tp.topic]
-        decode = self._decoders[tp.topic]
+    def _apply(self, records: list[TopicRecord], own_too: bool) -> int:
         n = 0
-        for m in msgs:
+        for r in records:
             # Our own writes are already in the stage's memory; replaying them live could
             # overwrite newer state with older.
-            if not own_too and self._header in (m.headers or ()):
+            if not own_too and self._header in r.headers:
                 continue
-            if m.key is None:
+            if r.key is None:
                 continue
-            try:
-                value = decode(m.value) if m.value is not None else None
-            except DecodeError:
+            if r.error is not None:
                 log.warning("undecodable table record skipped",
-                            extra={"stage": self.stage.name, "topic": spec.name,
-                                   "offset": m.offset})
+                            extra={"stage": self.stage.name, "topic": r.topic.name,
+                                   "offset": r.offset})
                 continue
-            self.stage.restore(spec, m.key, value)
+            self.stage.restore(r.topic, r.key, r.value)
             n += 1
         return n

@@ -31,7 +31,8 @@ Time: ``now`` is a parameter, never read from a clock inside a stage. Stages wit
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -116,6 +117,92 @@ NO_METER: Meter = NoMeter()
 
 
 @dataclass(frozen=True, slots=True)
+class TopicRecord:
+    """One record read back from a topic, its value decoded with the topic's schema.
+
+    ``value`` is None for a tombstone and for a record that did not decode; then ``error``
+    says why (failure is data: a view skips it, a table logs it, a test fails on it)."""
+
+    topic: TopicSpec
+    key: bytes | None
+    value: Any
+    raw: bytes | None
+    partition: int
+    offset: int
+    headers: Sequence[tuple[str, bytes]] = ()  # as the client gave them (not copied)
+    error: str | None = None
+
+
+class TopicReader(Protocol):
+    """Topics read from their beginning without a consumer group (nothing is committed):
+    first up to the end offsets seen when the reader was opened, then on for what comes."""
+
+    def catch_up(self) -> AsyncIterator[list[TopicRecord]]:
+        """Batches up to the end offsets seen at opening (a batch may reach past them);
+        raises TimeoutError when the end is not reached within the reader's timeout."""
+        ...
+
+    async def poll(self, timeout_s: float) -> list[TopicRecord]:
+        """What arrived since (waits up to ``timeout_s`` for something)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class TopicIO(Protocol):
+    """A port to the broker for package code outside a stage (CLI commands, query views),
+    which may not import ``runtime``: ``runtime.topic_io.KafkaTopicIO`` implements it, and
+    the runtime offers it on :class:`StageContext`."""
+
+    async def read_to_end(self, spec: TopicSpec, timeout_s: float) -> list[TopicRecord]:
+        """Every record of ``spec`` from its beginning up to its end now (a topic that does
+        not exist reads as empty); raises TimeoutError when that takes over ``timeout_s``."""
+        ...
+
+    async def open_reader(self, specs: Sequence[TopicSpec], timeout_s: float) -> TopicReader:
+        """A reader of ``specs``, positioned at their beginning; topics not there yet are
+        waited for until ``timeout_s`` (which also bounds ``catch_up``). Close it."""
+        ...
+
+    async def publish(self, spec: TopicSpec, records: Sequence[tuple[bytes, Any]],
+                      timeout_s: float) -> None:
+        """Write ``records`` (key, value) with a :meth:`publisher` of its own; returns once
+        all are acknowledged, else raises the first failure (``retriable`` says if trying
+        again may help)."""
+        ...
+
+    def publisher(self, timeout_s: float) -> AbstractAsyncContextManager[Publisher]:
+        """A started :class:`Publisher` (acks=all, idempotent; every write given up after
+        ``timeout_s``), stopped on leaving."""
+        ...
+
+
+class NoTopicIO:
+    """The default :class:`TopicIO` of a context built without broker access (unit tests of
+    stage factories): every call says so."""
+
+    def _refuse(self) -> LookupError:
+        return LookupError("this StageContext has no topic access (runtime.cli.get_ctx gives "
+                           "one with runtime.topic_io.KafkaTopicIO)")
+
+    async def read_to_end(self, spec: TopicSpec, timeout_s: float) -> list[TopicRecord]:
+        raise self._refuse()
+
+    async def open_reader(self, specs: Sequence[TopicSpec], timeout_s: float) -> TopicReader:
+        raise self._refuse()
+
+    async def publish(self, spec: TopicSpec, records: Sequence[tuple[bytes, Any]],
+                      timeout_s: float) -> None:
+        raise self._refuse()
+
+    def publisher(self, timeout_s: float) -> AbstractAsyncContextManager[Publisher]:
+        raise self._refuse()
+
+
+NO_TOPIC_IO: TopicIO = NoTopicIO()
+
+
+@dataclass(frozen=True, slots=True)
 class KafkaConnection:
     """How to reach the broker, as validated settings (aiokafka keyword arguments)."""
 
@@ -132,15 +219,16 @@ class KafkaConnection:
 
 @dataclass(frozen=True, slots=True)
 class StageContext:
-    """What the runtime hands a stage factory or a connector service: its validated settings
-    section, the broker connection, the signing key and a metrics port. Packages never read
-    the environment."""
+    """What the runtime hands a stage factory, a connector service or a package's CLI: its
+    validated settings section, the broker connection, the signing key, a metrics port and a
+    topic port (for reads and writes outside a stage). Packages never read the environment."""
 
     kafka: KafkaConnection
     sections: Any  # runtime.settings.Settings; packages read their own section from it
     signing_key: bytes
     instance_id: str = "0"
     meter: Meter = NO_METER  # the worker's metrics (runtime.metrics.PromMeter when exported)
+    topics: TopicIO = NO_TOPIC_IO  # runtime.topic_io.KafkaTopicIO on ``kafka``
 
     def section(self, name: str) -> Any:
         return getattr(self.sections, name)

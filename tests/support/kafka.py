@@ -9,8 +9,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from runtime import topic_io
 from runtime.kafka_io import KafkaPublisher
-from schemas.codec import decode
+from schemas.codec import DecodeError, decode
 from schemas.stage import KafkaConnection
 from schemas.topics import TopicSpec
 
@@ -104,39 +105,14 @@ async def read_to_end(
     conn: KafkaConnection, spec: TopicSpec, timeout_s: float = 30.0
 ) -> list[Consumed]:
     """Every record of ``spec`` up to the end offsets seen when called, decoded (``value`` is
-    None for a tombstone). Raises TimeoutError if the end is not reached in time."""
-    consumer = AIOKafkaConsumer(**conn.options(), enable_auto_commit=False,
-                                isolation_level="read_committed")
-    await consumer.start()
-    try:
-        name = conn.topic(spec)
-        deadline = time.monotonic() + timeout_s
-        parts = consumer.partitions_for_topic(name)
-        while not parts and time.monotonic() < deadline:
-            await consumer._client.force_metadata_update()
-            parts = consumer.partitions_for_topic(name)
-        tps = [TopicPartition(name, p) for p in sorted(parts or ())]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        out: list[Consumed] = []
-        pending = {tp for tp in tps if ends[tp] > 0}
-        while pending and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=200)
-            for tp, msgs in batch.items():
-                for m in msgs:
-                    if m.offset < ends[tp]:
-                        value = decode(spec.value_type, m.value) if m.value is not None else None
-                        out.append(Consumed(m.key, value, m.value, tp.partition, m.offset,
-                                            tuple(m.headers or ())))
-            for tp in list(pending):
-                if await _position(consumer, tp) >= ends[tp]:
-                    pending.discard(tp)
-        if pending:
-            raise TimeoutError(f"{name} not read to its end in {timeout_s}s")
-        return out
-    finally:
-        await consumer.stop()
+    None for a tombstone; a record that does not decode raises). Raises TimeoutError if the
+    end is not reached in time. The runtime's own reader, waiting for the topic to appear."""
+    out: list[Consumed] = []
+    for r in await topic_io.read_to_end(conn, spec, timeout_s, wait_for_topics=True):
+        if r.error is not None:
+            raise DecodeError(f"{spec.name} offset {r.offset}: {r.error}")
+        out.append(Consumed(r.key, r.value, r.raw, r.partition, r.offset, tuple(r.headers)))
+    return out
 
 
 async def values_to_end(
