@@ -6,20 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
 import typer
-from aiokafka import AIOKafkaProducer
 
-from schemas.codec import encode
 from schemas.commands import ActionKind, AgentAction
 from schemas.stage import StageContext
 from schemas.ticket_events import Priority, Status
-from schemas.topics import CUSTOMERS, TICKET_COMMANDS, TopicSpec
+from schemas.topics import CUSTOMERS, TICKET_COMMANDS
 from tickets.settings import TicketsSettings
 
 TicketArg = Annotated[str, typer.Argument(help="ticket id or number (HL-2026-000123)")]
@@ -29,25 +27,6 @@ AgentOpt = Annotated[str, typer.Option("--agent", "-a", help="who acts")]
 def _settings(ctx: StageContext) -> TicketsSettings:
     settings: TicketsSettings = ctx.section("tickets")
     return settings
-
-
-def _producer(ctx: StageContext, timeout_s: float) -> AIOKafkaProducer:
-    """A producer for commands and directory records: every write acknowledged by all
-    in-sync replicas, idempotent, given up after ``timeout_s``."""
-    return AIOKafkaProducer(**{**ctx.kafka.options(), "acks": "all", "enable_idempotence": True,
-                               "request_timeout_ms": int(timeout_s * 1000)})
-
-
-async def _produce(ctx: StageContext, spec: TopicSpec, records: Sequence[tuple[bytes, Any]],
-                   timeout_s: float) -> None:
-    producer = _producer(ctx, timeout_s)
-    await producer.start()
-    try:
-        futures = [await producer.send(ctx.kafka.topic(spec), encode(v), key=k)
-                   for k, v in records]
-        await asyncio.wait_for(asyncio.gather(*futures), timeout_s)
-    finally:
-        await producer.stop()
 
 
 def _echo_json(data: Any) -> None:
@@ -63,8 +42,8 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
         ctx = get_ctx()
         cmd = AgentAction(command_id=f"cli-{uuid.uuid4().hex}", ticket_id=ref.strip(),
                           action=action, agent_id=agent, at=datetime.now(UTC), **fields)
-        asyncio.run(_produce(ctx, TICKET_COMMANDS, [(cmd.ticket_id.encode(), cmd)],
-                             _settings(ctx).command_timeout_s))
+        asyncio.run(ctx.topics.publish(TICKET_COMMANDS, [(cmd.ticket_id.encode(), cmd)],
+                                       _settings(ctx).command_timeout_s))
         typer.echo(f"{action} queued for {ref} (command {cmd.command_id})")
 
     def view_now() -> Any:
@@ -72,7 +51,8 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
 
         ctx = get_ctx()
         s = _settings(ctx)
-        return asyncio.run(load_view(ctx.kafka, s.catchup_timeout_s, s.view_max_events_per_ticket))
+        return asyncio.run(load_view(ctx.topics, s.catchup_timeout_s,
+                                     s.view_max_events_per_ticket))
 
     @tickets.command("list")
     def list_(
@@ -184,8 +164,8 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
         except DirectoryFileError as exc:
             raise typer.BadParameter(str(exc)) from None
         ctx = get_ctx()
-        asyncio.run(_produce(ctx, CUSTOMERS, [(r.customer_id.encode(), r) for r in records],
-                             _settings(ctx).command_timeout_s))
+        asyncio.run(ctx.topics.publish(CUSTOMERS, [(r.customer_id.encode(), r) for r in records],
+                                       _settings(ctx).command_timeout_s))
         typer.echo(f"{len(records)} customers published")
 
     app.add_typer(tickets, name="tickets")
@@ -206,25 +186,23 @@ async def _serve(ctx: StageContext, s: TicketsSettings, host: str, port: int) ->
     from tickets.view import TicketView
 
     view = TicketView(s.view_max_events_per_ticket)
-    feed = TicketFeed(ctx.kafka, view)
-    await feed.start(s.catchup_timeout_s)
-    producer = _producer(ctx, s.command_timeout_s)
-    topic = ctx.kafka.topic(TICKET_COMMANDS)
-
-    async def submit(cmd: AgentAction) -> None:
-        sent = await producer.send(topic, encode(cmd), key=cmd.ticket_id.encode())
-        await asyncio.wait_for(sent, s.command_timeout_s)
-
+    feed = TicketFeed(ctx.topics, view)
     stop = asyncio.Event()
-    follower = asyncio.create_task(feed.follow(stop))
+    follower: asyncio.Task[None] | None = None
     token = s.api_token.get_secret_value() if s.api_token else None
-    server = uvicorn.Server(uvicorn.Config(build_app(view, submit=submit, token=token),
-                                           host=host, port=port, log_level="warning"))
     try:
-        await producer.start()
-        await server.serve()
+        await feed.start(s.catchup_timeout_s)
+        follower = asyncio.create_task(feed.follow(stop))
+        async with ctx.topics.publisher(s.command_timeout_s) as publisher:
+
+            async def submit(cmd: AgentAction) -> None:
+                await publisher.publish(TICKET_COMMANDS, cmd.ticket_id.encode(), cmd)
+
+            server = uvicorn.Server(uvicorn.Config(build_app(view, submit=submit, token=token),
+                                                   host=host, port=port, log_level="warning"))
+            await server.serve()
     finally:
         stop.set()
-        await asyncio.gather(follower, return_exceptions=True)
+        if follower is not None:
+            await asyncio.gather(follower, return_exceptions=True)
         await feed.stop()
-        await producer.stop()

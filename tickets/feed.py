@@ -2,97 +2,68 @@
 
 Reads ``ticket.state`` and ``ticket.events`` from the beginning without a consumer group (a
 view never commits anything), first up to the end offsets seen at start (``catch_up``), then
-live (``follow``).
+live (``follow``), through the runtime's :class:`~schemas.stage.TopicIO` port.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
-from schemas.codec import DecodeError, decoder
-from schemas.events import TicketEvent
-from schemas.stage import KafkaConnection
-from schemas.ticket import Ticket
+from schemas.stage import TopicIO, TopicReader, TopicRecord
 from schemas.topics import TICKET_EVENTS, TICKET_STATE
 from tickets.view import TicketView
 
+FOLLOW_POLL_S = 0.5  # a poll for new records once caught up
+
 
 class TicketFeed:
-    def __init__(self, conn: KafkaConnection, view: TicketView) -> None:
-        self.conn = conn
+    def __init__(self, topics: TopicIO, view: TicketView) -> None:
+        self.topics = topics
         self.view = view
-        self._state_topic = conn.topic(TICKET_STATE)
-        self._events_topic = conn.topic(TICKET_EVENTS)
-        self._ticket = decoder(Ticket)
-        self._event = decoder(TicketEvent)
         self.skipped = 0  # undecodable records (they stay in the log)
-        self._consumer: AIOKafkaConsumer | None = None
+        self._reader: TopicReader | None = None
 
     async def start(self, timeout_s: float) -> None:
-        consumer = AIOKafkaConsumer(**self.conn.options(), enable_auto_commit=False,
-                                    isolation_level="read_committed",
-                                    auto_offset_reset="earliest")
-        await consumer.start()
-        self._consumer = consumer
-        tps: list[TopicPartition] = []
-        deadline = time.monotonic() + timeout_s
-        for name in (self._state_topic, self._events_topic):
-            parts = consumer.partitions_for_topic(name)
-            while not parts and time.monotonic() < deadline:
-                await consumer._client.force_metadata_update()
-                parts = consumer.partitions_for_topic(name)
-                if not parts:
-                    await asyncio.sleep(0.2)
-            tps.extend(TopicPartition(name, p) for p in sorted(parts or ()))
-        # Both ends asked before assign(): afterwards an offsets request waits behind the
-        # fetcher's long poll (~0.5 s per query). Gone offsets reset to the earliest.
-        begins = await consumer.beginning_offsets(tps)
-        ends = await consumer.end_offsets(tps)
-        consumer.assign(tps)
-        for tp in tps:
-            consumer.seek(tp, begins[tp])
-        pending = {tp for tp in tps if ends[tp] > 0}
-        while pending and time.monotonic() < deadline:
-            await self._poll(200)
-            for tp in list(pending):
-                if await consumer.position(tp) >= ends[tp]:
-                    pending.discard(tp)
-        if pending:
-            raise TimeoutError(f"ticket topics not read to their end within {timeout_s}s")
+        """Open the topics (waiting for them up to ``timeout_s``) and read them to the end
+        offsets seen now; raises TimeoutError when that takes longer than ``timeout_s``."""
+        self._reader = await self.topics.open_reader((TICKET_STATE, TICKET_EVENTS), timeout_s)
+        async for records in self._reader.catch_up():
+            self._apply(records)
 
     async def follow(self, stop: asyncio.Event) -> None:
+        assert self._reader is not None
         while not stop.is_set():
-            await self._poll(500)
+            self._apply(await self._reader.poll(FOLLOW_POLL_S))
 
     async def stop(self) -> None:
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
+        if self._reader is not None:
+            await self._reader.close()
+            self._reader = None
 
-    async def _poll(self, timeout_ms: int) -> None:
-        assert self._consumer is not None
-        batch = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=5000)
-        for tp, msgs in batch.items():
-            state = tp.topic == self._state_topic
-            for m in msgs:
-                try:
-                    if state:
-                        if m.key is not None:
-                            value = self._ticket(m.value) if m.value is not None else None
-                            self.view.apply_state(m.key.decode(), value)
-                    elif m.value is not None:
-                        self.view.apply_event(self._event(m.value))
-                except (DecodeError, UnicodeDecodeError):
+    def _apply(self, records: list[TopicRecord]) -> None:
+        for r in records:
+            if r.topic.name == TICKET_STATE.name:
+                if r.key is None:
+                    continue
+                if r.error is not None:
                     self.skipped += 1
+                    continue
+                try:
+                    key = r.key.decode()
+                except UnicodeDecodeError:
+                    self.skipped += 1
+                    continue
+                self.view.apply_state(key, r.value)
+            elif r.error is not None:
+                self.skipped += 1
+            elif r.value is not None:
+                self.view.apply_event(r.value)
 
 
-async def load_view(conn: KafkaConnection, timeout_s: float, max_events: int) -> TicketView:
+async def load_view(topics: TopicIO, timeout_s: float, max_events: int) -> TicketView:
     """A view read up to the current end of both topics (for one-shot CLI queries)."""
     view = TicketView(max_events)
-    feed = TicketFeed(conn, view)
+    feed = TicketFeed(topics, view)
     try:
         await feed.start(timeout_s)
     finally:

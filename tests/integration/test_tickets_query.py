@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 
 from runtime.runner import StageRunner
 from runtime.settings import RunnerSettings
+from runtime.topic_io import KafkaTopicIO
 from schemas.stage import KafkaConnection
 from schemas.topics import MESSAGES, NOTIFY_OUTBOX, TICKET_EVENTS
 from tests.support.kafka import produce, read_to_end
@@ -89,7 +90,7 @@ def test_directory_cli_reply_list_show_and_api(kafka_conn: KafkaConnection) -> N
 
     async def api_view() -> TicketView:
         view = TicketView()
-        feed = TicketFeed(kafka_conn, view)
+        feed = TicketFeed(KafkaTopicIO(kafka_conn), view)
         try:
             await feed.start(30)
         finally:
