@@ -15,7 +15,7 @@ import typer
 
 from route.reports import escalation_report, live_queue
 from route.settings import RouteSettings, read_routing_file
-from route.topic_io import latest, produce, read_to_end
+from route.topic_io import latest
 from schemas.directory import Agent, Presence
 from schemas.events import TicketEvent
 from schemas.route_events import RouteTicketState
@@ -31,7 +31,7 @@ def _timeout(ctx: StageContext) -> float:
 
 
 def _directory(ctx: StageContext) -> dict[str, Agent]:
-    records = asyncio.run(read_to_end(ctx.kafka, AGENTS, _timeout(ctx)))
+    records = asyncio.run(ctx.topics.read_to_end(AGENTS, _timeout(ctx)))
     return {k.decode(): v for k, v in latest(records).items() if not v.deleted}
 
 
@@ -55,7 +55,7 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
             typer.echo(f"no [[agents]] in {file}", err=True)
             raise typer.Exit(2)
         ctx = get_ctx()
-        asyncio.run(produce(ctx.kafka, AGENTS, records, _timeout(ctx)))
+        asyncio.run(ctx.topics.publish(AGENTS, records, _timeout(ctx)))
         typer.echo(f"{len(records)} agents published")
 
     @agents.command("set-presence")
@@ -72,7 +72,7 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
             typer.echo(f"unknown agent {agent_id!r}: load it first", err=True)
             raise typer.Exit(1)
         updated = dataclasses.replace(current, presence=state, updated_at=datetime.now(UTC))
-        asyncio.run(produce(ctx.kafka, AGENTS, [(agent_id.encode(), updated)], _timeout(ctx)))
+        asyncio.run(ctx.topics.publish(AGENTS, [(agent_id.encode(), updated)], _timeout(ctx)))
         typer.echo(f"{agent_id}: {state}")
 
     @agents.command("list")
@@ -94,7 +94,7 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
     ) -> None:
         """Unassigned tickets waiting per team, earliest SLA due first."""
         ctx = get_ctx()
-        states = latest(asyncio.run(read_to_end(ctx.kafka, ROUTE_STATE, _timeout(ctx))))
+        states = latest(asyncio.run(ctx.topics.read_to_end(ROUTE_STATE, _timeout(ctx))))
         view = live_queue(s for s in states.values() if isinstance(s, RouteTicketState))
         rows = [
             {"team": e.team, "ticket": e.number, "priority": e.priority, "tier": e.tier,
@@ -108,8 +108,9 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
     def escalations_report(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         """Escalations from the event log, by tag, category, trigger and tier move."""
         ctx = get_ctx()
-        records = asyncio.run(read_to_end(ctx.kafka, TICKET_EVENTS, _timeout(ctx)))
-        report = escalation_report(v for _, v in records if isinstance(v, TicketEvent)).as_dict()
+        records = asyncio.run(ctx.topics.read_to_end(TICKET_EVENTS, _timeout(ctx)))
+        report = escalation_report(r.value for r in records
+                                   if isinstance(r.value, TicketEvent)).as_dict()
         if as_json:
             typer.echo(json.dumps(report, indent=2))
             return

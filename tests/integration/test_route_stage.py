@@ -17,7 +17,6 @@ import pytest
 from route.config import RoutingConfig
 from route.settings import DEFAULT_SLA_POLICIES
 from route.stage import RouteStage
-from route.topic_io import read_to_end
 from runtime.runner import StageRunner
 from runtime.settings import RunnerSettings
 from schemas.events import Actor
@@ -25,7 +24,7 @@ from schemas.route_events import Assigned, Queued, SlaBreached
 from schemas.stage import KafkaConnection
 from schemas.ticket_events import StatusChanged
 from schemas.topics import AGENTS, ROUTE_STATE, TICKET_EVENTS
-from tests.support.kafka import produce
+from tests.support.kafka import produce, read_to_end
 from tests.support.route_builders import agent, classified, created, event
 from tests.support.route_kafka import run_until, start_worker, worker_config
 
@@ -36,7 +35,7 @@ CAPACITY = {"a1": 3, "a2": 5, "a3": 4}
 
 
 async def _events(conn: KafkaConnection) -> list[object]:
-    return [v for _, v in await read_to_end(conn, TICKET_EVENTS, timeout_s=30)]
+    return [c.value for c in await read_to_end(conn, TICKET_EVENTS, timeout_s=30)]
 
 
 def test_burst_is_spread_within_capacity_and_the_queue_drains(kafka_conn) -> None:  # type: ignore[no-untyped-def]
@@ -71,7 +70,7 @@ def test_burst_is_spread_within_capacity_and_the_queue_drains(kafka_conn) -> Non
         assert len({e.ticket_id for e in assigned}) == sum(CAPACITY.values())  # type: ignore[attr-defined]
         assert len(queued) == N_TICKETS - sum(CAPACITY.values())
         states = await read_to_end(conn, ROUTE_STATE, timeout_s=30)
-        assert len({key for key, _ in states}) == N_TICKETS
+        assert len({c.key for c in states}) == N_TICKETS
 
         # a1 solves its tickets: the earliest-due queued tickets are assigned to a1
         mine = sorted(e.ticket_id for e in assigned if e.payload.agent_id == "a1")  # type: ignore[attr-defined]
