@@ -70,7 +70,7 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
         record = RulesetRecord(name=chosen, version=content_version(source), source=source,
                                pushed_at=datetime.now(UTC))
         try:
-            asyncio.run(publish_ruleset(ctx.kafka, record))
+            asyncio.run(publish_ruleset(ctx.topics, record))
         except PublishError as exc:
             typer.echo(f"helpline: rules not pushed: {exc}", err=True)
             raise SystemExit(1) from None

@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
-
-from schemas.codec import encode
 from schemas.directory import RulesetRecord
-from schemas.stage import KafkaConnection
+from schemas.stage import TopicIO
 from schemas.topics import RULES
+
+# How long the broker has to acknowledge a push (aiokafka's request timeout, which bounded the
+# push before it went through the TopicIO port).
+PUBLISH_TIMEOUT_S = 40.0
 
 
 class PublishError(Exception):
     """The broker could not be reached or did not acknowledge the ruleset."""
 
 
-async def publish_ruleset(conn: KafkaConnection, record: RulesetRecord) -> None:
+async def publish_ruleset(topics: TopicIO, record: RulesetRecord,
+                          timeout_s: float = PUBLISH_TIMEOUT_S) -> None:
     """Write ``record`` keyed by its name; returns once the broker acknowledged it."""
-    producer = AIOKafkaProducer(**conn.options(), acks="all", enable_idempotence=True)
     try:
-        await producer.start()
-        await producer.send_and_wait(conn.topic(RULES), encode(record), key=record.name.encode())
-    except KafkaError as exc:
-        raise PublishError(f"{conn.bootstrap_servers}: {type(exc).__name__}: {exc}") from None
-    finally:
-        await producer.stop()
+        await topics.publish(RULES, [(record.name.encode(), record)], timeout_s)
+    except Exception as exc:  # the port's errors are the runtime's, which we may not import
+        if not hasattr(exc, "retriable"):
+            raise
+        raise PublishError(str(exc)) from None

@@ -21,6 +21,7 @@ from classify.settings import ClassifySettings
 from classify.stage import ClassifyStage
 from runtime.runner import StageRunner
 from runtime.settings import RunnerSettings
+from runtime.topic_io import KafkaTopicIO
 from schemas.classify_events import Classified
 from schemas.directory import CustomerRecord, RulesetRecord
 from schemas.stage import KafkaConnection
@@ -87,9 +88,9 @@ def test_rules_pushed_with_the_cli_classify_tickets_on_the_broker(
             # hot reload: a new version replaces it, a broken one is refused by the stage too
             new = RulesetRecord(name="default", version="v2", pushed_at=datetime.now(UTC),
                                 source='[[rule]]\nid = "all"\nthen = { team = "Everyone" }\n')
-            await publish_ruleset(kafka_conn, new)
+            await publish_ruleset(KafkaTopicIO(kafka_conn), new)
             await _until(lambda: stage.ruleset.version != c.ruleset_version, task, 30)
-            await publish_ruleset(kafka_conn, RulesetRecord(
+            await publish_ruleset(KafkaTopicIO(kafka_conn), RulesetRecord(
                 name="default", version="v3", pushed_at=datetime.now(UTC), source=bad.read_text()))
             await _until(lambda: bool(stage.rules_errors), task, 30)
             second = opened("t2", "Question", "Where is my invoice?")
