@@ -9,12 +9,16 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
 
 from schemas.stage import StageContext
+
+if TYPE_CHECKING:
+    from classify.rules import Ruleset
+    from classify.rules_loader import RuleFormat
 
 DataOpt = Annotated[Path, typer.Option("--data", help="CSV file with a header row",
                                        exists=True, dir_okay=False)]
@@ -23,6 +27,10 @@ TextOpt = Annotated[list[str], typer.Option("--text-col", help="text column; rep
 LabelOpt = Annotated[str, typer.Option("--label-col", help="the label column")]
 ModelOpt = Annotated[Path, typer.Option("--model", help="a directory written by `model train` "
                                                         "(joblib weights: trusted paths only)")]
+RulesFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False,
+                                           help="a rules file, TOML or YAML")]
+FormatOpt = Annotated[str | None, typer.Option(
+    "--format", help="toml or yaml (default: yaml for .yaml/.yml files, else toml)")]
 
 
 def _print_json(value: Any) -> None:
@@ -35,47 +43,38 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
     model = typer.Typer(help="The ML classifier: train, evaluate, predict.", no_args_is_help=True)
 
     @rules.command("check")
-    def check(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
+    def check(file: RulesFile, fmt: FormatOpt = None) -> None:
         """Compile a rules file; print every error with its line and column (exit 1 if any)."""
-        from classify.rules_loader import load_rules
-
-        checked = load_rules(file.read_text(encoding="utf-8"))
-        if checked.ruleset is None:
-            for error in checked.errors:
-                typer.echo(f"{file}:{error}", err=True)
-            raise SystemExit(1)  # runtime.cli drops typer.Exit codes (standalone_mode=False)
-        rs = checked.ruleset
+        source, chosen = _read_rules(file, fmt)
+        rs = _compiled(file, source, chosen, "default")
         typer.echo(f"{file}: ok, {len(rs.rules)} rules, mode {rs.mode}, version {rs.version}")
 
     @rules.command("push")
     def push(
-        file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+        file: RulesFile,
         name: Annotated[str | None, typer.Option(
             "--name", help="ruleset name (default: [ruleset] name, else the stage's)")] = None,
+        fmt: FormatOpt = None,
     ) -> None:
         """Check a rules file, then publish it to the rules topic; the classify stage reloads
         it. A file with errors is not published."""
         from classify.publish import PublishError, publish_ruleset
-        from classify.rules_loader import content_version, load_rules
+        from classify.rules_loader import content_version
         from schemas.directory import RulesetRecord
 
-        source = file.read_text(encoding="utf-8")
-        checked = load_rules(source)
-        if checked.ruleset is None:
-            for error in checked.errors:
-                typer.echo(f"{file}:{error}", err=True)
-            raise SystemExit(1)  # runtime.cli drops typer.Exit codes (standalone_mode=False)
+        source, file_format = _read_rules(file, fmt)
+        ruleset = _compiled(file, source, file_format, "")  # "": no name declared in the file
         ctx = get_ctx()
-        chosen = name or _declared_name(source) or ctx.section("classify").ruleset_name
+        chosen = name or ruleset.name or ctx.section("classify").ruleset_name
         record = RulesetRecord(name=chosen, version=content_version(source), source=source,
-                               pushed_at=datetime.now(UTC))
+                               format=file_format, pushed_at=datetime.now(UTC))
         try:
             asyncio.run(publish_ruleset(ctx.topics, record))
         except PublishError as exc:
             typer.echo(f"helpline: rules not pushed: {exc}", err=True)
             raise SystemExit(1) from None
         typer.echo(f"pushed ruleset {chosen!r} version {record.version} "
-                   f"({len(checked.ruleset.rules)} rules)")
+                   f"({len(ruleset.rules)} rules, {file_format})")
 
     @model.command("train")
     def train(data: DataOpt, text_col: TextOpt, label_col: LabelOpt,
@@ -168,9 +167,29 @@ def _reported() -> Iterator[None]:
         raise SystemExit(1) from None
 
 
-def _declared_name(source: str) -> str | None:
-    import tomllib
+def _read_rules(file: Path, fmt: str | None) -> tuple[str, RuleFormat]:
+    """The file's text and format (``--format``, else by its name); exit 1 on a bad one."""
+    from classify.rules_loader import FORMATS, format_of
 
-    header = tomllib.loads(source).get("ruleset", {})
-    name = header.get("name") if isinstance(header, dict) else None
-    return str(name) if name else None
+    chosen = format_of(file) if fmt is None else fmt.lower()
+    if chosen not in FORMATS:
+        typer.echo(f"helpline: --format {fmt}: use {' or '.join(FORMATS)}", err=True)
+        raise SystemExit(1)
+    try:
+        source = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        typer.echo(f"{file}: {exc}", err=True)
+        raise SystemExit(1) from None
+    return source, "yaml" if chosen == "yaml" else "toml"
+
+
+def _compiled(file: Path, source: str, fmt: RuleFormat, name: str) -> Ruleset:
+    """The compiled ruleset, or every error as ``FILE:line:col: path: reason`` and exit 1."""
+    from classify.rules_loader import load_rules
+
+    checked = load_rules(source, name, fmt)
+    if checked.ruleset is None:
+        for error in checked.errors:
+            typer.echo(f"{file}:{error}", err=True)
+        raise SystemExit(1)  # runtime.cli drops typer.Exit codes (standalone_mode=False)
+    return checked.ruleset

@@ -1,11 +1,15 @@
-"""Reading a rules file: TOML text in, a compiled :class:`Ruleset` or a list of errors out.
+"""Reading a rules file: TOML or YAML text in, a compiled :class:`Ruleset` or a list of errors out.
 
 Nothing is applied half-way: a file with any error yields no ruleset, so the stage keeps running
-the version it had. Syntax errors carry the TOML parser's line and column; semantic errors (an
+the version it had. Syntax errors carry the parser's line and column; semantic errors (an
 unknown field, operator or action, a bad regex, a bad priority) name the rule and the key path and,
 where the text can be found, its line and column too.
 
-The file::
+Both formats describe the same document and go through the same checks here: the YAML reader
+(:mod:`classify.rules_yaml`) only turns YAML into the Python values ``tomllib`` gives for the TOML
+form, and finds lines in its own node tree.
+
+The TOML file::
 
     [ruleset]
     mode = "all"                    # or "first"
@@ -29,7 +33,8 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import time
-from typing import Any
+from pathlib import PurePath
+from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from classify.conditions import ALWAYS, ConditionError, compile_condition
@@ -42,6 +47,19 @@ _HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d|24:00")
 _TOP_KEYS = ("ruleset", "business_hours", "rule")
 _RULESET_KEYS = ("name", "mode", "description")
 _RULE_KEYS = ("id", "name", "description", "enabled", "when", "then")
+
+RuleFormat = Literal["toml", "yaml"]
+FORMATS: tuple[RuleFormat, ...] = ("toml", "yaml")
+_YAML_SUFFIXES = (".yaml", ".yml")
+# the few messages that spell out a format's own syntax; every other message is shared
+_WORDING: dict[RuleFormat, dict[str, str]] = {
+    "toml": {"ruleset": "[ruleset] must be a table",
+             "business_hours": "[business_hours] must be a table",
+             "rule": "'rule' must be an array of tables: [[rule]]"},
+    "yaml": {"ruleset": "'ruleset' must be a mapping (ruleset: {mode: all})",
+             "business_hours": "'business_hours' must be a mapping (mon: [\"09:00\", \"18:00\"])",
+             "rule": "'rule' must be a list of rules (rule: [{id: ..., then: {...}}])"},
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +91,51 @@ def content_version(source: str) -> str:
     return hashlib.sha256(source.encode()).hexdigest()[:16]
 
 
-def load_rules(source: str, name: str = "default") -> Checked:
-    """Parse and compile a TOML rules file; never raises on bad input."""
+def format_of(path: str | PurePath) -> RuleFormat:
+    """A file's format by its name: ``.yaml``/``.yml`` is YAML, anything else TOML (as before)."""
+    return "yaml" if PurePath(path).suffix.lower() in _YAML_SUFFIXES else "toml"
+
+
+class Locating(Protocol):
+    """Where things are in one parsed file, to put a line and column on a semantic error.
+    ``inner`` is the key path below the rule (or below the file, when ``rule`` is None)."""
+
+    def rule_line(self, index: int) -> int | None: ...
+
+    def error(self, message: str, path: str, rule: int | None, token: str | None,
+              inner: str = "") -> RuleFileError: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A file read by its format's parser: plain Python values (what ``tomllib`` gives) and
+    where they came from."""
+
+    data: dict[str, Any]
+    locator: Locating
+
+
+def load_rules(source: str, name: str = "default", fmt: str = "toml") -> Checked:
+    """Parse and compile a rules file in ``fmt`` ("toml" or "yaml"); never raises on bad input."""
+    parsed: Parsed | tuple[RuleFileError, ...]
+    if fmt == "toml":
+        parsed = _parse_toml(source)
+    elif fmt == "yaml":
+        from classify.rules_yaml import parse_yaml  # imports this module: see its docstring
+
+        parsed = parse_yaml(source)
+    else:
+        return Checked(None, (RuleFileError(
+            f"unknown rules format {fmt!r} (known: {', '.join(FORMATS)})"),))
+    if not isinstance(parsed, Parsed):
+        return Checked(None, parsed)
+    try:
+        return _compile(parsed, source, name, _WORDING["yaml" if fmt == "yaml" else "toml"])
+    except RecursionError:  # the parsers bound nesting; this is the backstop, not the check
+        return Checked(None, (RuleFileError("conditions are nested too deeply"),))
+
+
+def _parse_toml(source: str) -> Parsed | tuple[RuleFileError, ...]:
     try:
         data = tomllib.loads(source)
     except tomllib.TOMLDecodeError as exc:
@@ -82,29 +143,36 @@ def load_rules(source: str, name: str = "default") -> Checked:
         pos = _TOML_POSITION.search(text)
         message = _TOML_POSITION.sub("", text)
         if pos is None:
-            return Checked(None, (RuleFileError(message),))
-        return Checked(None, (RuleFileError(message, "", int(pos[1]), int(pos[2])),))
-    locator = _Locator(source)
+            return (RuleFileError(message),)
+        return (RuleFileError(message, "", int(pos[1]), int(pos[2])),)
+    except RecursionError:
+        return (RuleFileError("the file nests too deeply"),)
+    return Parsed(data, _TomlLocator(source))
+
+
+def _compile(parsed: Parsed, source: str, name: str, wording: Mapping[str, str]) -> Checked:
+    data, locator = parsed.data, parsed.locator
     errors: list[RuleFileError] = []
     for key in data:
         if key not in _TOP_KEYS:
             errors.append(locator.error(f"unknown section '{key}' (known: {', '.join(_TOP_KEYS)})",
-                                        key, None, key))
+                                        key, None, key, key))
     header = data.get("ruleset", {})
     mode = "all"
     if not isinstance(header, Mapping):
-        errors.append(locator.error("[ruleset] must be a table", "ruleset", None, "ruleset"))
+        errors.append(locator.error(wording["ruleset"], "ruleset", None, "ruleset", "ruleset"))
     else:
         for key in header:
             if key not in _RULESET_KEYS:
-                errors.append(locator.error(f"unknown key '{key}'", f"ruleset.{key}", None, key))
+                errors.append(locator.error(f"unknown key '{key}'", f"ruleset.{key}", None, key,
+                                            f"ruleset.{key}"))
         mode = header.get("mode", "all")
         if mode not in ("first", "all"):
             errors.append(locator.error(f"mode must be \"first\" or \"all\", not {mode!r}",
-                                        "ruleset.mode", None, "mode"))
+                                        "ruleset.mode", None, "mode", "ruleset.mode"))
         name = str(header.get("name", name))
-    hours = _business_hours(data.get("business_hours", {}), locator, errors)
-    rules = _rules(data.get("rule", []), locator, errors)
+    hours = _business_hours(data.get("business_hours", {}), locator, errors, wording)
+    rules = _rules(data.get("rule", []), locator, errors, wording)
     if errors:
         return Checked(None, tuple(errors))
     return Checked(Ruleset(name=name, version=content_version(source),
@@ -112,17 +180,18 @@ def load_rules(source: str, name: str = "default") -> Checked:
                            business_hours=hours, rules=rules))
 
 
-def _business_hours(spec: Any, locator: _Locator, errors: list[RuleFileError]) -> BusinessHours:
+def _business_hours(spec: Any, locator: Locating, errors: list[RuleFileError],
+                    wording: Mapping[str, str]) -> BusinessHours:
     if not isinstance(spec, Mapping):
-        errors.append(locator.error("[business_hours] must be a table", "business_hours", None,
-                                    "business_hours"))
+        errors.append(locator.error(wording["business_hours"], "business_hours", None,
+                                    "business_hours", "business_hours"))
         return BusinessHours()
     zone = spec.get("timezone", "UTC")
     try:
         ZoneInfo(str(zone))
     except (ZoneInfoNotFoundError, ValueError):
         errors.append(locator.error(f"unknown timezone {zone!r}", "business_hours.timezone",
-                                    None, str(zone)))
+                                    None, str(zone), "business_hours.timezone"))
         zone = "UTC"
     days: dict[str, tuple[time, time]] = {}
     for key, span in spec.items():
@@ -131,11 +200,12 @@ def _business_hours(spec: Any, locator: _Locator, errors: list[RuleFileError]) -
         path = f"business_hours.{key}"
         if key not in WEEKDAYS:
             errors.append(locator.error(f"unknown day '{key}' (use {', '.join(WEEKDAYS)})", path,
-                                        None, key))
+                                        None, key, path))
             continue
         if (not isinstance(span, list) or len(span) != 2
                 or not all(isinstance(x, str) and _HHMM.fullmatch(x) for x in span)):
-            errors.append(locator.error("a day takes [\"HH:MM\", \"HH:MM\"]", path, None, key))
+            errors.append(locator.error("a day takes [\"HH:MM\", \"HH:MM\"]", path, None, key,
+                                        path))
             continue
         opens, closes = (_hhmm(x) for x in span)
         days[key] = (opens, closes)
@@ -149,10 +219,10 @@ def _hhmm(text: str) -> time:
     return time(int(hours), int(minutes))
 
 
-def _rules(spec: Any, locator: _Locator, errors: list[RuleFileError]) -> tuple[Rule, ...]:
+def _rules(spec: Any, locator: Locating, errors: list[RuleFileError],
+           wording: Mapping[str, str]) -> tuple[Rule, ...]:
     if not isinstance(spec, list):
-        errors.append(locator.error("'rule' must be an array of tables: [[rule]]", "rule", None,
-                                    "rule"))
+        errors.append(locator.error(wording["rule"], "rule", None, "rule", "rule"))
         return ()
     rules: list[Rule] = []
     seen: set[str] = set()
@@ -165,11 +235,12 @@ def _rules(spec: Any, locator: _Locator, errors: list[RuleFileError]) -> tuple[R
         try:
             rule = _rule(raw, rule_id, locator.rule_line(index))
         except ConditionError as exc:
-            errors.append(locator.error(exc.reason, f"{label}.{exc.path}", index, exc.token))
+            errors.append(locator.error(exc.reason, f"{label}.{exc.path}", index, exc.token,
+                                        exc.path))
             continue
         if rule_id in seen:
             errors.append(locator.error(f"duplicate rule id '{rule_id}'", f"{label}.id", index,
-                                        rule_id))
+                                        rule_id, "id"))
             continue
         seen.add(rule_id)
         if raw.get("enabled", True):
@@ -220,8 +291,8 @@ def _actions(spec: Mapping[str, Any]) -> Actions:
     return Actions(**values)
 
 
-class _Locator:
-    """Finds where a key or value sits in the file, to put a line on a semantic error."""
+class _TomlLocator:
+    """Finds where a key or value sits in a TOML file, by its text (tomllib keeps no positions)."""
 
     def __init__(self, source: str) -> None:
         self.lines = source.splitlines()
@@ -230,7 +301,8 @@ class _Locator:
     def rule_line(self, index: int) -> int | None:
         return self.rule_starts[index] + 1 if index < len(self.rule_starts) else None
 
-    def error(self, message: str, path: str, rule: int | None, token: str | None) -> RuleFileError:
+    def error(self, message: str, path: str, rule: int | None, token: str | None,
+              inner: str = "") -> RuleFileError:
         first, last = 0, len(self.lines)
         if rule is not None:
             if rule >= len(self.rule_starts):

@@ -26,7 +26,7 @@ from classify.facts import CustomerFacts, TicketFacts
 from classify.language import LanguageDetection
 from classify.model import TicketClassifier, load_model
 from classify.rules import EMPTY, Ruleset
-from classify.rules_loader import Checked, RuleFileError, load_rules
+from classify.rules_loader import RuleFileError, load_rules
 from classify.settings import ClassifySettings
 from schemas.classify_events import Classified
 from schemas.directory import CustomerRecord, RulesetRecord
@@ -114,11 +114,7 @@ class ClassifyStage:
     def _load_rules(self, record: RulesetRecord) -> None:
         if record.name != self.settings.ruleset_name:
             return
-        if record.format != "toml":
-            checked = Checked(None, (RuleFileError(
-                f"{record.format} rules files are not supported: write the rules in TOML"),))
-        else:
-            checked = load_rules(record.source, record.name)
+        checked = load_rules(record.source, record.name, record.format)  # toml or yaml
         if checked.ruleset is None:
             self.rules_errors = checked.errors
             log.error("rules not loaded, keeping version %s", self.ruleset.version,

@@ -193,13 +193,14 @@ def test_models_do_not_reclassify_follow_ups(language: LanguageDetection) -> Non
     assert (again.category, again.uncertain, again.team) == (None, False, None)
 
 
-def test_yaml_rulesets_are_refused_with_a_reason(language: LanguageDetection) -> None:
+def test_a_yaml_ruleset_with_errors_is_refused_with_a_reason(language: LanguageDetection) -> None:
     stage = stage_with(language)
     version = stage.ruleset.version
     stage.restore(RULES, b"default", RulesetRecord(name="default", version="y", pushed_at=T0,
                                                    source="rules: []", format="yaml"))
     assert stage.ruleset.version == version
-    assert "TOML" in stage.rules_errors[0].message
+    assert "unknown section 'rules'" in stage.rules_errors[0].message
+    assert stage.rules_errors[0].line == 1
 
 
 def test_the_worker_factory_reads_its_settings_section(tmp_path: Path) -> None:
