@@ -164,3 +164,12 @@ def test_the_stage_classifies_the_golden_cases_the_same_from_a_yaml_ruleset() ->
                                                  for e in events], now)])
         assert outs[0] == outs[1], path.name
         assert outs[0], path.name
+
+
+def test_the_readme_shows_the_same_rules_in_both_forms() -> None:
+    import re
+
+    readme = (REPO / "classify" / "README.md").read_text()
+    blocks = dict(re.findall(r"```(toml|yaml)\n(.*?)```", readme, re.DOTALL))
+    assert set(blocks) == {"toml", "yaml"}
+    assert shape(compiled(blocks["yaml"], "yaml")) == shape(compiled(blocks["toml"], "toml"))
