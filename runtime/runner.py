@@ -27,24 +27,25 @@ import inspect
 import logging
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
 from aiokafka import (
     AIOKafkaConsumer,
     AIOKafkaProducer,
-    ConsumerRebalanceListener,
     ConsumerRecord,
     TopicPartition,
 )
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from runtime.errors import HelplineError
+from runtime.group import ActiveStandbyAssignor, SettleBeforeRevoke
 from runtime.kafka_io import BatchSender, group_id, make_producer, start_client
 from runtime.metrics import StageMetrics
 from runtime.settings import RunnerSettings
+from runtime.status import RunnerStatus
 from runtime.tables import TableFeed
 from schemas.builders import constructor
 from schemas.codec import DecodeError, decoder, encode
@@ -84,38 +85,6 @@ class _InFlight:
     offsets: dict[TopicPartition, int]
 
 
-class _SettleBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Before partitions go to another replica (scaling up or down), the batch in flight is
-    acknowledged and its offsets committed, so the new owner starts right after it."""
-
-    def __init__(self, settle: Callable[[], Awaitable[None]]) -> None:
-        self._settle = settle
-
-    async def on_partitions_revoked(self, revoked: Any) -> None:
-        await self._settle()
-
-    async def on_partitions_assigned(self, assigned: Any) -> None:
-        return None
-
-
-@dataclass
-class RunnerStatus:
-    """What health endpoints report."""
-
-    stage: str
-    state: str = "starting"  # starting / restoring / running / stopped / failed
-    error: str | None = None
-    last_batch_at: float | None = None
-    records_in: int = 0
-    records_out: int = 0
-    dead_letters: int = 0
-    assigned: list[str] = field(default_factory=list)
-
-    @property
-    def ready(self) -> bool:
-        return self.state == "running"
-
-
 class StageRunner:
     def __init__(
         self,
@@ -149,6 +118,12 @@ class StageRunner:
         self._header = (INSTANCE_HEADER, f"{stage.name}/{instance_id}".encode())
         self._stage_prefix = f"{stage.name}/".encode()
         self._out_names: dict[str, str] = {}  # topic spec name -> full name, as outputs go
+        # A stage with global state runs one active replica, the others warm standbys
+        # (runtime.group); after each assignment its tables are read up to their end
+        # before the first batch is processed.
+        self._assignor = (ActiveStandbyAssignor(self._assigned)
+                          if getattr(stage, "single_writer", False) else None)
+        self._tables_behind = False
         self._table_feed = TableFeed(stage, conn, self._tables, self._decoders, self._header,
                                      self.cfg.table_catchup_timeout_s)
 
@@ -169,19 +144,26 @@ class StageRunner:
                 gc.collect()
                 gc.freeze()  # the restored state is long-lived: not re-scanned by every full GC
                 table_task = asyncio.create_task(self._table_feed.follow(table_consumer, stop))
+            strategy: dict[str, Any] = {} if self._assignor is None else {
+                "partition_assignment_strategy": (self._assignor,)}
             consumer = AIOKafkaConsumer(
-                **self.conn.options(),
+                **self.conn.options(), **strategy,
                 group_id=group_id(self.conn, self.stage.name),
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 max_poll_records=self.cfg.batch_max_records,
                 isolation_level="read_committed",
+                session_timeout_ms=self.cfg.session_timeout_ms,
+                heartbeat_interval_ms=max(100, self.cfg.session_timeout_ms // 3),
             )
             consumer.subscribe(list(self._by_topic),
-                               listener=_SettleBeforeRevoke(self._settle_in_flight))
+                               listener=SettleBeforeRevoke(self._settle_in_flight))
             self._consumer = consumer
             await start_client(consumer, self.conn)
-            self.status.state = "running"
+            if self._assignor is None or self._assignor.active:
+                self.status.state = "running"
+            elif self.status.state != "standby":
+                self.status.state = "joining"  # until the group says active or standby
             await self._loop(consumer, stop)
             self.status.state = "stopped"
         except Exception as exc:
@@ -217,6 +199,9 @@ class StageRunner:
                     await asyncio.gather(fetch, return_exceptions=True)
                     break
                 batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = fetch.result()
+                if batches and self._tables_behind:  # just became the active replica
+                    await self._table_feed.current()
+                    self._tables_behind = False
                 outs = await self._handle(batches) if batches else []
                 await self._settle_in_flight()
                 if batches:
@@ -224,13 +209,24 @@ class StageRunner:
                         outs, {tp: msgs[-1].offset + 1 for tp, msgs in batches.items()})
                     self.metrics.fetched(self.stage.name, consumer, batches, self._by_topic)
                     self.status.last_batch_at = time.time()
-                if next_tick is not None and tick_every and time.monotonic() >= next_tick:
+                if next_tick is not None and tick_every and time.monotonic() >= next_tick \
+                        and (self._assignor is None or self._assignor.active):
                     await self._settle_in_flight()
                     await self._produce(self.stage.tick(self.clock()))
                     next_tick = time.monotonic() + tick_every
             await self._settle_in_flight()  # stopping: finish the batch in flight
         finally:
             stop_wait.cancel()
+
+    def _assigned(self, partitions: set[TopicPartition]) -> None:
+        """A single-writer stage's new assignment (from its assignor, before any record of it
+        is fetched): every partition (active) or none (standby)."""
+        if self.status.state not in ("stopped", "failed"):
+            self.status.state = "running" if partitions else "standby"
+        if partitions and self._tables:
+            self._tables_behind = True
+        log.info("%s: %s", self.stage.name, "active: every partition assigned" if partitions
+                 else "standby: another replica holds the partitions")
 
     async def _handle(self, batches: dict[TopicPartition, list[Record]]) -> list[Out]:
         """Decode and process a batch; its outputs, not yet produced."""

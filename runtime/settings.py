@@ -69,6 +69,11 @@ class RunnerSettings(BaseModel):
     retry_backoff_s: float = Field(default=0.5, ge=0)
     table_catchup_timeout_s: float = Field(default=60.0, gt=0)
     shutdown_timeout_s: float = Field(default=15.0, gt=0)
+    # How long the group waits for a replica that stopped heartbeating (crashed, frozen) before
+    # its partitions move; for single-writer stages (tickets, route) it is the standby's
+    # takeover time after a crash. A clean stop leaves the group at once. The broker allows
+    # 6000-1800000 by default (group.min/max.session.timeout.ms).
+    session_timeout_ms: int = Field(default=10_000, ge=1000)
 
 
 class ObservabilitySettings(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from runtime.errors import HelplineError
@@ -16,6 +17,7 @@ log = logging.getLogger("helpline.runner")
 
 RESTORE_MAX_RECORDS = 10_000  # records a poll hands over at most
 FOLLOW_POLL_S = 0.5  # a poll for updates once restored
+CURRENT_CHECK_S = 0.05  # between looks at the follower's positions (see TableFeed.current)
 
 
 class TableFeed:
@@ -28,6 +30,7 @@ class TableFeed:
         self._decoders = decoders
         self._header = own_header
         self.catchup_timeout_s = catchup_timeout_s
+        self._reader: KafkaTopicReader | None = None  # the follower's, once restored
 
     async def restore(self) -> KafkaTopicReader:
         """Read every table topic from the beginning up to its current end, into the stage."""
@@ -50,15 +53,37 @@ class TableFeed:
             await reader.close()
             raise
         log.info("tables restored", extra={"stage": self.stage.name, "records": restored})
+        self._reader = reader
         return reader
 
     async def follow(self, reader: KafkaTopicReader, stop: asyncio.Event) -> None:
         """Keep feeding table updates written by others (reference data, other replicas)."""
         try:
             while not stop.is_set():
-                self._apply(await reader.poll(FOLLOW_POLL_S), own_too=False)
+                # own writes are skipped before they are decoded (the tickets worker's own
+                # ticket.state records would cost it a Ticket decode each)
+                self._apply(await reader.poll(FOLLOW_POLL_S, skip_header=self._header),
+                            own_too=False)
         finally:
             await reader.close()
+
+    async def current(self) -> None:
+        """Wait until :meth:`follow` has applied every table record written before now: a
+        standby that has just become the active replica must hold all its predecessor wrote
+        (``runtime.group``) before it processes a record. Bounded like the restore."""
+        reader = self._reader
+        if reader is None:
+            return
+        ends = await reader.end_offsets()
+        deadline = time.monotonic() + self.catchup_timeout_s
+        # positions move when a poll hands records out, and follow applies them before it
+        # yields again: a position at the end means its records are in the stage
+        while not await reader.read_up_to(ends):
+            if time.monotonic() >= deadline:
+                raise HelplineError(
+                    f"tables not read up to date within {self.catchup_timeout_s}s")
+            await asyncio.sleep(CURRENT_CHECK_S)
+        log.info("tables up to date", extra={"stage": self.stage.name})
 
     def _apply(self, records: list[TopicRecord], own_too: bool) -> int:
         n = 0

@@ -103,7 +103,10 @@ class KafkaTopicReader:
             names = ", ".join(sorted({tp.topic for tp in pending}))
             raise TimeoutError(f"{names} not read to the end within {self.timeout_s}s")
 
-    async def poll(self, timeout_s: float) -> list[TopicRecord]:
+    async def poll(self, timeout_s: float,
+                   skip_header: tuple[str, bytes] | None = None) -> list[TopicRecord]:
+        """What came since the last poll, decoded; records carrying ``skip_header`` (a
+        replica's own writes, which it holds already) are left out before decoding."""
         if not self.ends:  # nothing assigned: nothing will come
             await asyncio.sleep(timeout_s)
             return []
@@ -117,6 +120,8 @@ class KafkaTopicReader:
             decode = self._decoders[tp.topic]
             partition = tp.partition
             for m in msgs:  # inline: a table restore passes every record of its topics here
+                if skip_header is not None and m.headers and skip_header in m.headers:
+                    continue
                 raw = m.value
                 value: Any = None
                 error: str | None = None
@@ -128,6 +133,18 @@ class KafkaTopicReader:
                 append(new(spec, m.key, value, raw, partition, m.offset, m.headers or (),
                            error))
         return out
+
+    async def end_offsets(self) -> dict[TopicPartition, int]:
+        """The topics' end offsets now (what was written up to this moment)."""
+        return dict(await self._consumer.end_offsets(list(self.ends))) if self.ends else {}
+
+    async def read_up_to(self, ends: Mapping[TopicPartition, int]) -> bool:
+        """Whether the records before ``ends`` have all been handed out by :meth:`poll`."""
+        consumer = self._consumer
+        for tp, end in ends.items():
+            if await consumer.position(tp) < end:
+                return False
+        return True
 
     async def close(self) -> None:
         await self._consumer.stop()

@@ -1,0 +1,108 @@
+"""How a stage's replicas share its input partitions (its consumer group).
+
+Every stage: before partitions move to another replica (scaling up or down), the batch in
+flight is settled (:class:`SettleBeforeRevoke`).
+
+One active replica and warm standbys, for stages whose state is global.
+
+The tickets stage threads a message against every ticket (a reply's References may name any of
+them) and is the only writer of ``ticket.state``; route's agent capacity and SLA timers are
+global too. Split over replicas, each would hold part of the truth and write the state table
+over the other's. Such a stage declares ``single_writer = True`` and its runner joins the
+group with :class:`ActiveStandbyAssignor`: every partition of its inputs goes to one member,
+the others get none. A standby keeps restoring the stage's tables as the active writes them
+(``runtime.tables.TableFeed.follow``), so when the active goes away — crash, drain, node loss —
+the group rebalances, a standby is given every partition, reads its tables up to their current
+end (:meth:`runtime.tables.TableFeed.current`) and carries on from the last committed offsets;
+takeover costs the group's session timeout, not a restore of every ticket.
+
+Scaling such a stage therefore adds standbys, never a second writer. Which member is active is
+sticky: a member that held the partitions says so in its join metadata and keeps them, so a
+standby (re)joining does not move the work; with no claimant, the lowest member id wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+from aiokafka import ConsumerRebalanceListener, TopicPartition
+from aiokafka.cluster import ClusterMetadata
+from aiokafka.coordinator.assignors.abstract import AbstractPartitionAssignor
+from aiokafka.coordinator.protocol import (
+    ConsumerProtocolMemberAssignment,
+    ConsumerProtocolMemberMetadata,
+)
+
+
+class SettleBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Before partitions go to another replica (scaling up or down), the batch in flight is
+    acknowledged and its offsets committed, so the new owner starts right after it."""
+
+    def __init__(self, settle: Callable[[], Awaitable[None]]) -> None:
+        self._settle = settle
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self._settle()
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        return None
+
+
+ACTIVE_CLAIM = b"helpline-active"  # join metadata of the member that held the partitions
+
+
+class ActiveStandbyAssignor(AbstractPartitionAssignor):  # type: ignore[misc]
+    """Every subscribed partition to one member (sticky), nothing to the others.
+
+    An instance per consumer (aiokafka calls ``metadata`` / ``on_assignment`` on the objects
+    it is given): it remembers whether this member holds the partitions, and tells the runner
+    on every assignment, synchronously, before any record of it can be fetched."""
+
+    name = "helpline-active-standby"
+    version = 0
+
+    def __init__(self, on_assignment: Callable[[set[TopicPartition]], None]) -> None:
+        self.active = False
+        self._on_assignment = on_assignment
+
+    def metadata(self, topics: Iterable[str]) -> ConsumerProtocolMemberMetadata:
+        claim = ACTIVE_CLAIM if self.active else b""
+        return ConsumerProtocolMemberMetadata(self.version, sorted(topics), claim)
+
+    def assign(
+        self,
+        cluster: ClusterMetadata,
+        members: Mapping[str, ConsumerProtocolMemberMetadata],
+    ) -> dict[str, ConsumerProtocolMemberAssignment]:
+        return assign_all_to_one(cluster, members, self.version)
+
+    def on_assignment(self, assignment: ConsumerProtocolMemberAssignment) -> None:
+        partitions = set(assignment.partitions())
+        self.active = bool(partitions)
+        self._on_assignment(partitions)
+
+
+def active_member(members: Mapping[str, ConsumerProtocolMemberMetadata]) -> str:
+    """The member that keeps (or gets) the work: the lowest id among those claiming to hold
+    it (two claim it only after a split; either is fine, one must be chosen), else the lowest."""
+    claimants = [m for m, meta in members.items() if meta.user_data == ACTIVE_CLAIM]
+    return min(claimants or members)
+
+
+def assign_all_to_one(
+    cluster: ClusterMetadata,
+    members: Mapping[str, ConsumerProtocolMemberMetadata],
+    version: int = 0,
+) -> dict[str, ConsumerProtocolMemberAssignment]:
+    active = active_member(members)
+    topics: dict[str, list[int]] = {}
+    for topic in sorted(members[active].subscription):
+        partitions = cluster.partitions_for_topic(topic)
+        if partitions:  # unknown yet: the next metadata change rebalances the group
+            topics[topic] = sorted(partitions)
+    return {
+        member: ConsumerProtocolMemberAssignment(
+            version, sorted(topics.items()) if member == active else [], b"")
+        for member in members
+    }

@@ -1,0 +1,25 @@
+"""What a worker's health endpoints report about its stage runner."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RunnerStatus:
+    """What health endpoints report."""
+
+    stage: str
+    # starting / restoring / (joining) / running or standby / stopped / failed
+    state: str = "starting"
+    error: str | None = None
+    last_batch_at: float | None = None
+    records_in: int = 0
+    records_out: int = 0
+    dead_letters: int = 0
+    assigned: list[str] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        # a warm standby is healthy and ready to take over (a rollout must not wait on it)
+        return self.state in ("running", "standby")
