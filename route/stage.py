@@ -27,6 +27,9 @@ class RouteStage:
     name = "route"
     inputs: tuple[TopicSpec, ...] = (TICKET_EVENTS,)
     tables: tuple[TopicSpec, ...] = (AGENTS, CUSTOMERS, ROUTE_STATE)
+    # Agent capacity, queues and SLA timers are global: one active replica, the others warm
+    # standbys following route.state (runtime.group); only the active one fires timers.
+    single_writer = True
 
     def __init__(
         self,

@@ -12,11 +12,10 @@ ticket state; the stage's own events come back as well and are no-ops (the fold 
 by event id). An event whose id the ticket already holds is never emitted again, so
 reprocessing a message after a crash does not duplicate the log.
 
-Replicas: ticket numbers stay unique with several replicas (they are per partition of
-``messages``), but ``ticket.state`` then has one writer per replica and a ticket's messages,
-commands and events may reach different replicas; until state ownership follows the ticket
-id (e.g. co-partitioned inputs), run one replica of this stage (restart is cheap: state is
-restored from the compacted table).
+Replicas: the stage's state is global (a reply may thread onto any ticket) and it is the one
+writer of ``ticket.state``, so it declares ``single_writer``: of its replicas one is active and
+the others are warm standbys that follow ``ticket.state`` and take over when the active goes
+away (:mod:`runtime.group`). Scaling it adds failover, not throughput.
 """
 
 from __future__ import annotations
@@ -64,6 +63,7 @@ class TicketsStage:
     name = "tickets"
     inputs: tuple[TopicSpec, ...] = (MESSAGES, TICKET_COMMANDS, EVENTS_AS_JSON)
     tables: tuple[TopicSpec, ...] = (TICKET_STATE, CUSTOMERS)
+    single_writer = True  # one active replica, the others standbys (see the module doc)
     tick_interval: float | None = None
 
     def __init__(
