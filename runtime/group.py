@@ -18,11 +18,15 @@ takeover costs the group's session timeout, not a restore of every ticket.
 
 Scaling such a stage therefore adds standbys, never a second writer. Which member is active is
 sticky: a member that held the partitions says so in its join metadata and keeps them, so a
-standby (re)joining does not move the work; with no claimant, the lowest member id wins.
+standby (re)joining does not move the work; with no claimant, the lowest member id wins, in a
+new term. A replica cut off from the group long enough to be replaced comes back claiming an
+older term and stays a standby. (What it may still write before it notices is not fenced:
+that needs Kafka transactions; its records carry the same deterministic ids.)
 """
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
@@ -49,26 +53,45 @@ class SettleBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         return None
 
 
-ACTIVE_CLAIM = b"helpline-active"  # join metadata of the member that held the partitions
+# Join metadata and assignment user data: a "term" (which hand-over this is, counted by the
+# group) and whether the member holds the partitions. The leader gives the work to the claimant
+# of the highest term, so a replica that was cut off and comes back still claiming it (its
+# term is older: another took over meanwhile) does not get it back.
+_CLAIM = struct.Struct(">Q?")  # term, active
+
+
+def encode_claim(term: int, active: bool) -> bytes:
+    return _CLAIM.pack(term, active)
+
+
+def decode_claim(data: bytes) -> tuple[int, bool]:
+    """(term, active) from a member's metadata; anything else (an older helpline, garbage)
+    reads as a standby that saw no term."""
+    if len(data) != _CLAIM.size:
+        return 0, False
+    term, active = _CLAIM.unpack(data)
+    return int(term), bool(active)
 
 
 class ActiveStandbyAssignor(AbstractPartitionAssignor):  # type: ignore[misc]
     """Every subscribed partition to one member (sticky), nothing to the others.
 
     An instance per consumer (aiokafka calls ``metadata`` / ``on_assignment`` on the objects
-    it is given): it remembers whether this member holds the partitions, and tells the runner
-    on every assignment, synchronously, before any record of it can be fetched."""
+    it is given): it remembers whether this member holds the partitions and the newest term
+    it has seen, and tells the runner on every assignment, synchronously, before any record
+    of it can be fetched."""
 
     name = "helpline-active-standby"
     version = 0
 
     def __init__(self, on_assignment: Callable[[set[TopicPartition]], None]) -> None:
         self.active = False
+        self.term = 0
         self._on_assignment = on_assignment
 
     def metadata(self, topics: Iterable[str]) -> ConsumerProtocolMemberMetadata:
-        claim = ACTIVE_CLAIM if self.active else b""
-        return ConsumerProtocolMemberMetadata(self.version, sorted(topics), claim)
+        return ConsumerProtocolMemberMetadata(
+            self.version, sorted(topics), encode_claim(self.term, self.active))
 
     def assign(
         self,
@@ -80,14 +103,20 @@ class ActiveStandbyAssignor(AbstractPartitionAssignor):  # type: ignore[misc]
     def on_assignment(self, assignment: ConsumerProtocolMemberAssignment) -> None:
         partitions = set(assignment.partitions())
         self.active = bool(partitions)
+        self.term = max(self.term, decode_claim(assignment.user_data)[0])
         self._on_assignment(partitions)
 
 
-def active_member(members: Mapping[str, ConsumerProtocolMemberMetadata]) -> str:
-    """The member that keeps (or gets) the work: the lowest id among those claiming to hold
-    it (two claim it only after a split; either is fine, one must be chosen), else the lowest."""
-    claimants = [m for m, meta in members.items() if meta.user_data == ACTIVE_CLAIM]
-    return min(claimants or members)
+def active_member(members: Mapping[str, ConsumerProtocolMemberMetadata]) -> tuple[str, int]:
+    """The member that keeps (or gets) the work, and the term it holds it in: the claimant of
+    the newest term (two claim the same term only if the group itself split; the lower id
+    then); with no claimant, the lowest member id, in a new term."""
+    claims = {m: decode_claim(meta.user_data) for m, meta in members.items()}
+    claimants = [(-term, m) for m, (term, active) in claims.items() if active]
+    if claimants:
+        neg_term, member = min(claimants)
+        return member, -neg_term
+    return min(members), max(term for term, _ in claims.values()) + 1
 
 
 def assign_all_to_one(
@@ -95,14 +124,15 @@ def assign_all_to_one(
     members: Mapping[str, ConsumerProtocolMemberMetadata],
     version: int = 0,
 ) -> dict[str, ConsumerProtocolMemberAssignment]:
-    active = active_member(members)
+    active, term = active_member(members)
     topics: dict[str, list[int]] = {}
     for topic in sorted(members[active].subscription):
         partitions = cluster.partitions_for_topic(topic)
         if partitions:  # unknown yet: the next metadata change rebalances the group
             topics[topic] = sorted(partitions)
+    claim = encode_claim(term, False)  # every member learns the term
     return {
         member: ConsumerProtocolMemberAssignment(
-            version, sorted(topics.items()) if member == active else [], b"")
+            version, sorted(topics.items()) if member == active else [], claim)
         for member in members
     }
