@@ -23,14 +23,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
 
 from ingest.mime import UnparseableEmail, attachment_content, parse_email
-from schemas.codec import DecodeError, decode
 from schemas.message import Attachment
 from schemas.raw import RawEmail
-from schemas.stage import KafkaConnection, StageContext
+from schemas.stage import NoSuchRecord, StageContext, TopicIO
 from schemas.topics import BY_NAME, RAW_EMAIL, TopicSpec
 
 RAW_REF_HELP = ("an InboundMessage's raw_ref (raw.email/<partition>/<offset>), "
@@ -64,47 +61,25 @@ def parse_raw_ref(text: str) -> RawRef | None:
 
 
 async def read_raw_record(
-    conn: KafkaConnection, ref: RawRef, timeout_s: float = RECORD_READ_TIMEOUT_S
+    topics: TopicIO, ref: RawRef, timeout_s: float = RECORD_READ_TIMEOUT_S
 ) -> bytes:
     """The raw RFC 822 bytes of the RawEmail at ``ref``. Raises AttachmentUnavailable."""
     if ref.topic != RAW_EMAIL:
         raise AttachmentUnavailable(f"{ref.topic.name} holds no mail (attachments come from "
                                     f"{RAW_EMAIL.name})")
-    tp = TopicPartition(conn.topic(ref.topic), ref.partition)
-    consumer = AIOKafkaConsumer(**conn.options(), enable_auto_commit=False)
     try:
-        await consumer.start()
-        if ref.partition not in (await _partitions(consumer, tp.topic)):
-            raise AttachmentUnavailable(f"{ref}: no such partition")
-        consumer.assign([tp])
-        first = (await consumer.beginning_offsets([tp]))[tp]
-        end = (await consumer.end_offsets([tp]))[tp]
-        if not first <= ref.offset < end:
-            raise AttachmentUnavailable(
-                f"{ref}: no such record (the partition holds offsets {first}..{end - 1})")
-        consumer.seek(tp, ref.offset)
-        record = await asyncio.wait_for(consumer.getone(tp), timeout_s)
+        record = await topics.read_record(ref.topic, ref.partition, ref.offset, timeout_s)
+    except NoSuchRecord as exc:
+        raise AttachmentUnavailable(f"{ref}: {exc}") from None
     except TimeoutError:
         raise AttachmentUnavailable(f"{ref}: not read within {timeout_s:g} s") from None
-    except KafkaError as exc:
-        raise AttachmentUnavailable(f"{ref}: Kafka at {conn.bootstrap_servers}: "
-                                    f"{type(exc).__name__}: {exc}") from None
-    finally:
-        await consumer.stop()
-    if record.offset != ref.offset:  # compacted or deleted meanwhile
-        raise AttachmentUnavailable(f"{ref}: no such record")
-    try:
-        return decode(RawEmail, record.value or b"").raw
-    except DecodeError as exc:
-        raise AttachmentUnavailable(f"{ref}: not a raw email: {exc}") from None
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    parts = consumer.partitions_for_topic(topic)
-    if not parts:
-        await consumer._client.force_metadata_update()
-        parts = consumer.partitions_for_topic(topic)
-    return set(parts or ())
+    except Exception as exc:  # the port's broker errors are the runtime's: not ours to import
+        if not hasattr(exc, "retriable"):
+            raise
+        raise AttachmentUnavailable(f"{ref}: {type(exc).__name__}: {exc}") from None
+    if not isinstance(record.value, RawEmail):
+        raise AttachmentUnavailable(f"{ref}: not a raw email: {record.error or 'no value'}")
+    return record.value.raw
 
 
 def attachments_of(raw: bytes) -> tuple[Attachment, ...]:
@@ -125,7 +100,7 @@ def attachment_bytes(raw: bytes, content_ref: str) -> bytes:
     return data
 
 
-def load_raw(source: str, conn: Callable[[], KafkaConnection]) -> bytes:
+def load_raw(source: str, topics: Callable[[], TopicIO]) -> bytes:
     """The raw mail of RAW_REF: a local file if one has that name, else a raw record."""
     path = Path(source)
     if path.is_file():
@@ -134,7 +109,7 @@ def load_raw(source: str, conn: Callable[[], KafkaConnection]) -> bytes:
     if ref is None:
         raise AttachmentUnavailable(
             f"{source}: neither a file nor a raw_ref like {RAW_EMAIL.name}/<partition>/<offset>")
-    return asyncio.run(read_raw_record(conn(), ref))
+    return asyncio.run(read_raw_record(topics(), ref))
 
 
 def render_list(attachments: tuple[Attachment, ...]) -> str:
@@ -148,8 +123,8 @@ def register(app: typer.Typer, get_ctx: Callable[..., StageContext]) -> None:
     attachment = typer.Typer(help="Attachments of received mail (bytes kept in raw.email).",
                              no_args_is_help=True)
 
-    def kafka() -> KafkaConnection:
-        return get_ctx().kafka
+    def topics() -> TopicIO:
+        return get_ctx().topics
 
     def fail(reason: str) -> None:
         # SystemExit rather than typer.Exit, as in `helpline parse` (standalone_mode=False)
@@ -163,7 +138,7 @@ def register(app: typer.Typer, get_ctx: Callable[..., StageContext]) -> None:
     ) -> None:
         """List the attachments of one received mail with their content_ref."""
         try:
-            found = attachments_of(load_raw(raw_ref, kafka))
+            found = attachments_of(load_raw(raw_ref, topics))
         except (AttachmentUnavailable, OSError) as exc:
             fail(str(exc))
             return
@@ -186,7 +161,7 @@ def register(app: typer.Typer, get_ctx: Callable[..., StageContext]) -> None:
         if output is None and sys.stdout.isatty():
             fail("refusing to write attachment bytes to a terminal; use -o FILE or a pipe")
         try:
-            data = attachment_bytes(load_raw(raw_ref, kafka), content_ref)
+            data = attachment_bytes(load_raw(raw_ref, topics), content_ref)
             if output is None:
                 sys.stdout.buffer.write(data)
                 sys.stdout.buffer.flush()

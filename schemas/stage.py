@@ -31,7 +31,7 @@ Time: ``now`` is a parameter, never read from a clock inside a stage. Stages wit
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -133,9 +133,20 @@ class TopicRecord:
     error: str | None = None
 
 
+class NoSuchRecord(LookupError):
+    """A topic holds no record where one was asked for; the message says why."""
+
+
 class TopicReader(Protocol):
     """Topics read from their beginning without a consumer group (nothing is committed):
     first up to the end offsets seen when the reader was opened, then on for what comes."""
+
+    missing: tuple[TopicSpec, ...]  # topics without partitions when opened: not read
+
+    def written_before_open(self, record: TopicRecord) -> bool:
+        """Whether ``record`` lies below the end offsets seen when the reader was opened
+        (it was there before; what :meth:`catch_up` owes), rather than written since."""
+        ...
 
     def catch_up(self) -> AsyncIterator[list[TopicRecord]]:
         """Batches up to the end offsets seen at opening (a batch may reach past them);
@@ -159,9 +170,19 @@ class TopicIO(Protocol):
         not exist reads as empty); raises TimeoutError when that takes over ``timeout_s``."""
         ...
 
-    async def open_reader(self, specs: Sequence[TopicSpec], timeout_s: float) -> TopicReader:
+    async def open_reader(self, specs: Sequence[TopicSpec], timeout_s: float, *,
+                          since: Mapping[TopicSpec, datetime] | None = None) -> TopicReader:
         """A reader of ``specs``, positioned at their beginning; topics not there yet are
-        waited for until ``timeout_s`` (which also bounds ``catch_up``). Close it."""
+        waited for until ``timeout_s`` (which also bounds ``catch_up``). A topic named in
+        ``since`` is read from its first record written at or after that time instead (from
+        its end when there is none). Close it."""
+        ...
+
+    async def read_record(self, spec: TopicSpec, partition: int, offset: int,
+                          timeout_s: float) -> TopicRecord:
+        """The record of ``spec`` at ``partition`` / ``offset``. Raises :class:`NoSuchRecord`
+        when the topic has no such partition or no record there (never written, or removed
+        by retention or compaction), TimeoutError when it is not read within ``timeout_s``."""
         ...
 
     async def publish(self, spec: TopicSpec, records: Sequence[tuple[bytes, Any]],
@@ -188,7 +209,12 @@ class NoTopicIO:
     async def read_to_end(self, spec: TopicSpec, timeout_s: float) -> list[TopicRecord]:
         raise self._refuse()
 
-    async def open_reader(self, specs: Sequence[TopicSpec], timeout_s: float) -> TopicReader:
+    async def open_reader(self, specs: Sequence[TopicSpec], timeout_s: float, *,
+                          since: Mapping[TopicSpec, datetime] | None = None) -> TopicReader:
+        raise self._refuse()
+
+    async def read_record(self, spec: TopicSpec, partition: int, offset: int,
+                          timeout_s: float) -> TopicRecord:
         raise self._refuse()
 
     async def publish(self, spec: TopicSpec, records: Sequence[tuple[bytes, Any]],

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from ingest.attachments_cli import register
 from ingest.mime import parse_email
+from runtime.topic_io import KafkaTopicIO
 from schemas.raw import RawEmail
 from schemas.stage import KafkaConnection, StageContext
 from schemas.topics import RAW_EMAIL
@@ -26,7 +27,8 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def cli(conn: KafkaConnection) -> typer.Typer:
-    ctx = StageContext(kafka=conn, sections=SimpleNamespace(), signing_key=b"k")
+    ctx = StageContext(kafka=conn, sections=SimpleNamespace(), signing_key=b"k",
+                       topics=KafkaTopicIO(conn))
     app = typer.Typer()
     register(app, lambda *_a, **_k: ctx)
     return app
@@ -77,4 +79,5 @@ def test_a_broker_that_is_not_there_is_a_reason() -> None:
     gone = KafkaConnection(bootstrap_servers="127.0.0.1:1")
     result = CliRunner().invoke(cli(gone), ["attachment", "list", "raw.email/0/0"])
     assert result.exit_code == 1
-    assert "Kafka at 127.0.0.1:1" in result.output, result.output
+    assert "raw.email/0/0: BrokerUnavailable: Kafka broker not reachable at 127.0.0.1:1" \
+        in result.output, result.output

@@ -4,7 +4,8 @@ the view shows, and what does not decode is counted, never applied."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import datetime
 
 from schemas.stage import NoTopicIO, Out, TopicReader, TopicRecord
 from schemas.topics import TICKET_EVENTS, TICKET_STATE, TopicSpec
@@ -21,6 +22,10 @@ class ListReader:
         self.live = live
         self.closed = False
         self.drained = asyncio.Event()  # every live record handed over
+        self.missing: tuple[TopicSpec, ...] = ()
+
+    def written_before_open(self, record: TopicRecord) -> bool:
+        return record in self.backlog
 
     async def catch_up(self) -> AsyncIterator[list[TopicRecord]]:
         yield self.backlog
@@ -41,7 +46,8 @@ class ListTopics(NoTopicIO):
         self.reader = reader
         self.opened: list[TopicSpec] = []
 
-    async def open_reader(self, specs: Sequence[TopicSpec], timeout_s: float) -> TopicReader:
+    async def open_reader(self, specs: Sequence[TopicSpec], timeout_s: float, *,
+                          since: Mapping[TopicSpec, datetime] | None = None) -> TopicReader:
         self.opened = list(specs)
         return self.reader
 
