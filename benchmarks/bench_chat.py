@@ -63,6 +63,7 @@ async def _serve_async(kind: str, bootstrap: str, prefix: str, sock: socket.sock
     from ingest.chat.service import ChatService
     from ingest.chat.settings import ChatSettings, RateLimit, SiteSettings
     from runtime.kafka_io import KafkaPublisher, make_producer
+    from runtime.topic_io import KafkaTopicIO
     from schemas.topics import RAW_CHAT
 
     conn = KafkaConnection(bootstrap_servers=bootstrap, topic_prefix=prefix)
@@ -74,7 +75,7 @@ async def _serve_async(kind: str, bootstrap: str, prefix: str, sock: socket.sock
             visitor_messages=unlimited, ip_messages=unlimited, ip_conversations=unlimited,
         )
         async with KafkaPublisher(conn) as publisher:
-            service = ChatService(settings, b"bench-key" * 4, publisher, conn)
+            service = ChatService(settings, b"bench-key" * 4, publisher, KafkaTopicIO(conn))
             await service.start(sock)
             ready.set()
             await loop.run_in_executor(None, stop.wait)

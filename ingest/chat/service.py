@@ -18,7 +18,7 @@ from ingest.chat.desk import ChatDesk, utc_now
 from ingest.chat.metered import MeteredApp
 from ingest.chat.outbound import OutboundReader
 from ingest.chat.settings import ChatSettings
-from schemas.stage import NO_METER, KafkaConnection, Meter, Publisher, StageContext
+from schemas.stage import NO_METER, Meter, Publisher, StageContext, TopicIO
 
 log = logging.getLogger("helpline.chat")
 
@@ -41,7 +41,7 @@ class ChatService:
         settings: ChatSettings,
         signing_key: bytes,
         publisher: Publisher,
-        kafka: KafkaConnection | None,
+        topics: TopicIO | None,
         clock: Callable[[], datetime] = utc_now,
         meter: Meter = NO_METER,
     ) -> None:
@@ -49,7 +49,7 @@ class ChatService:
         self.desk = ChatDesk(settings, signing_key, publisher, clock=clock, meter=meter)
         self.app = create_app(self.desk)
         self.api: ChatApi = self.app.state.api
-        self._reader = OutboundReader(kafka, self.desk, clock) if kafka else None
+        self._reader = OutboundReader(topics, self.desk, clock) if topics else None
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._server = _Server(uvicorn.Config(
@@ -104,7 +104,7 @@ class ChatService:
 
 async def run(ctx: StageContext, publisher: Publisher, stop: asyncio.Event) -> None:
     settings: ChatSettings = ctx.section("chat")
-    service = ChatService(settings, ctx.signing_key, publisher, ctx.kafka, meter=ctx.meter)
+    service = ChatService(settings, ctx.signing_key, publisher, ctx.topics, meter=ctx.meter)
     await service.start()
     try:
         await stop.wait()

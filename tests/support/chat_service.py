@@ -14,6 +14,7 @@ from typing import Any
 from ingest.chat.service import ChatService
 from ingest.chat.settings import ChatSettings
 from runtime.kafka_io import KafkaPublisher
+from runtime.topic_io import KafkaTopicIO
 from schemas.stage import KafkaConnection
 
 SIGNING_KEY = b"chat-test-signing-key-0123456789"
@@ -54,7 +55,7 @@ def running_chat(conn: KafkaConnection, settings: ChatSettings,
         box["stop"] = stop
         box["loop"] = asyncio.get_running_loop()
         async with KafkaPublisher(conn, timeout_s=publish_timeout_s) as publisher:
-            service = ChatService(settings, SIGNING_KEY, publisher, conn)
+            service = ChatService(settings, SIGNING_KEY, publisher, KafkaTopicIO(conn))
             await service.start(sock)
             box["service"] = service
             ready.set()
