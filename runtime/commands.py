@@ -244,55 +244,59 @@ async def _run_worker(name: str, s: Settings, ctx: StageContext) -> None:
             raise r
 
 
+# A replay reads its dead-letter topic up to the end seen when it starts, within this time
+# (the progress made is committed batch by batch: running it again goes on from there).
+REPLAY_TIMEOUT_S = 600.0
+REPLAY_BATCH_RECORDS = 500  # records read (and committed) together at most
+
+
 async def replay_dead_letters(
-    conn: KafkaConnection, dlq_topic: str, limit: int, dry_run: bool
+    conn: KafkaConnection, dlq_topic: str, limit: int, dry_run: bool,
+    timeout_s: float = REPLAY_TIMEOUT_S,
 ) -> int:
     """Republish each dead letter's original bytes to its source topic, once: progress is the
     committed offset of the consumer group ``<prefix>replay.<dlq>``."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from contextlib import aclosing
 
     from runtime.kafka_io import make_producer, start_client
-    from schemas.codec import DecodeError, decode
+    from runtime.topic_io import KafkaTopicReader
     from schemas.deadletter import DeadLetter
     from schemas.topics import BY_NAME
 
-    consumer = AIOKafkaConsumer(
-        conn.topic(BY_NAME[dlq_topic]), **conn.options(),
-        group_id=f"{conn.topic_prefix}replay.{dlq_topic}", enable_auto_commit=False,
-        auto_offset_reset="earliest")
-    await start_client(consumer, conn)
+    reader = KafkaTopicReader(conn, [BY_NAME[dlq_topic]], timeout_s, wait_for_topics=False,
+                              max_records=REPLAY_BATCH_RECORDS,
+                              group_id=f"{conn.topic_prefix}replay.{dlq_topic}")
+    await reader.open(KafkaTopicReader.committed)
     producer = make_producer(conn)
-    await start_client(producer, conn)
     n = 0
     try:
-        idle = 0
-        while n < limit and idle < 3:
-            batch = await consumer.getmany(timeout_ms=1000, max_records=min(500, limit - n))
-            if not batch:
-                idle += 1
-                continue
-            idle = 0
-            for _tp, msgs in batch.items():
-                for m in msgs:
-                    try:
-                        letter = decode(DeadLetter, m.value or b"")
-                    except DecodeError as exc:
-                        raise HelplineError(f"{dlq_topic}@{m.offset}: not a dead letter: "
-                                            f"{exc}") from None
+        await start_client(producer, conn)
+        async with aclosing(reader.catch_up()) as batches:
+            async for batch in batches:
+                records = batch[:limit - n]
+                for r in records:
+                    letter = r.value
+                    if not isinstance(letter, DeadLetter):
+                        raise HelplineError(f"{dlq_topic}@{r.offset}: not a dead letter: "
+                                            f"{r.error or 'no value'}")
                     target = BY_NAME.get(letter.source_topic)
                     if target is None:
                         raise HelplineError(f"unknown source topic {letter.source_topic!r}")
                     if dry_run:
-                        typer.echo(f"{m.offset}: {letter.source_topic} {letter.error_type}: "
+                        typer.echo(f"{r.offset}: {letter.source_topic} {letter.error_type}: "
                                    f"{letter.error.splitlines()[0][:100]}")
                     else:
                         await producer.send_and_wait(conn.topic(target), letter.value,
                                                      key=letter.key)
                     n += 1
-            if not dry_run:
-                await consumer.commit({TopicPartition(tp.topic, tp.partition): msgs[-1].offset + 1
-                                       for tp, msgs in batch.items()})
+                if not dry_run:
+                    await reader.commit(records)
+                if n >= limit:
+                    break
+    except TimeoutError:
+        raise HelplineError(f"{dlq_topic} not read to the end within {timeout_s:g}s "
+                            f"({n} record(s) replayed; run again to go on)") from None
     finally:
         await producer.stop()
-        await consumer.stop()
+        await reader.close()
     return n

@@ -100,3 +100,30 @@ def test_replay_puts_dead_letters_back_on_their_topic(kafka_conn: KafkaConnectio
         assert [r.raw for r in raw] == [b'{"source": "imap"}'] * 2
 
     asyncio.run(go())
+
+
+def test_replay_dry_run_lists_and_limit_bounds_what_goes_back(
+    kafka_conn: KafkaConnection, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from schemas.deadletter import DeadLetter
+
+    dlq = BY_NAME["dlq.normalize"]
+    letters = [DeadLetter(stage="normalize", source_topic="raw.email", key=b"support",
+                          value=f"bad {i}".encode(), error_type="DecodeError",
+                          error=f"broken {i}\nmore", failed_at=datetime(2026, 5, 1, tzinfo=UTC))
+               for i in range(3)]
+
+    async def go() -> None:
+        await produce(kafka_conn, dlq, [(b"support", d) for d in letters])
+        # a dry run lists and commits nothing ...
+        assert await replay_dead_letters(kafka_conn, dlq.name, 100, dry_run=True) == 3
+        listed = capsys.readouterr().out.splitlines()
+        assert listed == [f"{i}: raw.email DecodeError: broken {i}" for i in range(3)]
+        # ... so the real one replays all, --limit at a time, each once
+        assert await replay_dead_letters(kafka_conn, dlq.name, 2, dry_run=False) == 2
+        assert await replay_dead_letters(kafka_conn, dlq.name, 2, dry_run=False) == 1
+        assert await replay_dead_letters(kafka_conn, dlq.name, 2, dry_run=False) == 0
+        raw = await read_topic(kafka_conn, RAW_EMAIL, expect=3, decode_values=False)
+        assert sorted(r.raw for r in raw) == [b"bad 0", b"bad 1", b"bad 2"]
+
+    asyncio.run(go())
