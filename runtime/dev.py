@@ -36,6 +36,7 @@ WORKERS = ("normalize", "tickets", "classify", "route", "notify", "smtp", "chat"
 COMMANDS = [*(("worker", w, "--instance-id", f"dev-{w}") for w in WORKERS), ("tickets", "api")]
 SUPPORT = "support@example.com"
 DONE = {"created", "classified", "assigned", "ack-sent"}  # what the demo waits to see per ticket
+WATCH_POLL_S = 0.3  # a poll of ticket.events while the demo waits
 
 
 @dataclass
@@ -193,33 +194,25 @@ def send_sample_chat(port: int) -> str:
 
 async def watch_tickets(conn: Any, want: int, timeout_s: float) -> dict[str, set[str]]:
     """Print ticket events as they arrive; return kinds seen per ticket number."""
-    from aiokafka import AIOKafkaConsumer
-
-    from schemas.codec import DecodeError, decode
-    from schemas.events import TicketEvent
+    from runtime.topic_io import KafkaTopicReader
     from schemas.topics import TICKET_EVENTS
 
-    consumer = AIOKafkaConsumer(conn.topic(TICKET_EVENTS), **conn.options(),
-                                auto_offset_reset="earliest", enable_auto_commit=False)
-    await consumer.start()
+    reader = await KafkaTopicReader(conn, [TICKET_EVENTS], timeout_s).open()
     kinds: dict[str, set[str]] = {}
     deadline = time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=300)
-            for msgs in batch.values():
-                for m in msgs:
-                    try:
-                        ev = decode(TicketEvent, m.value or b"")
-                    except DecodeError:
-                        continue
-                    kinds.setdefault(ev.ticket_number, set()).add(ev.kind)
-                    typer.echo(f"  [{ev.ticket_number}] {ev.kind:<15} {_describe(ev)}")
+            for r in await reader.poll(WATCH_POLL_S):
+                ev = r.value
+                if ev is None:  # a tombstone or a record that does not decode
+                    continue
+                kinds.setdefault(ev.ticket_number, set()).add(ev.kind)
+                typer.echo(f"  [{ev.ticket_number}] {ev.kind:<15} {_describe(ev)}")
             done = [n for n, k in kinds.items() if DONE <= k]
             if len(done) >= want:
                 break
     finally:
-        await consumer.stop()
+        await reader.close()
     return kinds
 
 
