@@ -11,7 +11,7 @@ import pytest
 
 from runtime.topic_io import KafkaTopicIO, KafkaTopicReader
 from schemas.directory import Agent
-from schemas.stage import KafkaConnection, NoSuchRecord
+from schemas.stage import KafkaConnection, NoSuchRecord, TopicReader, TopicRecord
 from schemas.topics import AGENTS, CUSTOMERS, TopicSpec
 from tests.support.kafka import produce_raw
 
@@ -23,6 +23,21 @@ MISSING = TopicSpec("not.created", Agent, key="agent id")
 
 def _agent(name: str) -> Agent:
     return Agent(agent_id=name, updated_at=NOW)
+
+
+def _agents(n: int) -> list[tuple[bytes, Agent]]:
+    return [(f"a{i}".encode(), _agent(f"a{i}")) for i in range(n)]
+
+
+async def _publish_late(topics: KafkaTopicIO, reader: TopicReader) -> list[TopicRecord]:
+    """Write one more agent ("late") to an open reader's topic; what the reader polls next."""
+    await topics.publish(AGENTS, [(b"late", _agent("late"))], 30)
+    later: list[TopicRecord] = []
+    for _ in range(50):
+        later += await reader.poll(0.2)
+        if later:
+            break
+    return later
 
 
 def test_read_to_end_decodes_and_reports_what_does_not_decode(kafka_conn) -> None:  # type: ignore[no-untyped-def]
@@ -50,8 +65,7 @@ def test_a_reader_catches_up_to_the_ends_it_saw_then_reads_on(kafka_conn) -> Non
     topics = KafkaTopicIO(conn)
 
     async def go() -> None:
-        await topics.publish(AGENTS, [(f"a{i}".encode(), _agent(f"a{i}")) for i in range(30)],
-                             30)
+        await topics.publish(AGENTS, _agents(30), 30)
         reader = await topics.open_reader([AGENTS, CUSTOMERS], 30)
         try:
             assert isinstance(reader, KafkaTopicReader)
@@ -60,12 +74,7 @@ def test_a_reader_catches_up_to_the_ends_it_saw_then_reads_on(kafka_conn) -> Non
             assert sorted(r.key for r in caught if r.key) == sorted(
                 f"a{i}".encode() for i in range(30))
 
-            await topics.publish(AGENTS, [(b"late", _agent("late"))], 30)
-            later = []
-            for _ in range(50):
-                later += await reader.poll(0.2)
-                if later:
-                    break
+            later = await _publish_late(topics, reader)
             assert [r.key for r in later] == [b"late"]
         finally:
             await reader.close()
@@ -94,8 +103,7 @@ def test_read_record_gives_the_record_at_a_place_or_says_why_there_is_none(kafka
     topics = KafkaTopicIO(conn)
 
     async def go() -> None:
-        await topics.publish(AGENTS, [(f"a{i}".encode(), _agent(f"a{i}")) for i in range(3)],
-                             30)
+        await topics.publish(AGENTS, _agents(3), 30)
         got = await topics.read_record(AGENTS, 0, 1, 30)
         assert (got.key, got.offset, got.value) == (b"a1", 1, _agent("a1"))
         with pytest.raises(NoSuchRecord, match=r"no such record \(the partition holds "
@@ -124,12 +132,7 @@ def test_a_reader_since_a_time_starts_there_and_knows_what_was_there_before(kafk
             caught = [r async for batch in reader.catch_up() for r in batch]
             assert [r.key for r in caught] == [b"recent"]
             assert reader.written_before_open(caught[0])
-            await topics.publish(AGENTS, [(b"late", _agent("late"))], 30)
-            later = []
-            for _ in range(50):
-                later += await reader.poll(0.2)
-                if later:
-                    break
+            later = await _publish_late(topics, reader)
             assert [r.key for r in later] == [b"late"]
             assert not reader.written_before_open(later[0])
         finally:
@@ -165,8 +168,7 @@ def test_a_group_reader_starts_where_its_group_committed(kafka_conn) -> None:  #
             await reader.close()
 
     async def go() -> None:
-        await KafkaTopicIO(conn).publish(
-            AGENTS, [(f"a{i}".encode(), _agent(f"a{i}")) for i in range(3)], 30)
+        await KafkaTopicIO(conn).publish(AGENTS, _agents(3), 30)
         group = f"{conn.topic_prefix}test.group"
         assert await read(group, commit=True) == [b"a0", b"a1", b"a2"]
         assert await read(group, commit=False) == [b"a2"]
