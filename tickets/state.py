@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from schemas.builders import constructor, replacer
+from schemas.builders import constructor, fields_replacer, replacer
 from schemas.classify_events import Classified
 from schemas.events import TicketEvent
 from schemas.notification import AckSent
@@ -88,23 +88,36 @@ def _created(ev: TicketEvent, p: Created) -> dict[str, Any]:
     }
 
 
-def _message_added(t: Ticket, ev: TicketEvent, p: MessageAdded) -> dict[str, Any]:
-    ids = _add(t.internet_message_ids, p.internet_message_id)
-    changes: dict[str, Any] = {
-        "message_ids": _add(t.message_ids, p.message_id),
-        "internet_message_ids": ids,
-        "thread_refs": _add(t.thread_refs, *p.in_reply_to, *p.references),
-        "participants": _add(t.participants, *p.participants_added),
-    }
+# A message-added fold (one per inbound message) always writes the same fields: a replacer
+# specialised to them, with the unchanged ones passed as they are (no changes dict, no setattr
+# per change: the fold of a benchmark message 3.44 -> 2.75 us, same-run A/B).
+_replace_message_added = fields_replacer(
+    Ticket, "message_ids", "internet_message_ids", "thread_refs", "participants",
+    "inbound_count", "outbound_count", "language", "first_response_at",
+    "updated_at", "version", "last_event_id", "event_ids",
+)
+
+
+def _message_added(t: Ticket, ev: TicketEvent, p: MessageAdded) -> Ticket:
+    inbound, outbound = t.inbound_count, t.outbound_count
+    language, first_response_at = t.language, t.first_response_at
     if p.direction == "inbound":
-        changes["inbound_count"] = t.inbound_count + 1
-        if t.language is None and p.language:
-            changes["language"] = p.language
+        inbound += 1
+        if language is None and p.language:
+            language = p.language
     elif p.direction == "outbound":
-        changes["outbound_count"] = t.outbound_count + 1
-        if t.first_response_at is None:
-            changes["first_response_at"] = ev.at
-    return changes
+        outbound += 1
+        if first_response_at is None:
+            first_response_at = ev.at
+    return _replace_message_added(
+        t,
+        _add(t.message_ids, p.message_id),
+        _add(t.internet_message_ids, p.internet_message_id),
+        _add(t.thread_refs, *p.in_reply_to, *p.references),
+        _add(t.participants, *p.participants_added),
+        inbound, outbound, language, first_response_at,
+        max(t.updated_at, ev.at), t.version + 1, ev.event_id, (*t.event_ids, ev.event_id),
+    )
 
 
 def _status_changed(t: Ticket, ev: TicketEvent, p: StatusChanged) -> dict[str, Any]:
@@ -167,7 +180,6 @@ def _sla_applied(p: SlaApplied) -> dict[str, Any]:
 _Fold = Callable[[Ticket, TicketEvent, Any], dict[str, Any]]
 
 _FOLDS: dict[type, _Fold] = {
-    MessageAdded: _message_added,
     StatusChanged: _status_changed,
     PriorityChanged: lambda t, ev, p: {"priority": p.to_priority},
     Merged: lambda t, ev, p: {"merged_into": p.into_ticket_id},
@@ -206,6 +218,8 @@ def apply(ticket: Ticket | None, event: TicketEvent) -> Ticket:
         return _new_ticket(**_created(event, payload))
     if event.event_id in ticket.event_ids:
         return ticket
+    if type(payload) is MessageAdded:
+        return _message_added(ticket, event, payload)
     fold_one = _FOLDS.get(type(payload))
     # a kind added to the schema but not yet here: counted, no change
     changes = {} if fold_one is None else fold_one(ticket, event, payload)

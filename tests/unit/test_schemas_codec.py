@@ -234,6 +234,22 @@ def test_replacer_is_dataclasses_replace(cls: type, data: st.DataObject) -> None
         replace(record, {"not_a_field": 1})
 
 
+@pytest.mark.parametrize("cls", [*RECORDS, *PAYLOADS], ids=lambda c: c.__name__)
+@settings(max_examples=10, deadline=None)
+@given(data=st.data())
+def test_fields_replacer_is_dataclasses_replace(cls: type, data: st.DataObject) -> None:
+    record, other = data.draw(st.from_type(cls)), data.draw(st.from_type(cls))
+    names = [f.name for f in dataclasses.fields(record)][1::2]
+    replace = builders.fields_replacer(cls, *names)
+    copied = replace(record, *(getattr(other, n) for n in names))
+    half = {n: getattr(other, n) for n in names}
+    assert type(copied) is cls and copied == dataclasses.replace(record, **half)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(copied, names[0] if names else "extra", None)
+    with pytest.raises(ValueError):
+        builders.fields_replacer(cls, "not_a_field")
+
+
 def test_builders_without_a_draft_fall_back_to_the_slot_setters() -> None:
     @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
     class Base:
@@ -250,3 +266,4 @@ def test_builders_without_a_draft_fall_back_to_the_slot_setters() -> None:
     decoded = codec.from_primitive(Derived, {"a": "y", "b": 3, "c": True})
     assert decoded == Derived(a="y", b=3) and decoded.extra == {"c": True}
     assert codec.replacer(Derived)(built, {"b": 5}) == Derived(a="x", b=5)
+    assert builders.fields_replacer(Derived, "b")(built, 5) == Derived(a="x", b=5)
