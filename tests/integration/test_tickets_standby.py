@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 import time
 import urllib.request
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -22,13 +19,14 @@ from schemas.message import InboundMessage
 from schemas.stage import KafkaConnection
 from schemas.ticket import Ticket
 from schemas.topics import MESSAGES, TICKET_EVENTS, TICKET_STATE
+from tests.support import processes
 from tests.support.kafka import produce, read_to_end
 from tests.support.notify_sink import free_port
+from tests.support.processes import stop
 from tests.support.tickets_builders import email, mid
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
 SESSION_TIMEOUT_MS = 6000  # the broker's lowest allowed: takeover after a kill -9 waits this
 
 
@@ -44,20 +42,12 @@ def thread(name: str, sender: str, replies: int, start_minute: int = 0) -> list[
 
 
 def start_worker(conn: KafkaConnection, instance: str, port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "HELPLINE_KAFKA__BOOTSTRAP_SERVERS": conn.bootstrap_servers,
-        "HELPLINE_KAFKA__TOPIC_PREFIX": conn.topic_prefix,
+    return processes.start_worker(conn, "tickets", instance, {
         "HELPLINE_RUNNER__BATCH_MAX_RECORDS": "2",  # small batches: the kill lands mid-stream
         "HELPLINE_RUNNER__SESSION_TIMEOUT_MS": str(SESSION_TIMEOUT_MS),
         "HELPLINE_OBSERVABILITY__HTTP_PORT": str(port),
         "HELPLINE_OBSERVABILITY__LOG_LEVEL": "WARNING",
-    }
-    env.pop("HELPLINE_CONFIG", None)
-    return subprocess.Popen(
-        [sys.executable, "-m", "runtime.cli", "worker", "tickets", "--instance-id", instance],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
+    })
 
 
 def state_of(port: int) -> str:
@@ -77,16 +67,6 @@ def wait_until(cond: object, what: str, timeout_s: float = 60) -> None:
 
 def events_now(conn: KafkaConnection) -> list:
     return asyncio.run(read_to_end(conn, TICKET_EVENTS))
-
-
-def stop(proc: subprocess.Popen[bytes], kill: bool) -> None:
-    if proc.poll() is None:
-        (proc.kill if kill else proc.terminate)()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 def test_standby_takes_over_a_killed_active_worker(kafka_conn: KafkaConnection) -> None:

@@ -5,12 +5,9 @@ ends as exactly one ticket holding every message once."""
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -18,12 +15,13 @@ from schemas.message import InboundMessage
 from schemas.stage import KafkaConnection
 from schemas.ticket import Ticket
 from schemas.topics import MESSAGES, NOTIFY_OUTBOX, TICKET_COMMANDS, TICKET_EVENTS, TICKET_STATE
+from tests.support import processes
 from tests.support.kafka import produce, read_to_end
+from tests.support.processes import stop
 from tests.support.tickets_builders import action, email, mid
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
 PEOPLE = ("alice@example.com", "bob@example.com")  # different keys: different partitions
 
 
@@ -40,29 +38,11 @@ def conversation(n: int) -> list[InboundMessage]:
 
 
 def start_worker(conn: KafkaConnection) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "HELPLINE_KAFKA__BOOTSTRAP_SERVERS": conn.bootstrap_servers,
-        "HELPLINE_KAFKA__TOPIC_PREFIX": conn.topic_prefix,
+    return processes.start_worker(conn, "tickets", "it", {
         "HELPLINE_RUNNER__BATCH_MAX_RECORDS": "1",  # one record per batch: a kill lands mid-way
         "HELPLINE_OBSERVABILITY__LOG_LEVEL": "WARNING",
         "HELPLINE_TICKETS__OWN_ADDRESSES": '["support@acme.test"]',
-    }
-    env.pop("HELPLINE_CONFIG", None)
-    return subprocess.Popen(
-        [sys.executable, "-m", "runtime.cli", "worker", "tickets", "--instance-id", "it"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-
-
-def stop(proc: subprocess.Popen[bytes], kill: bool) -> None:
-    if proc.poll() is None:
-        (proc.kill if kill else proc.terminate)()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
+    })
 
 
 async def wait_for_events(conn: KafkaConnection, at_least: int, timeout_s: float) -> list:
