@@ -259,6 +259,31 @@ _PRIMITIVE_CHECKS: dict[Any, tuple[str, str]] = {
 }
 
 
+_SHARED_DEFAULTS = (type(None), bool, int, str)
+
+
+def _all_defaults(cls: type[Any], fields: tuple[dataclasses.Field[Any], ...]) -> str | None:
+    """The test, in generated code, that a JSON object is exactly ``cls()``'s encoded form, for
+    a record whose every field has a plain immutable default (None, bool, int, str); else None.
+
+    Such an object decodes to one shared ``cls()`` (frozen, nothing mutable inside: safe), as
+    ``MessageFlags()`` on nearly every message (its decode 0.58 -> 0.23 us). Equality alone
+    would take 0 for False (``0 == False``), so bool and int values are checked by identity
+    and type too: only what the full converter accepts takes the shortcut."""
+    if not fields or not all(
+        f.default is not dataclasses.MISSING and type(f.default) in _SHARED_DEFAULTS
+        for f in fields
+    ):
+        return None
+    tests = ["v == DEFAULTS"]
+    for f in fields:
+        if type(f.default) is bool:
+            tests.append(f"v[{f.name!r}] is {f.default!r}")
+        elif type(f.default) is int:
+            tests.append(f"type(v[{f.name!r}]) is int")
+    return " and ".join(tests)
+
+
 def _dataclass_converter(cls: type[Any]) -> _Conv:
     """Generate a decode function for one dataclass (compiled once; hot path of every stage).
 
@@ -290,6 +315,12 @@ def _dataclass_converter(cls: type[Any]) -> _Conv:
         "def conv_dc(v, path):",
         "    if type(v) is not dict:",
         f"        raise _fail({cls.__name__ + ' object'!r}, v, path)",
+    ]
+    shortcut = _all_defaults(cls, fields) if direct else None
+    if shortcut is not None:
+        env["DEFAULTS"], env["SHARED"] = to_primitive(cls()), cls()
+        lines += [f"    if {shortcut}:", "        return SHARED"]
+    lines += [
         ("    n = new(D)" if draft else "    n = new(cls)") if direct else "    kw = {}",
         "    g = v.get",
     ]

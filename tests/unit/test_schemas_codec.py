@@ -267,3 +267,20 @@ def test_builders_without_a_draft_fall_back_to_the_slot_setters() -> None:
     assert decoded == Derived(a="y", b=3) and decoded.extra == {"c": True}
     assert codec.replacer(Derived)(built, {"b": 5}) == Derived(a="x", b=5)
     assert builders.fields_replacer(Derived, "b")(built, 5) == Derived(a="x", b=5)
+
+
+def test_an_all_defaults_record_decodes_to_one_shared_instance() -> None:
+    from schemas.message import Address, MessageFlags
+
+    wire = orjson.loads(encode(MessageFlags()))
+    first, second = (codec.from_primitive(MessageFlags, dict(wire)) for _ in range(2))
+    assert first == MessageFlags() and first is second  # frozen, nothing mutable inside
+    assert codec.from_primitive(MessageFlags, {**wire, "auto_reply": True}) is not first
+    assert codec.from_primitive(MessageFlags, {**wire, "x": 1}).auto_reply is False
+    for bad in ({**wire, "auto_reply": 0}, {**wire, "mailing_list": 0.0}):  # 0 == False
+        with pytest.raises(DecodeError):
+            codec.from_primitive(MessageFlags, bad)
+    msg = decode(InboundMessage, encode(InboundMessage(
+        message_id="m1", channel="email", mailbox="support",
+        received_at=datetime(2026, 1, 1, tzinfo=UTC), sender=Address(address="a@example.org"))))
+    assert msg.flags is first
