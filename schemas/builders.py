@@ -128,3 +128,43 @@ def fields_replacer(cls: type[T], *names: str) -> Callable[..., T]:
     exec("\n".join(body), env)
     replace: Callable[..., T] = env["replace"]
     return replace
+
+
+def positional(cls: type[T], *names: str) -> Callable[..., T]:
+    """A constructor of ``cls`` taking the fields ``names`` positionally, in that order, every
+    other field its default (for a hot path building a many-field record: 18 keyword
+    arguments cost more than filling the draft, MessageAdded 1.00 -> 0.33 us). Every field
+    without a default must be named; a name that is not a field raises ValueError. Same
+    conditions as :func:`constructor`; for anything else it calls ``cls`` with keywords."""
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    known = {f.name for f in fields}
+    required = {f.name for f in fields if f.default is dataclasses.MISSING
+                and f.default_factory is dataclasses.MISSING}
+    if any(n not in known for n in names) or len(set(names)) != len(names) \
+            or not required <= set(names):
+        raise ValueError(f"not distinct fields of {cls.__name__} naming every required one: "
+                         f"{names}")
+    draft = draft_of(cls)
+    if draft is None or hasattr(cls, "__post_init__") or not all(f.init for f in fields):
+        def fallback(*values: Any) -> T:
+            return cls(**dict(zip(names, values, strict=True)))
+
+        return fallback
+    env: dict[str, Any] = {"new": object.__new__, "cls": cls, "D": draft}
+    params = [f"v{i}" for i in range(len(names))]
+    given = dict(zip(names, params, strict=True))
+    body = [f"def make({', '.join(params)}):", "    n = new(D)"]
+    for i, f in enumerate(fields):
+        if f.name in given:
+            value = given[f.name]
+        elif f.default is not dataclasses.MISSING:
+            env[f"d{i}"] = f.default
+            value = f"d{i}"
+        else:
+            env[f"f{i}"] = f.default_factory
+            value = f"f{i}()"
+        body.append(f"    n.{f.name} = {value}")
+    body += ["    n.__class__ = cls", "    return n"]
+    exec("\n".join(body), env)
+    make: Callable[..., T] = env["make"]
+    return make

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from schemas.builders import constructor
+from schemas.builders import constructor, positional
 from schemas.directory import CustomerRecord
 from schemas.events import Actor, TicketEvent
 from schemas.message import InboundMessage
@@ -38,8 +38,13 @@ from tickets.threading import (
 
 _WAKE_ON_REPLY = frozenset({"pending", "on-hold"})
 _SCAN_MAX = 8  # participants looked up in the ticket's tuple itself up to this many
-# Built for every inbound message: the records' slot-storing constructors (see codec).
-_new_message_added = constructor(MessageAdded)
+# Built for every inbound message: the records' slot-storing constructors (see codec); the
+# message-added one positional (its 18 keyword arguments cost 0.67 us of its 1.0 us).
+_new_message_added = positional(
+    MessageAdded, "message_id", "direction", "channel", "author", "received_at", "subject",
+    "text", "internet_message_id", "attachments", "customer_id", "language", "flags",
+    "in_reply_to", "references", "to", "cc", "visitor_id", "participants_added",
+)
 _new_created = constructor(Created)
 _new_actor = constructor(Actor)
 
@@ -86,12 +91,10 @@ def _message_added(
     msg: InboundMessage, customer_id: str, ticket: Ticket | None, rules: IntakeRules
 ) -> MessageAdded:
     return _new_message_added(
-        message_id=msg.message_id, direction="inbound", channel=msg.channel, author=msg.sender,
-        received_at=msg.received_at, subject=msg.subject, text=msg.text,
-        internet_message_id=msg.internet_message_id, attachments=msg.attachments,
-        customer_id=customer_id, language=msg.language, flags=msg.flags,
-        in_reply_to=msg.in_reply_to, references=msg.references, to=msg.to, cc=msg.cc,
-        visitor_id=msg.visitor_id, participants_added=_new_participants(msg, ticket, rules),
+        msg.message_id, "inbound", msg.channel, msg.sender, msg.received_at, msg.subject,
+        msg.text, msg.internet_message_id, msg.attachments, customer_id, msg.language,
+        msg.flags, msg.in_reply_to, msg.references, msg.to, msg.cc, msg.visitor_id,
+        _new_participants(msg, ticket, rules),
     )
 
 

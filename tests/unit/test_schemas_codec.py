@@ -250,6 +250,30 @@ def test_fields_replacer_is_dataclasses_replace(cls: type, data: st.DataObject) 
         builders.fields_replacer(cls, "not_a_field")
 
 
+@pytest.mark.parametrize("cls", [*RECORDS, *PAYLOADS], ids=lambda c: c.__name__)
+@settings(max_examples=10, deadline=None)
+@given(data=st.data())
+def test_positional_builds_what_the_class_builds(cls: type, data: st.DataObject) -> None:
+    record = data.draw(st.from_type(cls))
+    fields = dataclasses.fields(record)
+    names = [f.name for f in fields if f.name != "extra"]
+    values = {n: getattr(record, n) for n in names}
+    built = builders.positional(cls, *reversed(names))(*reversed(values.values()))
+    assert type(built) is cls and built == record
+    required = [f.name for f in fields
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    make = builders.positional(cls, *required)
+    assert make(*(values[n] for n in required)) == cls(**{n: values[n] for n in required})
+    if "extra" in {f.name for f in fields}:  # a factory per record
+        assert make(*(values[n] for n in required)).extra is not \
+            make(*(values[n] for n in required)).extra
+    with pytest.raises(ValueError):
+        builders.positional(cls, *required, "not_a_field")
+    if required:
+        with pytest.raises(ValueError):  # a required field left out
+            builders.positional(cls, *required[1:])
+
+
 def test_builders_without_a_draft_fall_back_to_the_slot_setters() -> None:
     @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
     class Base:
@@ -267,6 +291,7 @@ def test_builders_without_a_draft_fall_back_to_the_slot_setters() -> None:
     assert decoded == Derived(a="y", b=3) and decoded.extra == {"c": True}
     assert codec.replacer(Derived)(built, {"b": 5}) == Derived(a="x", b=5)
     assert builders.fields_replacer(Derived, "b")(built, 5) == Derived(a="x", b=5)
+    assert builders.positional(Derived, "b", "a")(6, "y") == Derived(a="y", b=6)
 
 
 def test_an_all_defaults_record_decodes_to_one_shared_instance() -> None:
