@@ -30,6 +30,7 @@ class RouteStage:
     # Agent capacity, queues and SLA timers are global: one active replica, the others warm
     # standbys following route.state (runtime.group); only the active one fires timers.
     single_writer = True
+    own_tables: tuple[TopicSpec, ...] = (ROUTE_STATE,)  # nobody else writes it
 
     def __init__(
         self,

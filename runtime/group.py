@@ -15,6 +15,8 @@ the others get none. A standby keeps restoring the stage's tables as the active 
 the group rebalances, a standby is given every partition, reads its tables up to their current
 end (:meth:`runtime.tables.TableFeed.current`) and carries on from the last committed offsets;
 takeover costs the group's session timeout, not a restore of every ticket.
+Tables only the stage writes (``own_tables``: ticket.state, route.state) are not fetched while a
+replica is active (all there is its own, already in memory); a standby follows them.
 
 Scaling such a stage therefore adds standbys, never a second writer. Which member is active is
 sticky: a member that held the partitions says so in its join metadata and keeps them, so a

@@ -125,7 +125,8 @@ class StageRunner:
                           if getattr(stage, "single_writer", False) else None)
         self._tables_behind = False
         self._table_feed = TableFeed(stage, conn, self._tables, self._decoders, self._header,
-                                     self.cfg.table_catchup_timeout_s)
+                                     self.cfg.table_catchup_timeout_s, tuple(getattr(
+                                         stage, "own_tables", ())) if self._assignor else ())
 
     # -- public ---------------------------------------------------------------------------
 
@@ -223,8 +224,9 @@ class StageRunner:
         is fetched): every partition (active) or none (standby)."""
         if self.status.state not in ("stopped", "failed"):
             self.status.state = "running" if partitions else "standby"
-        if partitions and self._tables:
-            self._tables_behind = True
+        self._tables_behind = bool(partitions and self._tables)  # (TableFeed.current)
+        if not partitions:
+            self._table_feed.follow_own()
         log.info("%s: %s", self.stage.name, "active: every partition assigned" if partitions
                  else "standby: another replica holds the partitions")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, aclosing
 from datetime import datetime
 from typing import Any
@@ -160,6 +160,17 @@ class KafkaTopicReader:
             if await consumer.position(tp) < end:
                 return False
         return True
+
+    def pause(self, names: Iterable[str]) -> None:
+        """Stop fetching these topics (full names) until :meth:`resume`; positions stay."""
+        tps = [tp for tp in self.starts if tp.topic in set(names)]
+        if tps:
+            self._consumer.pause(*tps)
+
+    def resume(self, names: Iterable[str]) -> None:
+        tps = [tp for tp in self.starts if tp.topic in set(names)]
+        if tps:
+            self._consumer.resume(*tps)
 
     def written_before_open(self, record: TopicRecord) -> bool:
         end = self._opened_ends.get((self.conn.topic(record.topic), record.partition), 0)

@@ -64,6 +64,7 @@ class TicketsStage:
     inputs: tuple[TopicSpec, ...] = (MESSAGES, TICKET_COMMANDS, EVENTS_AS_JSON)
     tables: tuple[TopicSpec, ...] = (TICKET_STATE, CUSTOMERS)
     single_writer = True  # one active replica, the others standbys (see the module doc)
+    own_tables: tuple[TopicSpec, ...] = (TICKET_STATE,)  # nobody else writes it
     tick_interval: float | None = None
 
     def __init__(

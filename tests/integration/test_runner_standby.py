@@ -33,6 +33,7 @@ class CountingStage:
     tables = (CUSTOMERS,)
     tick_interval: float | None = 0.1
     single_writer = True
+    own_tables = (CUSTOMERS,)  # here: only the active replica writes it
 
     def __init__(self, replica: str) -> None:
         self.replica = replica
@@ -58,6 +59,12 @@ class CountingStage:
     def tick(self, now: datetime) -> list[Out]:
         self.ticks += 1
         return []
+
+
+async def fetched_to_end(runner: StageRunner) -> bool:
+    reader = runner._table_feed._reader  # (internals: what its table follower has fetched)
+    assert reader is not None
+    return await reader.read_up_to(await reader.end_offsets())
 
 
 def test_standby_fires_no_timers_follows_the_table_and_takes_over(
@@ -89,6 +96,8 @@ def test_standby_fires_no_timers_follows_the_table_and_takes_over(
         assert sa.ticks > 0 and sb.ticks == ticks_b == 0
         assert b.status.records_in == 0 and b.status.records_out == 0
         assert b.status.ready  # a standby is healthy: a rollout does not wait on it
+        # the active replica does not even fetch its own table back (nobody else writes it)
+        assert await fetched_to_end(a) is False and await fetched_to_end(b) is True
 
         stop_a.set()  # a clean stop: a leaves the group, b is given every partition at once
         await asyncio.wait_for(ta, 30)
