@@ -58,6 +58,7 @@ def _settings() -> ChatSettings:
 
 
 def test_a_visitor_chats_through_the_widget(kafka_conn: KafkaConnection, tmp_path: Path) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
@@ -119,8 +120,16 @@ def test_a_visitor_chats_through_the_widget(kafka_conn: KafkaConnection, tmp_pat
 
         d.refresh()  # the conversation survives a reload (localStorage) and the ack is kept
         ready()
-        wait.until(lambda _: len(d.find_elements(By.CSS_SELECTOR, "#hl-log li")) == 3)
-        texts = [li.text for li in d.find_elements(By.CSS_SELECTOR, "#hl-log li")]
+        def shown() -> list[str]:
+            # the three messages as displayed (.text is empty while not visible; the log is
+            # re-rendered when the stream's replay comes in, which may stale an element)
+            try:
+                texts = [li.text for li in d.find_elements(By.CSS_SELECTOR, "#hl-log li")]
+            except StaleElementReferenceException:
+                return []
+            return texts if len(texts) == 3 and all(texts) else []
+
+        texts = wait.until(lambda _: shown())
         assert "My order A-17 never arrived" in texts[0] and ticket.ticket_number in texts[1]
         assert "left our warehouse" in texts[2]
 
