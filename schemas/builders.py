@@ -43,6 +43,27 @@ def draft_of(cls: type) -> type | None:
     return draft
 
 
+def _plain_draft(cls: type) -> type | None:
+    """The draft of ``cls`` when the generated builders may fill it: slots of its own, no
+    ``__post_init__`` and no ``init=False`` field (nothing a fill would skip); else None."""
+    if hasattr(cls, "__post_init__") or not all(
+            f.init for f in dataclasses.fields(cls)):
+        return None
+    return draft_of(cls)
+
+
+def _check_names(cls: type, names: tuple[str, ...], required: bool) -> None:
+    """``names`` are distinct fields of ``cls`` (and, if ``required``, include every field
+    without a default); else ValueError."""
+    fields = dataclasses.fields(cls)
+    known = {f.name for f in fields}
+    missing = {f.name for f in fields if f.default is dataclasses.MISSING
+               and f.default_factory is dataclasses.MISSING} - set(names) if required else set()
+    if any(n not in known for n in names) or len(set(names)) != len(names) or missing:
+        raise ValueError(f"not distinct fields of {cls.__name__}"
+                         f"{' naming every required one' if required else ''}: {names}")
+
+
 def constructor(cls: type[T]) -> Callable[..., T]:
     """A constructor of ``cls`` for hot paths, called like ``cls`` itself: a frozen dataclass's
     generated ``__init__`` stores every field through ``object.__setattr__``, this one fills a
@@ -87,9 +108,8 @@ def replacer(cls: type[T]) -> Callable[[T, Mapping[str, Any]], T]:
     AttributeError. Only for slotted dataclasses without ``__post_init__`` or ``init=False``
     fields (as :func:`constructor`); for anything else it is ``dataclasses.replace``."""
     fields = dataclasses.fields(cls)  # type: ignore[arg-type]
-    draft = draft_of(cls)
-    if (draft is None or hasattr(cls, "__post_init__")
-            or not all(f.init for f in fields)):
+    draft = _plain_draft(cls)
+    if draft is None:
         return lambda record, changes: dataclasses.replace(record, **changes)  # type: ignore
     env: dict[str, Any] = {"new": object.__new__, "cls": cls, "D": draft, "S": setattr}
     body = ["def replace(o, changes):", "    n = new(D)"]
@@ -107,14 +127,10 @@ def fields_replacer(cls: type[T], *names: str) -> Callable[..., T]:
     every other field copied (no changes dict, no ``setattr`` per change: the tickets stage's
     message-added fold 3.44 -> 2.75 us per message). A name that is not a field raises
     ValueError."""
-    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = [n for n in names if n not in known]
-    if unknown or len(set(names)) != len(names):
-        raise ValueError(f"not distinct fields of {cls.__name__}: {names}")
-    draft = draft_of(cls)
+    _check_names(cls, names, required=False)
+    draft = _plain_draft(cls)
     params = [f"v{i}" for i in range(len(names))]
-    if (draft is None or hasattr(cls, "__post_init__")
-            or not all(f.init for f in dataclasses.fields(cls))):  # type: ignore[arg-type]
+    if draft is None:
         def fallback(record: T, *values: Any) -> T:
             return dataclasses.replace(record, **dict(zip(names, values, strict=True)))  # type: ignore[type-var]
 
@@ -136,16 +152,10 @@ def positional(cls: type[T], *names: str) -> Callable[..., T]:
     arguments cost more than filling the draft, MessageAdded 1.00 -> 0.33 us). Every field
     without a default must be named; a name that is not a field raises ValueError. Same
     conditions as :func:`constructor`; for anything else it calls ``cls`` with keywords."""
+    _check_names(cls, names, required=True)
     fields = dataclasses.fields(cls)  # type: ignore[arg-type]
-    known = {f.name for f in fields}
-    required = {f.name for f in fields if f.default is dataclasses.MISSING
-                and f.default_factory is dataclasses.MISSING}
-    if any(n not in known for n in names) or len(set(names)) != len(names) \
-            or not required <= set(names):
-        raise ValueError(f"not distinct fields of {cls.__name__} naming every required one: "
-                         f"{names}")
-    draft = draft_of(cls)
-    if draft is None or hasattr(cls, "__post_init__") or not all(f.init for f in fields):
+    draft = _plain_draft(cls)
+    if draft is None:
         def fallback(*values: Any) -> T:
             return cls(**dict(zip(names, values, strict=True)))
 
