@@ -141,10 +141,10 @@ class StageRunner:
         try:
             if self._tables:
                 self.status.state = "restoring"
-                table_consumer = await self._table_feed.restore()
+                await self._table_feed.restore()
                 gc.collect()
                 gc.freeze()  # the restored state is long-lived: not re-scanned by every full GC
-                table_task = asyncio.create_task(self._table_feed.follow(table_consumer, stop))
+                table_task = asyncio.create_task(self._table_feed.follow(stop))
             strategy: dict[str, Any] = {} if self._assignor is None else {
                 "partition_assignment_strategy": (self._assignor,)}
             consumer = AIOKafkaConsumer(

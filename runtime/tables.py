@@ -36,8 +36,9 @@ class TableFeed:
         # at all (the tickets worker read each ticket.state write back: ~1.6 us a message)
         self._own = [conn.topic(s) for s in own_tables]
 
-    async def restore(self) -> KafkaTopicReader:
-        """Read every table topic from the beginning up to its current end, into the stage."""
+    async def restore(self) -> None:
+        """Read every table topic from the beginning up to its current end, into the stage;
+        :meth:`follow` reads on with the same reader."""
         reader = await KafkaTopicReader(
             self.conn, list(self._tables.values()), self.catchup_timeout_s,
             wait_for_topics=False, max_records=RESTORE_MAX_RECORDS, decoders=self._decoders,
@@ -49,7 +50,7 @@ class TableFeed:
             restored = 0
             try:
                 async for records in reader.catch_up():
-                    restored += self._apply(records, own_too=True)
+                    restored += self._apply(records)
             except TimeoutError:
                 raise HelplineError(
                     f"tables not restored within {self.catchup_timeout_s}s") from None
@@ -58,16 +59,16 @@ class TableFeed:
             raise
         log.info("tables restored", extra={"stage": self.stage.name, "records": restored})
         self._reader = reader
-        return reader
 
-    async def follow(self, reader: KafkaTopicReader, stop: asyncio.Event) -> None:
+    async def follow(self, stop: asyncio.Event) -> None:
         """Keep feeding table updates written by others (reference data, other replicas)."""
+        reader = self._reader
+        assert reader is not None, "restore() first"
         try:
             while not stop.is_set():
-                # own writes are skipped before they are decoded (the tickets worker's own
-                # ticket.state records would cost it a Ticket decode each)
-                self._apply(await reader.poll(FOLLOW_POLL_S, skip_header=self._header),
-                            own_too=False)
+                # Our own writes are already in the stage's memory (replaying them live could
+                # overwrite newer state with older): skipped, before they are even decoded
+                self._apply(await reader.poll(FOLLOW_POLL_S, skip_header=self._header))
         finally:
             await reader.close()
 
@@ -97,13 +98,9 @@ class TableFeed:
         if self._reader is not None:
             self._reader.resume(self._own)
 
-    def _apply(self, records: list[TopicRecord], own_too: bool) -> int:
+    def _apply(self, records: list[TopicRecord]) -> int:
         n = 0
         for r in records:
-            # Our own writes are already in the stage's memory; replaying them live could
-            # overwrite newer state with older.
-            if not own_too and self._header in r.headers:
-                continue
             if r.key is None:
                 continue
             if r.error is not None:
