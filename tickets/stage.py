@@ -218,14 +218,7 @@ class TicketsStage:
         """Fold an event into the book; False if it was already folded (or names a ticket we
         do not hold and does not create it: another stage's event about a ticket whose state
         has not reached us is still in the log, and is folded when replayed)."""
-        ticket = self.book.get(event.ticket_id)
-        if ticket is None and not isinstance(event.payload, Created):
-            return False
-        if ticket is not None and event.event_id in ticket.event_ids:
-            return False
-        self.book.put(apply(ticket, event))
-        dirty[event.ticket_id] = None
-        return True
+        return bool(self._fold_all((event,), dirty))
 
 
 def intake_labels(decision: Decision) -> dict[str, str]:
