@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass
@@ -17,7 +17,6 @@ class RunnerStatus:
     records_in: int = 0
     records_out: int = 0
     dead_letters: int = 0
-    assigned: list[str] = field(default_factory=list)
 
     @property
     def ready(self) -> bool:
