@@ -44,6 +44,7 @@ from runtime.errors import HelplineError
 from runtime.group import ActiveStandbyAssignor, SettleBeforeRevoke
 from runtime.kafka_io import BatchSender, group_id, make_producer, start_client
 from runtime.metrics import StageMetrics
+from runtime.own_batches import skipping_own_batches
 from runtime.settings import RunnerSettings
 from runtime.status import RunnerStatus
 from runtime.tables import TableFeed
@@ -160,7 +161,10 @@ class StageRunner:
             consumer.subscribe(list(self._by_topic),
                                listener=SettleBeforeRevoke(self._settle_in_flight))
             self._consumer = consumer
-            await start_client(consumer, self.conn)
+            # batches this runner's producer wrote to a topic it reads (a stage's own events on
+            # ticket.events) are stepped over whole instead of parsed and dropped one by one
+            with skipping_own_batches(producer):
+                await start_client(consumer, self.conn)
             if self._assignor is None or self._assignor.active:
                 self.status.state = "running"
             elif self.status.state != "standby":
