@@ -107,13 +107,15 @@ class BatchSender:
 
     async def send(self, records: Sequence[OutRecord], headers: Headers = ()
                    ) -> list[asyncio.Future[Any] | BaseException]:
-        producer = self._producer
+        producer, hashes = self._producer, self._hashes
         hdrs = list(headers)
-        sent: list[asyncio.Future[Any] | BaseException] = []
+        sent: list[asyncio.Future[Any] | BaseException] = [_NOT_SENT] * len(records)
         partitions: dict[str, list[int] | KafkaError] = {}
         building: dict[tuple[str, int], tuple[BatchBuilder, list[int]]] = {}
+        # a record this much smaller than a batch surely fits an empty one: only bigger ones
+        # are sized exactly (the per-record path is ~0.9 us; the estimate was 0.1 of it)
+        small = self._batch_bytes // 2 - sum(len(k) + len(v) for k, v in hdrs)
         for i, (topic, key, value) in enumerate(records):
-            sent.append(_NOT_SENT)
             parts = partitions.get(topic)
             if parts is None:
                 try:
@@ -127,9 +129,11 @@ class BatchSender:
             if key is None:
                 sent[i] = await self._send_one(topic, key, value, hdrs)
                 continue
-            tp = (topic, parts[self._hash(key) % len(parts)])
+            h = hashes.get(key)
+            tp = (topic, parts[(self._hash(key) if h is None else h) % len(parts)])
             slot = building.get(tp)
-            if DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, hdrs) > \
+            if len(key) + (len(value) if value is not None else 0) > small and \
+                    DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, hdrs) > \
                     self._batch_bytes:
                 if slot is not None:  # what is before it on its partition goes first
                     await self._submit(tp, *building.pop(tp), sent)
