@@ -10,8 +10,8 @@ the runner retries a failed batch record by record nothing is applied twice.
 ``ticket.events`` is consumed too so that classify / route / notify events are folded into
 ticket state; the stage's own events are stepped over by the runner (whole record batches of
 its producer, :mod:`runtime.own_batches`; another replica's by header), and would be no-ops
-anyway (the fold is idempotent by event id). An event whose id the ticket already holds is never emitted again, so
-reprocessing a message after a crash does not duplicate the log.
+anyway (the fold is idempotent by event id). An event whose id the ticket already holds is
+never emitted again, so reprocessing a message after a crash does not duplicate the log.
 
 Replicas: the stage's state is global (a reply may thread onto any ticket) and it is the one
 writer of ``ticket.state``, so it declares ``single_writer``: of its replicas one is active and
