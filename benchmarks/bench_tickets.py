@@ -3,9 +3,10 @@ records, in the same run.
 
 Records: normalized ~1 KB emails, one new ticket and two replies (threaded by References) per
 three messages, keyed as the normalizer keys them. The tickets stage runs under helpline's
-StageRunner exactly as ``helpline worker tickets`` does (it also reads its own events back from
-``ticket.events``, and writes ticket state and customer records); it is timed until every
-expected event is on ``ticket.events``. The baseline relays the same records
+StageRunner exactly as ``helpline worker tickets`` does (it also consumes ``ticket.events``,
+where its own events come back, and writes ticket state and customer records, each batch with
+its input offsets in one Kafka transaction); it is timed until every message's batch is
+committed, i.e. its events are on ``ticket.events`` for every reader. The baseline relays the same records
 (getmany → orjson → send → commit); a second, stronger one (``batched_relay``: the runner's
 producer path, one batch per partition and one batch in flight) is reported beside it, and so
 is the CPU per record of each side (less sensitive to a shared machine's load than the rates).
@@ -38,7 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from aiokafka import AIOKafkaConsumer  # noqa: E402
+from aiokafka.errors import KafkaError  # noqa: E402
 
 from benchmarks.relay import bare_relay, batched_relay  # noqa: E402
 from runtime.kafka import running_cluster  # noqa: E402
@@ -108,22 +109,32 @@ async def _fill(conn: KafkaConnection, msgs: list[InboundMessage]) -> None:
         await producer.stop()
 
 
-async def _wait_for_end_offsets(
-    conn: KafkaConnection, topic: str, n: int, timeout_s: float
+async def _wait_for_committed(
+    conn: KafkaConnection, stage: str, n: int, timeout_s: float
 ) -> tuple[float, float, int]:
-    """Poll the end offsets of ``topic`` (cheap: no records are fetched or decoded in the
-    stage's process) until they sum to ``n``; returns when that was seen, and when and at how
-    many the first records were seen (for the steady-state rate, start-up excluded)."""
-    from aiokafka import TopicPartition
+    """Poll the stage group's committed offsets on ``messages`` (cheap: nothing is fetched or
+    decoded in the stage's process) until they sum to ``n``: a batch's offsets are committed
+    only once its events are written (in one transaction with them: the tickets stage writes
+    transactionally, so ``ticket.events``' end offsets also count commit markers and no longer
+    the events). Returns when that was seen, and when and at how many the first commit was
+    seen (for the steady-state rate, start-up excluded)."""
+    from aiokafka.admin import AIOKafkaAdminClient
 
-    consumer = AIOKafkaConsumer(**conn.options(), enable_auto_commit=False)
-    await consumer.start()
+    from runtime.kafka_io import group_id
+
+    admin = AIOKafkaAdminClient(**conn.options())
+    await admin.start()
     deadline = time.monotonic() + timeout_s
+    source = conn.topic(MESSAGES)
     try:
-        tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
         first_at, first_n = float("nan"), 0
         while time.monotonic() < deadline:
-            total = sum((await consumer.end_offsets(tps)).values())
+            try:
+                offsets = await admin.list_consumer_group_offsets(group_id(conn, stage))
+            except KafkaError:  # the group's coordinator is not there yet
+                offsets = {}
+            total = sum(om.offset for tp, om in offsets.items()
+                        if tp.topic == source and om.offset > 0)
             if total and not first_n:
                 first_at, first_n = time.monotonic(), total
             if total >= n:
@@ -131,25 +142,24 @@ async def _wait_for_end_offsets(
             await asyncio.sleep(0.02)
         return float("nan"), first_at, first_n
     finally:
-        await consumer.stop()
+        await admin.close()
 
 
 async def tickets_stage(
     conn: KafkaConnection, n: int, events: int
 ) -> tuple[float, float, float]:
-    """Messages/s in steady state (from the first events out to the last), events/s likewise,
-    and messages/s including the worker's start-up (restore, group join)."""
+    """Messages/s in steady state (from the first batch committed to the last), events/s
+    likewise, and messages/s including the worker's start-up (restore, group join)."""
     stop = asyncio.Event()
     runner = StageRunner(_stage(), conn, RunnerSettings(batch_max_records=2000,
                                                         batch_timeout_ms=20))
     started = time.monotonic()
     task = asyncio.create_task(runner.run(stop))
-    end, first_at, first_n = await _wait_for_end_offsets(
-        conn, conn.topic(TICKET_EVENTS), events, timeout_s=300)
+    end, first_at, first_n = await _wait_for_committed(conn, "tickets", n, timeout_s=300)
     stop.set()
     await task
-    steady_events = (events - first_n) / (end - first_at)
-    return steady_events * n / events, steady_events, n / (end - started)
+    steady = (n - first_n) / (end - first_at)
+    return steady, steady * events / n, n / (end - started)
 
 
 async def restore_rate(conn: KafkaConnection) -> dict[str, float]:

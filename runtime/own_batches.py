@@ -15,7 +15,9 @@ fetcher's task, which copies the context when the consumer starts, so the settin
 a :class:`~contextvars.ContextVar` set around ``start()`` and nowhere else.
 
 Safe by construction: the runner writes every record with its replica's header and already
-drops those one by one; a batch of its producer holds nothing else. If aiokafka's internals
+drops those one by one; a batch of its producer holds nothing else. (A transactional producer
+that takes over from another replica gets that replica's producer id with a new epoch: those
+batches carry this stage's header too, and were dropped by it before.) If aiokafka's internals
 are not what this expects (``aiokafka>=0.12,<0.15`` is pinned), nothing is skipped here and
 the header check does the work as before (:func:`installed` says which).
 """
@@ -32,17 +34,18 @@ log = logging.getLogger("helpline.runner")
 
 
 class OwnProducer:
-    """The producer ids one aiokafka producer has had (it gets one when it starts, and a new
-    one if it is reset); read when each fetch is parsed."""
+    """The producer ids a worker's producer has had, read when each fetch is parsed. The
+    producer may be replaced (a single-writer stage starts a transactional one each time its
+    replica becomes active); ids seen before stay: their batches are this stage's own too."""
 
-    __slots__ = ("_ids", "_producer")
+    __slots__ = ("_ids", "producer")
 
-    def __init__(self, producer: Any) -> None:
-        self._producer = producer
+    def __init__(self, producer: Any = None) -> None:
+        self.producer = producer
         self._ids: set[int] = set()
 
     def ids(self) -> set[int]:
-        txn = getattr(self._producer, "_txn_manager", None)
+        txn = getattr(self.producer, "_txn_manager", None)
         pid = getattr(txn, "producer_id", -1) if txn is not None else -1
         if isinstance(pid, int) and pid >= 0:
             self._ids.add(pid)
@@ -124,11 +127,11 @@ def installed() -> bool:
 
 
 @contextlib.contextmanager
-def skipping_own_batches(producer: Any) -> Iterator[bool]:
-    """Start a consumer inside this block: its fetches skip the batches ``producer`` wrote.
-    Yields whether the hook is in place."""
+def skipping_own_batches(own: OwnProducer) -> Iterator[bool]:
+    """Start a consumer inside this block: its fetches skip the batches written by the
+    producer ``own`` names (then or later). Yields whether the hook is in place."""
     ok = install()
-    token = _SKIP.set(OwnProducer(producer) if ok else None)
+    token = _SKIP.set(own if ok else None)
     try:
         yield ok
     finally:

@@ -32,22 +32,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
-from aiokafka import (
-    AIOKafkaConsumer,
-    AIOKafkaProducer,
-    ConsumerRecord,
-    TopicPartition,
-)
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 
 from runtime.errors import HelplineError
 from runtime.group import ActiveStandbyAssignor, SettleBeforeRevoke
-from runtime.kafka_io import BatchSender, group_id, make_producer, start_client
+from runtime.kafka_io import group_id, start_client
 from runtime.metrics import StageMetrics
-from runtime.own_batches import skipping_own_batches
+from runtime.own_batches import OwnProducer, skipping_own_batches
 from runtime.settings import RunnerSettings
 from runtime.status import RunnerStatus
 from runtime.tables import TableFeed
+from runtime.writer import Writer
 from schemas.builders import constructor
 from schemas.codec import DecodeError, decoder, encode
 from schemas.deadletter import DeadLetter
@@ -79,7 +75,7 @@ def utcnow() -> datetime:
 @dataclass(frozen=True)
 class _InFlight:
     """A batch handed to the producer: its outputs, their acknowledgements, and the input
-    offsets to commit once they are all acknowledged."""
+    offsets to commit once they are all acknowledged (see :class:`runtime.writer.Writer`)."""
 
     outs: Sequence[Out]
     acks: list[asyncio.Future[Any]]
@@ -108,14 +104,16 @@ class StageRunner:
         self._decoders: dict[str, Any] = {name: decoder(s.value_type) for name, s in
                           {**self._by_topic, **self._tables}.items()}
         self._dlq = BY_NAME[dlq_name(stage.name)] if dlq_name(stage.name) in BY_NAME else None
-        self._producer: AIOKafkaProducer | None = None
-        self._sender: BatchSender | None = None
         self._consumer: AIOKafkaConsumer | None = None
         # One batch in flight: its outputs are acknowledged (and its offsets committed) while
         # the next batch is decoded and processed, so the broker's work overlaps ours instead
-        # of the worker idling on every round trip. The next batch's outputs are handed to the
-        # producer only after it is settled, so nothing of them is written if it fails.
-        self._in_flight: _InFlight | None = None
+        # of the worker idling on every round trip; the next batch is processed in slices,
+        # handing the loop to the acknowledgements between them. Its outputs are handed to the
+        # producer only after the batch in flight is settled: nothing of them is written if
+        # that fails.
+        self._settling: asyncio.Future[None] | None = None
+        self._letters: list[Out] = []  # dead letters of the batch being handled
+        self._failure: BaseException | None = None  # a batch in flight that failed to settle
         self._header = (INSTANCE_HEADER, f"{stage.name}/{instance_id}".encode())
         self._stage_prefix = f"{stage.name}/".encode()
         self._out_names: dict[str, str] = {}  # topic spec name -> full name, as outputs go
@@ -124,7 +122,10 @@ class StageRunner:
         # before the first batch is processed.
         self._assignor = (ActiveStandbyAssignor(self._assigned)
                           if getattr(stage, "single_writer", False) else None)
-        self._tables_behind = False
+        self._promoted = self._demoted = False  # (set by the assignor, acted on in the loop)
+        self._own = OwnProducer()
+        self._writer = Writer(conn, stage.name, group_id(conn, stage.name), self.cfg.linger_ms,
+                              bool(self._assignor) and self.cfg.fenced_writes, self._own)
         self._table_feed = TableFeed(stage, conn, self._tables, self._decoders, self._header,
                                      self.cfg.table_catchup_timeout_s, tuple(getattr(
                                          stage, "own_tables", ())) if self._assignor else ())
@@ -133,10 +134,7 @@ class StageRunner:
 
     async def run(self, stop: asyncio.Event) -> None:
         gc.set_threshold(*GC_THRESHOLDS)
-        producer = make_producer(self.conn, linger_ms=self.cfg.linger_ms)
-        await start_client(producer, self.conn)
-        self._producer = producer
-        self._sender = BatchSender(producer)
+        await self._writer.start()
         table_task: asyncio.Task[None] | None = None
         consumer: AIOKafkaConsumer | None = None
         try:
@@ -163,7 +161,7 @@ class StageRunner:
             self._consumer = consumer
             # batches this runner's producer wrote to a topic it reads (a stage's own events on
             # ticket.events) are stepped over whole instead of parsed and dropped one by one
-            with skipping_own_batches(producer):
+            with skipping_own_batches(self._own):
                 await start_client(consumer, self.conn)
             if self._assignor is None or self._assignor.active:
                 self.status.state = "running"
@@ -183,9 +181,11 @@ class StageRunner:
             if table_task is not None:
                 table_task.cancel()
                 await asyncio.gather(table_task, return_exceptions=True)
+            if self._settling is not None:  # (failed before settling it)
+                await asyncio.gather(self._settling, return_exceptions=True)
             if consumer is not None:
                 await consumer.stop()
-            await producer.stop()
+            await self._writer.stop()
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -204,14 +204,15 @@ class StageRunner:
                     await asyncio.gather(fetch, return_exceptions=True)
                     break
                 batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = fetch.result()
-                if batches and self._tables_behind:  # just became the active replica
-                    await self._table_feed.current()
-                    self._tables_behind = False
+                if self._failure is not None:
+                    raise self._failure
+                if self._demoted or self._promoted:
+                    await self._change_role()
                 outs = await self._handle(batches) if batches else []
                 await self._settle_in_flight()
                 if batches:
-                    self._in_flight = await self._send(
-                        outs, {tp: msgs[-1].offset + 1 for tp, msgs in batches.items()})
+                    self._settling = asyncio.ensure_future(self._settle(consumer, await self._send(
+                        outs, {tp: msgs[-1].offset + 1 for tp, msgs in batches.items()})))
                     self.metrics.fetched(self.stage.name, consumer, batches, self._by_topic)
                     self.status.last_batch_at = time.time()
                 if next_tick is not None and tick_every and time.monotonic() >= next_tick \
@@ -228,11 +229,28 @@ class StageRunner:
         is fetched): every partition (active) or none (standby)."""
         if self.status.state not in ("stopped", "failed"):
             self.status.state = "running" if partitions else "standby"
-        self._tables_behind = bool(partitions and self._tables)  # (TableFeed.current)
+        self._promoted, self._demoted = bool(partitions), not partitions
         if not partitions:
             self._table_feed.follow_own()
         log.info("%s: %s", self.stage.name, "active: every partition assigned" if partitions
                  else "standby: another replica holds the partitions")
+
+    async def _change_role(self) -> None:
+        """Act on the assignor's last word: a standby writes nothing (its writer stops); the
+        active replica writes with a writer of its own term (fencing its predecessor) and has
+        its tables read up to their end before its first batch."""
+        await self._settle_in_flight()
+        if self._demoted:
+            self._demoted = False
+            if self._writer.transactional:
+                await self._writer.stop()
+        if self._promoted:
+            self._promoted = False
+            if self._writer.producer is None:
+                await self._writer.activate()  # before the tables: it ends the fenced one's
+                # open transaction, so the tables' committed end is final
+            if self._tables:
+                await self._table_feed.current()
 
     async def _handle(self, batches: dict[TopicPartition, list[Record]]) -> list[Out]:
         """Decode and process a batch; its outputs, not yet produced."""
@@ -250,12 +268,21 @@ class StageRunner:
                 try:
                     value = decode(m.value) if m.value is not None else None
                 except DecodeError as exc:
-                    await self._dead_letter(m, spec, exc, retriable=False)
+                    self._dead_letter(m, spec, exc, retriable=False)
                     continue
                 add((_new_in(spec, m.key, value, m.partition, m.offset, m.timestamp), m))
         self.status.records_in += len(items)
-        outs = await self._process([i for i, _ in items], items) if items else []
+        outs: list[Out] = []
+        step = self.cfg.process_slice_records
+        for lo in range(0, len(items), step):
+            if lo:  # the batch in flight's acknowledgements and commit go on meanwhile
+                await asyncio.sleep(0)
+            part = items[lo:lo + step] if len(items) > step else items
+            outs += await self._process([i for i, _ in part], part)
         self.metrics.batch_seconds(self.stage.name, time.perf_counter() - started)
+        if self._letters:  # written with the batch's outputs, before its offsets commit
+            outs += self._letters
+            self._letters = []
         return outs
 
     def _own_stage(self, m: Record) -> bool:
@@ -288,7 +315,7 @@ class StageRunner:
                     if retriable and attempt < self.cfg.max_attempts:
                         await asyncio.sleep(self.cfg.retry_backoff_s * 2 ** (attempt - 1))
                         continue
-                    await self._dead_letter(msg, item.topic, exc, retriable, attempt)
+                    self._dead_letter(msg, item.topic, exc, retriable, attempt)
                     break
         return outs
 
@@ -299,39 +326,37 @@ class StageRunner:
         return list(result)
 
     async def _produce(self, outs: Sequence[Out]) -> None:
-        """Produce and wait until every output is acknowledged."""
+        """Produce and wait until every output is acknowledged (and committed, when the
+        writer is transactional)."""
         await self._settle(None, await self._send(outs, {}))
 
     async def _send(self, outs: Sequence[Out], offsets: dict[TopicPartition, int]) -> _InFlight:
         """Hand a batch's outputs to the producer (one future per partition batch)."""
-        acks: dict[int, asyncio.Future[Any]] = {}
+        acks: list[asyncio.Future[Any]] = []
         if outs:
-            assert self._sender is not None
             names = self._out_names
             records = [(names.get(out.topic.name) or self._out_name(out.topic), out.key,
                         None if out.value is None else encode(out.value)) for out in outs]
-            for s in await self._sender.send(records, headers=[self._header]):
-                if isinstance(s, BaseException):
-                    raise s
-                acks[id(s)] = s
-        return _InFlight(outs, list(acks.values()), offsets)
+            acks = await self._writer.send(records, [self._header])
+        return _InFlight(outs, acks, offsets)
 
     async def _settle_in_flight(self) -> None:
         """Settle the batch in flight, if any (from the loop, or before a rebalance)."""
-        batch, self._in_flight = self._in_flight, None
-        await self._settle(self._consumer, batch)
+        settling, self._settling = self._settling, None
+        if settling is not None:
+            try:
+                await settling
+            except BaseException as exc:  # kept for the loop: a rebalance listener's call
+                self._failure = exc  # (aiokafka logs what a listener raises, and goes on)
+                raise
 
     def _out_name(self, spec: TopicSpec) -> str:
         name = self._out_names[spec.name] = self.conn.topic(spec)
         return name
 
-    async def _settle(self, consumer: AIOKafkaConsumer | None, batch: _InFlight | None) -> None:
+    async def _settle(self, consumer: AIOKafkaConsumer | None, batch: _InFlight) -> None:
         """Wait for a batch's acknowledgements, then commit its input offsets."""
-        if batch is None:
-            return
-        await asyncio.gather(*batch.acks)  # all acknowledged before offsets are committed
-        if consumer is not None and batch.offsets:
-            await self._commit(consumer, batch.offsets)
+        await self._writer.settle(batch.acks, consumer, batch.offsets)
         if not batch.outs:
             return
         self.status.records_out += len(batch.outs)
@@ -344,23 +369,7 @@ class StageRunner:
             self.metrics.records_out(self.stage.name, name, n)
         self.metrics.outputs(self.stage.name, batch.outs)
 
-    async def _commit(self, consumer: AIOKafkaConsumer,
-                      offsets: dict[TopicPartition, int]) -> None:
-        """Commit what this replica still owns. Partitions a rebalance gave away meanwhile are
-        processed again from their last commit by their new owner: at-least-once, and the
-        stages' deterministic ids make the repeated outputs harmless downstream."""
-        owned = consumer.assignment()
-        mine = {tp: offset for tp, offset in offsets.items() if tp in owned}
-        if not mine:
-            return
-        try:
-            await consumer.commit(mine)
-        except (CommitFailedError, IllegalStateError) as exc:
-            log.warning("%s: offsets not committed, the group rebalanced meanwhile (%s); the "
-                        "partitions' next owner processes those records again",
-                        self.stage.name, exc)
-
-    async def _dead_letter(
+    def _dead_letter(
         self,
         msg: ConsumerRecord[bytes, bytes],
         spec: TopicSpec,
@@ -368,7 +377,8 @@ class StageRunner:
         retriable: bool,
         attempts: int = 1,
     ) -> None:
-        assert self._producer is not None
+        """Dead-letter a record: written with its batch's outputs (in its transaction, when
+        the writer is transactional), before the batch's offsets are committed."""
         error = str(exc) if isinstance(exc, HelplineError | DecodeError | ValueError) else (
             f"{exc!r}\n{''.join(traceback.format_exception(exc, limit=-3))}")
         letter = DeadLetter(
@@ -378,8 +388,7 @@ class StageRunner:
             failed_at=self.clock(), attempts=attempts,
         )
         target = self._dlq or BY_NAME[dlq_name("normalize")]
-        await self._producer.send_and_wait(self.conn.topic(target), encode(letter),
-                                           key=msg.key or b"", headers=[self._header])
+        self._letters.append(Out(target, msg.key or b"", letter))
         self.status.dead_letters += 1
         self.metrics.dead_letter(self.stage.name, spec.name, type(exc).__name__)
         log.warning("dead-lettered", extra={"stage": self.stage.name, "topic": spec.name,

@@ -74,6 +74,14 @@ class RunnerSettings(BaseModel):
     # takeover time after a crash. A clean stop leaves the group at once. The broker allows
     # 6000-1800000 by default (group.min/max.session.timeout.ms).
     session_timeout_ms: int = Field(default=10_000, ge=1000)
+    # Single-writer stages (tickets, route) write each batch and its input offsets as one Kafka
+    # transaction, and the replica that becomes active fences the one before it (a replica cut
+    # off from its group cannot write beside its successor). Off: idempotent writes and
+    # consumer commits, as the other stages (no fencing).
+    fenced_writes: bool = True
+    # Records a stage processes before the loop gets a turn (the batch in flight's
+    # acknowledgements and commit, the fetcher): a batch of 2,000 is processed in 8 slices.
+    process_slice_records: int = Field(default=250, ge=1)
 
 
 class ObservabilitySettings(BaseModel):

@@ -12,7 +12,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from runtime.kafka_io import create_topics, make_producer
-from runtime.own_batches import installed, skipping_own_batches
+from runtime.own_batches import OwnProducer, installed, skipping_own_batches
 from schemas.stage import KafkaConnection
 from schemas.topics import TICKET_EVENTS
 
@@ -60,7 +60,7 @@ def test_own_batches_are_skipped_only_by_the_consumer_started_for_them(kafka_con
             end = (await before.end_offsets([tp]))[tp]
             assert end == 15
 
-            with skipping_own_batches(mine) as hooked:
+            with skipping_own_batches(OwnProducer(mine)) as hooked:
                 skipping = consumer()
                 await skipping.start()
             assert hooked and installed()

@@ -1,0 +1,197 @@
+"""Fenced writes of single-writer stages (runtime.writer), on the real broker: a writer that
+becomes active fences the one before it; the fenced one's open transaction never reaches a
+read_committed reader and its next write or commit fails; a runner whose writer is fenced
+stops with that error, and what it committed is exactly its outputs with their input offsets
+(one transaction: outputs visible if and only if their inputs are committed)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+
+from runtime.kafka_io import group_id
+from runtime.own_batches import OwnProducer
+from runtime.runner import StageRunner
+from runtime.settings import RunnerSettings
+from runtime.writer import Fenced, Writer
+from schemas.message import Address, InboundMessage
+from schemas.raw import RawEmail
+from schemas.stage import In, KafkaConnection, Out
+from schemas.topics import CUSTOMERS, MESSAGES, RAW_EMAIL
+from tests.integration.test_runner import T0, _raw
+from tests.support.kafka import produce, read_topic
+
+pytestmark = pytest.mark.integration
+
+HEADER = [("helpline-instance", b"tickets/test")]
+
+
+def _writer(conn: KafkaConnection) -> Writer:
+    return Writer(conn, "tickets", group_id(conn, "tickets"), 0, True, OwnProducer())
+
+
+def test_a_new_active_writer_fences_the_previous_one(kafka_conn: KafkaConnection) -> None:
+    conn = kafka_conn
+    topic = conn.topic(CUSTOMERS)
+
+    async def go() -> None:
+        first, second = _writer(conn), _writer(conn)
+        await first.start()
+        assert first.producer is None  # transactional: nothing until the replica is active
+        await first.activate()
+        try:
+            await first.settle(await first.send([(topic, b"k", b'"committed"')], HEADER),
+                               None, {})
+            unfinished = await first.send([(topic, b"k", b'"in flight"')], HEADER)
+            await asyncio.gather(*unfinished)  # written and acknowledged, not committed
+
+            await second.activate()  # the replica that takes over
+            with pytest.raises(Fenced, match="another replica"):
+                await first.settle(unfinished, None, {})
+            with pytest.raises(Fenced):
+                await first.send([(topic, b"k", b'"after"')], HEADER)
+            await second.settle(await second.send([(topic, b"k", b'"successor"')], HEADER),
+                                None, {})
+        finally:
+            await first.stop()
+            await second.stop()
+        seen = await read_topic(conn, CUSTOMERS, decode_values=False, idle_s=1.0)
+        assert [r.raw for r in seen] == [b'"committed"', b'"successor"']
+
+    asyncio.run(go())
+
+
+class OneForOne:
+    """A single-writer stage: each raw email in, one message out."""
+
+    name = "tickets"
+    inputs = (RAW_EMAIL,)
+    tables = ()
+    tick_interval: float | None = None
+    single_writer = True
+
+    def restore(self, topic: Any, key: bytes, value: Any) -> None:  # pragma: no cover
+        raise AssertionError("no tables")
+
+    def process(self, batch: Sequence[In], now: datetime) -> list[Out]:
+        outs = []
+        for rec in batch:
+            raw: RawEmail = rec.value
+            msg = InboundMessage(message_id=f"m-{raw.uid}", channel="email", mailbox="support",
+                                 received_at=T0, sender=Address(address="a@example.org"),
+                                 subject=f"s{raw.uid}")
+            outs.append(Out(MESSAGES, msg.partition_key, msg))
+        return outs
+
+
+def test_a_fenced_runner_stops_and_its_commits_are_whole(kafka_conn: KafkaConnection) -> None:
+    conn = kafka_conn
+    n = 300
+
+    async def go() -> None:
+        await produce(conn, RAW_EMAIL, [(f"box{i % 7}".encode(), _raw(i)) for i in range(n)])
+        runner = StageRunner(OneForOne(), conn, RunnerSettings(
+            batch_max_records=5, batch_timeout_ms=20, session_timeout_ms=6000))
+        task = asyncio.create_task(runner.run(asyncio.Event()))
+        deadline = asyncio.get_running_loop().time() + 60
+        while runner.status.records_out < 40:
+            assert not task.done(), runner.status.error
+            assert asyncio.get_running_loop().time() < deadline, "the runner did not start"
+            await asyncio.sleep(0.01)
+        successor = _writer(conn)
+        await successor.activate()  # as a standby that took over would: fences the runner
+        try:
+            with pytest.raises(Fenced):
+                await asyncio.wait_for(task, 60)
+        finally:
+            await successor.stop()
+        assert runner.status.state == "failed"
+        assert "another replica" in (runner.status.error or "")
+
+        visible = await read_topic(conn, MESSAGES, idle_s=1.0)
+        uids = [int(r.value.message_id[2:]) for r in visible]
+        assert len(uids) == len(set(uids))  # nothing twice
+        admin = AIOKafkaAdminClient(**conn.options())
+        await admin.start()
+        try:
+            offsets = await admin.list_consumer_group_offsets(group_id(conn, "tickets"))
+        finally:
+            await admin.close()
+        committed = sum(om.offset for tp, om in offsets.items() if om.offset > 0)
+        # outputs and input offsets are one transaction: every committed input's message is
+        # visible and no other (the batches in flight when it was fenced: neither)
+        assert 40 <= committed < n
+        assert len(uids) == committed
+
+    asyncio.run(go())
+
+
+class Pausing(OneForOne):
+    """OneForOne that, once it has seen ``after`` records, stops inside ``process`` until
+    ``resume`` is set: a worker frozen mid-batch (a long pause: no heartbeats either, its event
+    loop is blocked), whose group moves on without it."""
+
+    def __init__(self, after: int) -> None:
+        self.after, self.seen = after, 0
+        self.paused, self.resume = threading.Event(), threading.Event()
+
+    def process(self, batch: Sequence[In], now: datetime) -> list[Out]:
+        self.seen += len(batch)
+        if self.seen >= self.after and not self.resume.is_set():
+            self.paused.set()
+            self.resume.wait(90)
+        return super().process(batch, now)
+
+
+def test_a_worker_that_wakes_up_after_the_takeover_writes_nothing(
+    kafka_conn: KafkaConnection,
+) -> None:
+    conn, n = kafka_conn, 200
+    settings = RunnerSettings(batch_max_records=5, batch_timeout_ms=20, session_timeout_ms=6000)
+    asyncio.run(produce(conn, RAW_EMAIL, [(f"box{i % 7}".encode(), _raw(i)) for i in range(n)]))
+    frozen = Pausing(after=40)
+    first = StageRunner(frozen, conn, settings, instance_id="a")
+    failure: list[BaseException] = []
+
+    def run_first() -> None:
+        try:
+            asyncio.run(first.run(asyncio.Event()))
+        except BaseException as exc:  # what it stopped with is the point
+            failure.append(exc)
+
+    worker = threading.Thread(target=run_first, daemon=True)
+    worker.start()
+    assert frozen.paused.wait(60), "the first worker never got going"
+
+    async def successor() -> StageRunner:
+        stop = asyncio.Event()
+        runner = StageRunner(OneForOne(), conn, settings, instance_id="b")
+        task = asyncio.create_task(runner.run(stop))
+        deadline = asyncio.get_running_loop().time() + 60
+        while len(await read_topic(conn, MESSAGES, idle_s=0.3)) < n:  # takes over, finishes
+            assert not task.done(), runner.status.error
+            assert asyncio.get_running_loop().time() < deadline, "no takeover"
+            await asyncio.sleep(0.2)
+        frozen.resume.set()  # the first wakes up mid-batch, with more fetched before the pause
+        await asyncio.to_thread(worker.join, 60)
+        stop.set()
+        await task
+        return runner
+
+    second = asyncio.run(successor())
+    assert second.status.records_out >= n - 40
+    assert failure and isinstance(failure[0], Fenced), failure  # it stopped: fenced
+    visible = asyncio.run(read_topic(conn, MESSAGES, idle_s=1.0))
+    uids = Counter(int(r.value.message_id[2:]) for r in visible)
+    assert sorted(uids) == list(range(n)) and set(uids.values()) == {1}  # each input once
+    writers: dict[int, list[bytes]] = {}
+    for r in visible:
+        writers.setdefault(r.partition, []).append(dict(r.headers)["helpline-instance"])
+    assert all(w == sorted(w) for w in writers.values())  # a's, then b's, never a's again
