@@ -35,6 +35,7 @@ from tests.support.route_standby import (
     wait_until,
     writers_per_partition,
 )
+from tickets.state import fold
 
 pytestmark = pytest.mark.integration
 
@@ -166,6 +167,19 @@ def test_route_standby_takes_over_a_killed_active_worker(kafka_conn: KafkaConnec
         assert breach.payload.due_at > took_over > killed_at, "due before the takeover: " \
             "the test proves nothing (a slow takeover? raise SLA_SECONDS)"
         assert final.written_by[breach.event_id] == b"route/b"
+
+    # what a consumer of ticket.events makes of it (the tickets fold, as ticket.state holds
+    # it): a copy of an event that a redelivery may have left on the log folds once; every
+    # ticket ends with its one assignee (or none: queued) and one breach
+    logs: dict[str, list[TicketEvent]] = {}
+    for r in sorted(records, key=lambda r: (r.partition, r.offset)):
+        logs.setdefault(r.value.ticket_id, []).append(r.value)
+    assert sorted(logs) == sorted(TICKETS)
+    for t, evs in logs.items():
+        ticket = fold(evs)
+        assert ticket is not None and ticket == fold({e.event_id: e for e in evs}.values())
+        assert ticket.assignee == (assignee(assigned[t][0]) if t in assigned else None)
+        assert ticket.sla_breached == ("first-response",)
 
     # the standby wrote nothing while a was alive: on every partition of every topic route
     # writes, a's records come first, then b's, never interleaved
