@@ -45,7 +45,7 @@ SECOND = [f"q{i}" for i in range(6)]  # a: one more assigned, the rest queued; d
 THIRD = [f"r{i}" for i in range(12)]  # a is killed while at them: queued by a, then by b
 AFTER_KILL = 4  # the stream's last tickets come while nobody is active
 TICKETS = FIRST + SECOND + THIRD
-SOLVED = 2  # one FIRST ticket of each agent solved after the takeover: the queue drains in
+SOLVED = len(CAPACITY)  # one FIRST ticket of each agent solved after the takeover
 
 
 def opened(tickets: list[str], at: datetime) -> list[TicketEvent]:
@@ -101,9 +101,9 @@ def test_route_standby_takes_over_a_killed_active_worker(kafka_conn: KafkaConnec
         full = [next(e for e in before.of_kind("assigned")
                      if assignee(e) == name and e.ticket_id in FIRST)
                 for name in CAPACITY]  # one ticket of each agent is solved by that agent
-        feed([event(e.ticket_id, StatusChanged(from_status="new", to_status="solved"),
-                    datetime.now(UTC), Actor(kind="agent", id=assignee(e)))
-              for e in full])
+        solves = [event(e.ticket_id, StatusChanged(from_status="new", to_status="solved"),
+                        datetime.now(UTC), Actor(kind="agent", id=assignee(e))) for e in full]
+        feed(solves)
 
         def finished() -> bool:
             now = log()
@@ -135,12 +135,14 @@ def test_route_standby_takes_over_a_killed_active_worker(kafka_conn: KafkaConnec
     assert set(assigned) | set(queued) == set(TICKETS)
     assert set(assigned) >= set(FIRST)  # a had room for all of them
     # capacity across the takeover: everyone full, nobody over; the solved tickets' places
-    # (and only those) went to queued tickets, by b, which held a's load from route.state
+    # (and only those, once the solves came) went to queued tickets, by b, which held a's
+    # load from route.state: before the solves every agent held exactly its capacity
     per_agent = Counter(assignee(v[0]) for v in assigned.values())
     assert per_agent == Counter({n: c + 1 for n, c in CAPACITY.items()}), per_agent
-    drained = {t for t in assigned if t in queued}
-    assert len(drained) == SOLVED
-    assert {final.written_by[assigned[t][0].event_id] for t in drained} == {b"route/b"}
+    drained = [assigned[t][0] for t in assigned if t in queued]
+    assert Counter(assignee(e) for e in drained) == Counter(CAPACITY.keys())  # one place each
+    assert {e.causation_id for e in drained} == {f"{e.event_id}:drain" for e in solves}
+    assert {final.written_by[e.event_id] for e in drained} == {b"route/b"}
     assert len(queued) == len(TICKETS) - sum(CAPACITY.values())
     third_by = {final.written_by[queued[t][0].event_id] for t in THIRD}
     assert third_by == {b"route/a", b"route/b"}, third_by  # the kill was mid-stream
