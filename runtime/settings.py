@@ -80,8 +80,10 @@ class RunnerSettings(BaseModel):
     # consumer commits, as the other stages (no fencing).
     fenced_writes: bool = True
     # Records a stage processes before the loop gets a turn (the batch in flight's
-    # acknowledgements and commit, the fetcher): a batch of 2,000 is processed in 8 slices.
-    process_slice_records: int = Field(default=250, ge=1)
+    # acknowledgements and commit, the fetcher). Committing a transaction takes ~10 round trips
+    # of the loop; with slices of 250 (~12 ms) they outlasted the next batch and the tickets
+    # worker waited on them (15.1k msg/s against 16.4k without transactions); with 50, 16.1k.
+    process_slice_records: int = Field(default=50, ge=1)
 
 
 class ObservabilitySettings(BaseModel):
