@@ -80,6 +80,7 @@ def test_a_frozen_worker_that_wakes_up_after_the_takeover_writes_nothing(
         assert b"another replica became the active writer" in a.stderr.read()
 
     distinct = {e.value.event_id: e.value for e in events}
+    assert len(events) == len(distinct)  # exactly once in the log (what a wrote was aborted)
     added = [e for e in distinct.values() if e.kind == "message-added"]
     assert Counter(e.payload.message_id for e in added) == Counter(
         m.message_id for m in first + rest)  # every message once
