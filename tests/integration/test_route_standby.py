@@ -78,15 +78,18 @@ def test_route_standby_takes_over_a_killed_active_worker(kafka_conn: KafkaConnec
         b = start_route_worker(conn, "b", port_b)
         wait_until(lambda: state_of(port_b) == "standby", "worker b did not become a standby")
         assert state_of(port_a) == "running"  # sticky: a joining standby does not move the work
-        # created long enough ago that their first response falls due two seconds from now:
-        # while b stands by with their state (it must not fire them too)
-        feed(opened(FIRST, datetime.now(UTC) - timedelta(seconds=SLA_SECONDS - 2)))
+        # created long enough ago that their first responses fall due two to three seconds
+        # from now, one after the other: while b stands by with their state (it must not fire
+        # them too; each is a chance for a standby that ticks to be caught at it)
+        first_at = datetime.now(UTC) - timedelta(seconds=SLA_SECONDS - 2)
+        feed([e for i, t in enumerate(FIRST)
+              for e in opened([t], first_at + timedelta(seconds=0.4 * i))])
         wait_until(lambda: len(log().of_kind("sla-breached")) == len(FIRST),
                    "worker a did not decide the first tickets and fire their timers")
 
         feed(opened(SECOND, datetime.now(UTC)))
         wait_until(lambda: decided(log()) >= set(FIRST + SECOND), "a stopped working")
-        assert state_of(port_b) == "standby"
+        assert state_of(port_b) == "standby", stderr_of(b)  # and alive
         third_at = datetime.now(UTC)
         feed(opened(THIRD[:-AFTER_KILL], third_at))  # a is at it, two records a batch ...
         wait_until(lambda: decided(log()) & set(THIRD), "a did not start on the stream",
