@@ -3,7 +3,9 @@
 The loop, per batch: ``getmany`` → decode → ``stage.process`` → produce every output → wait for
 all acknowledgements → commit the input offsets. A crash anywhere before the commit replays the
 batch; stages emit deterministic ids, so a replayed batch yields identical records that
-downstream folds ignore (at-least-once delivery, exactly-once effect).
+downstream folds ignore (at-least-once delivery, exactly-once effect). Single-writer stages
+(tickets, route) write each batch and its offsets as one transaction instead, fenced against a
+replaced replica (:mod:`runtime.writer`): their outputs are in the log exactly once.
 
 Why not faust agents: faust-streaming is what the stages were first sketched on, but a faust
 hop costs ~200 µs of CPU per record in its own event plumbing (STYLE.md's measurements: 3,000 to
