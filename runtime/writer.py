@@ -33,6 +33,11 @@ from schemas.stage import KafkaConnection
 
 log = logging.getLogger("helpline.runner")
 
+# A transactional writer needs the brokers' transaction coordinator: a cluster whose
+# ``transaction.state.log.replication.factor`` exceeds its brokers (3 by default: a one-broker
+# cluster left at defaults) never answers, and the worker says so instead of waiting forever.
+WRITER_START_TIMEOUT_S = 60.0
+
 
 class Fenced(HelplineError):
     """Another replica of this single-writer stage took over: this one must stop writing."""
@@ -69,6 +74,18 @@ class Writer:
         await self.stop()
         await self._start(make_producer(self.conn, linger_ms=self._linger_ms,
                                         transactional_id=self.group))
+        assert self._producer is not None
+        try:  # the first transaction, opened once the coordinator gave this writer its epoch
+            await asyncio.wait_for(self._producer.begin_transaction(), WRITER_START_TIMEOUT_S)
+        except TimeoutError:
+            raise HelplineError(
+                f"{self.stage}: the brokers did not start a transaction within "
+                f"{WRITER_START_TIMEOUT_S:g}s: check transaction.state.log.replication.factor "
+                "(<= the number of brokers) and min.isr, or run without fenced writes "
+                "(HELPLINE_RUNNER__FENCED_WRITES=false)") from None
+        except ProducerFenced as exc:
+            raise self._fenced(exc) from None
+        self._in_txn = True
         log.info("%s: transactional writer started (previous active replica fenced)",
                  self.stage)
 
