@@ -3,8 +3,9 @@
 ``route.state``. The active is killed (SIGKILL) while a stream of tickets is coming in; the
 standby takes over after the group's session timeout and carries on with what the first one
 decided: no ticket is decided twice, no agent goes over capacity (the load it inherits comes
-from route.state), and SLA timers the first worker set and that fall due after the takeover
-fire once, from the survivor."""
+from route.state), SLA timers the first worker set and that fall due after the takeover fire
+once, from the survivor, and the standby wrote nothing while the active lived. A copy of an
+event (a redelivery) would be the same event, which the ticket fold applies once: checked."""
 
 from __future__ import annotations
 
