@@ -4,8 +4,9 @@
 standby takes over after the group's session timeout and carries on with what the first one
 decided: no ticket is decided twice, no agent goes over capacity (the load it inherits comes
 from route.state), SLA timers the first worker set and that fall due after the takeover fire
-once, from the survivor, and the standby wrote nothing while the active lived. A copy of an
-event (a redelivery) would be the same event, which the ticket fold applies once: checked."""
+once, from the survivor, and the standby wrote nothing while the active lived. Every event is
+on the log once (fenced transactional writes); the ticket fold of each ticket's log gives its
+one assignee (or none: queued) and one breach."""
 
 from __future__ import annotations
 
@@ -128,6 +129,10 @@ def test_route_standby_takes_over_a_killed_active_worker(kafka_conn: KafkaConnec
             stop(b, kill=False)
 
     final = RouteLog.of(records)  # one event per id; a copy with the same id is the same event
+    # and there is no copy: a batch, its outputs and its input offsets commit together, the
+    # killed worker's open transaction is aborted (read_committed, as consumers read)
+    copies = Counter(r.value.event_id for r in records)
+    assert [i for i, n in copies.items() if n > 1] == []
     assert dead == []
     # one effective decision per ticket: queued at most once, assigned at most once (nothing
     # unassigns here), every ticket decided
