@@ -45,7 +45,8 @@ class Router:
         self.last_agent: dict[str, str] = {}  # customer id -> agent id, for sticky teams
         self.loads: dict[str, Counter[str]] = {}  # agent -> channel -> open tickets
         self.queues: dict[str, set[str]] = {}  # team -> unassigned ticket ids
-        self.round_robin: dict[str, str] = {}
+        self.round_robin: dict[str, str] = {}  # team -> the agent it last assigned
+        self._round_robin_at: dict[str, datetime] = {}  # (when: rebuilt on restore)
         self.timers = TimerIndex()
         self.changed: dict[str, RouteTicketState | None] = {}  # None: forget (tombstone)
         self.dirty_teams: set[str] = set()
@@ -77,6 +78,12 @@ class Router:
 
     def restore(self, state: RouteTicketState | None, ticket_id: str) -> None:
         self._attach(state, self._detach(ticket_id), ticket_id, persist=False)
+        # a round-robin team goes on after the agent it assigned last (by the open tickets'
+        # assignment times), not from its first agent again after a restart or a takeover
+        if state is not None and state.assignee and state.team and state.assigned_at and (
+                state.assigned_at >= self._round_robin_at.get(state.team, state.assigned_at)):
+            self.round_robin[state.team] = state.assignee
+            self._round_robin_at[state.team] = state.assigned_at
 
     def _detach(self, ticket_id: str) -> RouteTicketState | None:
         """Take a ticket out of the indexes while it is being decided (its own load too)."""

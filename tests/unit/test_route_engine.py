@@ -210,6 +210,20 @@ def test_round_robin_team_spreads_tickets() -> None:
     assert picks == ["a1", "a2", "a3", "a1", "a2", "a3"]
 
 
+def test_round_robin_goes_on_after_a_restart() -> None:
+    team = {"support": Team("support", strategy="round-robin")}
+    agents = [agent(f"a{i}", capacity=5) for i in (1, 2, 3)]
+    r = router(*agents, teams=team)
+    picks = [payloads(open_ticket(r, f"t{i}", i), Assigned)[0].agent_id for i in range(2)]
+    assert picks == ["a1", "a2"]
+    restarted = router(*agents, teams=team)
+    for tid, s in reversed(r.take_changed()):  # a compacted table's order is not time's
+        restarted.restore(s, tid)
+    picks = [payloads(open_ticket(restarted, f"u{i}", 10 + i), Assigned)[0].agent_id
+             for i in range(4)]
+    assert picks == ["a3", "a1", "a2", "a3"]
+
+
 ops = st.lists(st.tuples(st.sampled_from(["open", "solve", "online", "offline", "tick"]),
                          st.integers(0, 9)), max_size=60)
 
