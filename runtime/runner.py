@@ -165,9 +165,9 @@ class StageRunner:
             # ticket.events) are stepped over whole instead of parsed and dropped one by one
             with skipping_own_batches(self._own):
                 await start_client(consumer, self.conn)
-            if self._assignor is None or self._assignor.active:
+            if self._assignor is None:
                 self.status.state = "running"
-            elif self.status.state != "standby":
+            elif self.status.state not in ("standby", "taking-over"):
                 self.status.state = "joining"  # until the group says active or standby
             await self._loop(consumer, stop)
             self.status.state = "stopped"
@@ -229,8 +229,10 @@ class StageRunner:
     def _assigned(self, partitions: set[TopicPartition]) -> None:
         """A single-writer stage's new assignment (from its assignor, before any record of it
         is fetched): every partition (active) or none (standby)."""
-        if self.status.state not in ("stopped", "failed"):
-            self.status.state = "running" if partitions else "standby"
+        if not partitions and self.status.state not in ("stopped", "failed"):
+            self.status.state = "standby"
+        elif partitions and self.status.state not in ("stopped", "failed", "running"):
+            self.status.state = "taking-over"  # running once its tables are current
         self._promoted, self._demoted = bool(partitions), not partitions
         if not partitions:
             self._table_feed.follow_own()
@@ -253,6 +255,8 @@ class StageRunner:
                 # open transaction, so the tables' committed end is final
             if self._tables:
                 await self._table_feed.current()
+            if self.status.state == "taking-over":
+                self.status.state = "running"
 
     async def _handle(self, batches: dict[TopicPartition, list[Record]]) -> list[Out]:
         """Decode and process a batch; its outputs, not yet produced."""

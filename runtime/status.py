@@ -10,7 +10,7 @@ class RunnerStatus:
     """What health endpoints report."""
 
     stage: str
-    # starting / restoring / (joining) / running or standby / stopped / failed
+    # starting / restoring / (joining / taking-over) / running or standby / stopped / failed
     state: str = "starting"
     error: str | None = None
     last_batch_at: float | None = None
