@@ -6,16 +6,18 @@ three messages, keyed as the normalizer keys them. The tickets stage runs under 
 StageRunner exactly as ``helpline worker tickets`` does (it also consumes ``ticket.events``,
 where its own events come back, and writes ticket state and customer records, each batch with
 its input offsets in one Kafka transaction); it is timed until every message's batch is
-committed, i.e. its events are on ``ticket.events`` for every reader. The baseline relays the same records
-(getmany → orjson → send → commit); a second, stronger one (``batched_relay``: the runner's
-producer path, one batch per partition and one batch in flight) is reported beside it, and so
-is the CPU per record of each side (less sensitive to a shared machine's load than the rates).
+committed, i.e. its events are on ``ticket.events`` for every reader. The baseline relays the
+same records (getmany → orjson → send → commit); a second, stronger one (``batched_relay``: the
+runner's producer path, one batch per partition and one batch in flight) is reported beside it,
+and so is the CPU per record of each side (less sensitive to a shared machine's load than the
+rates).
 
 Each round runs on a fresh broker (relays, then the stage from an empty state); ``--rounds``
 (default 3) alternate, and the figures are medians, every round's ratio listed too. Each
 round ends with a restart: a new worker restores the round's tickets from ``ticket.state``
 (``restart_tickets_per_s``); ``held_bytes_per_ticket`` is the stage's memory per ticket held
 (tickets, threading indexes, customers; traced, without a broker), for sizing a worker.
+``tickets_unfenced_*``: the same stage without transactional writes (what fencing costs).
 
 Prints one JSON object. Usage:
 python benchmarks/bench_tickets.py [--records N] [--rounds N] [--bootstrap H:P]
@@ -146,13 +148,15 @@ async def _wait_for_committed(
 
 
 async def tickets_stage(
-    conn: KafkaConnection, n: int, events: int
+    conn: KafkaConnection, n: int, events: int, fenced: bool = True
 ) -> tuple[float, float, float]:
     """Messages/s in steady state (from the first batch committed to the last), events/s
-    likewise, and messages/s including the worker's start-up (restore, group join)."""
+    likewise, and messages/s including the worker's start-up (restore, group join).
+    ``fenced``: transactional writes, as deployed (the default); False: without them."""
     stop = asyncio.Event()
     runner = StageRunner(_stage(), conn, RunnerSettings(batch_max_records=2000,
-                                                        batch_timeout_ms=20))
+                                                        batch_timeout_ms=20,
+                                                        fenced_writes=fenced))
     started = time.monotonic()
     task = asyncio.create_task(runner.run(stop))
     end, first_at, first_n = await _wait_for_committed(conn, "tickets", n, timeout_s=300)
@@ -226,6 +230,14 @@ async def _round(conn: KafkaConnection, msgs: list[InboundMessage], events: int,
     per_s, events_per_s, with_startup = await tickets_stage(conn, n, events)
     r["tickets_cpu_us_per_message"] = (time.process_time() - cpu) / n * 1e6
     r.update(await restore_rate(conn))
+    # what the fencing costs: the same stage without transactions, on topics of its own
+    plain = KafkaConnection(bootstrap_servers=conn.bootstrap_servers,
+                            topic_prefix=conn.topic_prefix.rstrip(".") + "u.")
+    await create_topics(plain, partitions=PARTITIONS)
+    await _fill(plain, msgs)
+    unfenced, _, _ = await tickets_stage(plain, n, events, fenced=False)
+    r["tickets_unfenced_messages_per_s"] = unfenced
+    r["tickets_unfenced_vs_bare"] = unfenced / bare.steady_per_s
     r["bare_relay_per_s"] = bare.steady_per_s
     r["bare_relay_per_s_with_startup"] = bare.from_start_per_s
     r["batched_relay_per_s"] = batched.steady_per_s
@@ -277,6 +289,7 @@ async def main(n: int, rounds: int, bootstrap: str | None) -> dict[str, Any]:
         median = statistics.median(values)
         out[key] = round(median, digits) if digits else round(median)
         if key in ("tickets_vs_bare", "bare_relay_per_s", "tickets_messages_per_s",
+                   "tickets_unfenced_vs_bare",
                    "tickets_cpu_us_per_message", "bare_relay_cpu_us_per_record"):
             out[f"{key}_rounds"] = [round(v, digits) if digits else round(v) for v in values]
     out["target_vs_bare"] = 0.5
