@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import weakref
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
@@ -63,7 +64,7 @@ class _WithoutOwnBatches:
 
     def __init__(self, records: Any, owner: Any, ids: set[int]) -> None:
         self._records = records
-        self._owner = owner
+        self._owner = weakref.ref(owner)  # (it holds this: no cycle keeping fetches alive)
         self._ids = ids
         self._next: Any = None
 
@@ -75,8 +76,9 @@ class _WithoutOwnBatches:
             batch = records.next_batch()
             if batch.producer_id in ids and not batch.is_control_batch:
                 # past it, as aiokafka steps past an aborted transaction's batch
-                if batch.next_offset > self._owner.next_fetch_offset:
-                    self._owner.next_fetch_offset = batch.next_offset
+                owner = self._owner()
+                if owner is not None and batch.next_offset > owner.next_fetch_offset:
+                    owner.next_fetch_offset = batch.next_offset
                 continue
             self._next = batch
             return True

@@ -116,6 +116,11 @@ class StageRunner:
         self._settling: asyncio.Future[None] | None = None
         self._letters: list[Out] = []  # dead letters of the batch being handled
         self._failure: BaseException | None = None  # a batch in flight that failed to settle
+        # No processed batch is left unsent across a rebalance: the listener waits for this
+        # (set while the loop holds no batch it has processed but not handed to the producer)
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._positions: dict[TopicPartition, int] = {}  # committed by this replica, last
         self._header = (INSTANCE_HEADER, f"{stage.name}/{instance_id}".encode())
         self._stage_prefix = f"{stage.name}/".encode()
         self._out_names: dict[str, str] = {}  # topic spec name -> full name, as outputs go
@@ -159,7 +164,7 @@ class StageRunner:
                 heartbeat_interval_ms=max(100, self.cfg.session_timeout_ms // 3),
             )
             consumer.subscribe(list(self._by_topic),
-                               listener=SettleBeforeRevoke(self._settle_in_flight))
+                               listener=SettleBeforeRevoke(self._before_revoke))
             self._consumer = consumer
             # batches this runner's producer wrote to a topic it reads (a stage's own events on
             # ticket.events) are stepped over whole instead of parsed and dropped one by one
@@ -208,8 +213,10 @@ class StageRunner:
                 batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = fetch.result()
                 if self._failure is not None:
                     raise self._failure
-                if self._demoted or self._promoted:
-                    await self._change_role()
+                self._idle.clear()
+                if (self._demoted or self._promoted) and await self._change_role(consumer,
+                                                                                  batches):
+                    batches = {}  # fetched from positions since reset: fetched again
                 outs = await self._handle(batches) if batches else []
                 await self._settle_in_flight()
                 if batches:
@@ -217,6 +224,7 @@ class StageRunner:
                         outs, {tp: msgs[-1].offset + 1 for tp, msgs in batches.items()})))
                     self.metrics.fetched(self.stage.name, consumer, batches, self._by_topic)
                     self.status.last_batch_at = time.time()
+                self._idle.set()
                 if next_tick is not None and tick_every and time.monotonic() >= next_tick \
                         and (self._assignor is None or self._assignor.active):
                     await self._settle_in_flight()
@@ -224,6 +232,7 @@ class StageRunner:
                     next_tick = time.monotonic() + tick_every
             await self._settle_in_flight()  # stopping: finish the batch in flight
         finally:
+            self._idle.set()
             stop_wait.cancel()
 
     def _assigned(self, partitions: set[TopicPartition]) -> None:
@@ -239,24 +248,41 @@ class StageRunner:
         log.info("%s: %s", self.stage.name, "active: every partition assigned" if partitions
                  else "standby: another replica holds the partitions")
 
-    async def _change_role(self) -> None:
+    async def _change_role(self, consumer: AIOKafkaConsumer,
+                           batches: dict[TopicPartition, list[Record]]) -> bool:
         """Act on the assignor's last word: a standby writes nothing (its writer stops); the
         active replica writes with a writer of its own term (fencing its predecessor) and has
-        its tables read up to their end before its first batch."""
+        its tables read up to their end before its first batch. True when the partitions'
+        positions were reset, ``batches`` (fetched before, not processed) included."""
         await self._settle_in_flight()
         if self._demoted:
             self._demoted = False
+            self._positions.clear()
             if self._writer.transactional:
                 await self._writer.stop()
-        if self._promoted:
-            self._promoted = False
-            if self._writer.producer is None:
-                await self._writer.activate()  # before the tables: it ends the fenced one's
-                # open transaction, so the tables' committed end is final
-            if self._tables:
-                await self._table_feed.current()
-            if self.status.state == "taking-over":
-                self.status.state = "running"
+        if not self._promoted:
+            return False
+        self._promoted = False
+        reset = False
+        if self._writer.transactional:
+            taking_over = self._writer.producer is None
+            if taking_over:  # fence the predecessor first: its transactions are then all
+                await self._writer.activate()  # committed or aborted, and the group's offsets
+                # read next are where it really stopped; staying active, this replica goes on
+                # from its own last commits (a transaction's offsets reach the group's reads a
+                # moment after it commits: they could be older)
+            for tp in consumer.assignment():
+                offset = await consumer.committed(tp) if taking_over else self._positions.get(tp)
+                if offset is None and tp in batches:  # nothing committed: from the first
+                    offset = batches[tp][0].offset  # record fetched (auto_offset_reset)
+                if offset is not None:
+                    consumer.seek(tp, offset)
+            reset = True
+        if self._tables:
+            await self._table_feed.current()
+        if self.status.state == "taking-over":
+            self.status.state = "running"
+        return reset
 
     async def _handle(self, batches: dict[TopicPartition, list[Record]]) -> list[Out]:
         """Decode and process a batch; its outputs, not yet produced."""
@@ -347,14 +373,28 @@ class StageRunner:
         return _InFlight(outs, acks, offsets)
 
     async def _settle_in_flight(self) -> None:
-        """Settle the batch in flight, if any (from the loop, or before a rebalance)."""
-        settling, self._settling = self._settling, None
-        if settling is not None:
-            try:
-                await settling
-            except BaseException as exc:  # kept for the loop: a rebalance listener's call
-                self._failure = exc  # (aiokafka logs what a listener raises, and goes on)
-                raise
+        """Settle the batch in flight, if any (the loop and a rebalance listener may both
+        wait for it); a batch that failed to settle fails every later call."""
+        if self._failure is not None:
+            raise self._failure
+        settling = self._settling
+        if settling is None:
+            return
+        try:
+            await asyncio.shield(settling)
+        except BaseException as exc:
+            if settling.done() and not settling.cancelled():
+                self._failure = exc
+            raise
+        finally:
+            if self._settling is settling and settling.done():
+                self._settling = None
+
+    async def _before_revoke(self) -> None:
+        """Before partitions are taken away (a rebalance): the batch in hand is handed to the
+        producer and everything is committed, so that no processed input is fetched again."""
+        await self._idle.wait()
+        await self._settle_in_flight()
 
     def _out_name(self, spec: TopicSpec) -> str:
         name = self._out_names[spec.name] = self.conn.topic(spec)
@@ -363,6 +403,8 @@ class StageRunner:
     async def _settle(self, consumer: AIOKafkaConsumer | None, batch: _InFlight) -> None:
         """Wait for a batch's acknowledgements, then commit its input offsets."""
         await self._writer.settle(batch.acks, consumer, batch.offsets)
+        if consumer is not None:
+            self._positions.update(batch.offsets)
         if not batch.outs:
             return
         self.status.records_out += len(batch.outs)

@@ -19,6 +19,7 @@ the same way, so what it had in flight never reaches a reader.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -37,6 +38,7 @@ log = logging.getLogger("helpline.runner")
 # ``transaction.state.log.replication.factor`` exceeds its brokers (3 by default: a one-broker
 # cluster left at defaults) never answers, and the worker says so instead of waiting forever.
 WRITER_START_TIMEOUT_S = 60.0
+ABORT_TIMEOUT_S = 5.0  # an open transaction aborted on the way out, at most this long
 
 
 class Fenced(HelplineError):
@@ -56,6 +58,9 @@ class Writer:
         self._sender: BatchSender | None = None
         self._in_txn = False
         self._fenced_by: str | None = None  # once fenced, the producer is not used again
+        # Once a write or a commit failed, nothing more is written with this writer: the
+        # failed batch's outputs must not be committed with the next batch's (the worker stops)
+        self._failed: BaseException | None = None
 
     @property
     def producer(self) -> AIOKafkaProducer | None:
@@ -68,16 +73,21 @@ class Writer:
 
     async def activate(self) -> None:
         """This replica became the active one: a new transactional producer, which fences the
-        one before it (of another replica, or this replica's own from an earlier term)."""
+        one before it (of another replica, or this replica's own from an earlier term). When it
+        returns, the previous producer's transactions are all committed or aborted."""
         if not self.transactional:
             return
         await self.stop()
-        await self._start(make_producer(self.conn, linger_ms=self._linger_ms,
-                                        transactional_id=self.group))
-        assert self._producer is not None
-        try:  # the first transaction, opened once the coordinator gave this writer its epoch
-            await asyncio.wait_for(self._producer.begin_transaction(), WRITER_START_TIMEOUT_S)
+        producer = make_producer(self.conn, linger_ms=self._linger_ms,
+                                 transactional_id=self.group)
+        try:  # started once the coordinator gave this writer its epoch (InitProducerId)
+            async with asyncio.timeout(WRITER_START_TIMEOUT_S):
+                await self._start(producer)
+                await producer.begin_transaction()
         except TimeoutError:
+            self._producer = self._sender = None
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(producer.stop(), 5)
             raise HelplineError(
                 f"{self.stage}: the brokers did not start a transaction within "
                 f"{WRITER_START_TIMEOUT_S:g}s: check transaction.state.log.replication.factor "
@@ -92,16 +102,23 @@ class Writer:
     async def _start(self, producer: AIOKafkaProducer) -> None:
         await start_client(producer, self.conn)
         self._producer, self._sender, self._in_txn = producer, BatchSender(producer), False
-        self._fenced_by = None
+        self._fenced_by = self._failed = None
         self._own.producer = producer
 
     async def stop(self) -> None:
+        """Stop the producer; an open transaction is aborted first (bounded: its outputs
+        would otherwise hold back every read_committed reader until it times out)."""
         producer, self._producer, self._sender = self._producer, None, None
-        if producer is not None:
-            try:
-                await producer.stop()
-            except KafkaError as exc:  # a fenced producer may fail to flush: nothing to keep
-                log.warning("%s: producer stopped with %s", self.stage, type(exc).__name__)
+        if producer is None:
+            return
+        if self._in_txn and self._fenced_by is None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(producer.abort_transaction(), ABORT_TIMEOUT_S)
+        self._in_txn = False
+        try:
+            await producer.stop()
+        except KafkaError as exc:  # a fenced producer may fail to flush: nothing to keep
+            log.warning("%s: producer stopped with %s", self.stage, type(exc).__name__)
 
     async def send(self, records: Sequence[OutRecord], headers: Headers
                    ) -> list[asyncio.Future[Any]]:
@@ -109,49 +126,59 @@ class Writer:
         futures of their acknowledgements. Refused records raise."""
         if not records:
             return []
-        if self._fenced_by is not None:
-            raise self._fenced(self._fenced_by)
+        self._check()
         if self._sender is None:
             raise Fenced(f"{self.stage}: no writer: this replica is not the active one")
-        await self._begin()
-        acks: dict[int, asyncio.Future[Any]] = {}
         try:
+            await self._begin()
             outcomes = await self._sender.send(records, headers=headers)
-        except ProducerFenced as exc:
-            raise self._fenced(exc) from None
-        for s in outcomes:
-            if isinstance(s, BaseException):
-                raise self._fenced(s) if isinstance(s, ProducerFenced) else s
-            acks[id(s)] = s
+            acks: dict[int, asyncio.Future[Any]] = {}
+            for s in outcomes:
+                if isinstance(s, BaseException):
+                    raise s
+                acks[id(s)] = s
+        except BaseException as exc:
+            raise self._fail(exc) from None
         return list(acks.values())
 
     async def settle(self, acks: Sequence[asyncio.Future[Any]],
                      consumer: AIOKafkaConsumer | None,
                      offsets: dict[TopicPartition, int]) -> None:
         """Make a batch final: every output acknowledged, then its input offsets committed
-        (fenced: offsets and outputs committed as one transaction)."""
-        if self._fenced_by is not None:
-            raise self._fenced(self._fenced_by)
+        (fenced: offsets and outputs committed as one transaction; all of its offsets, owned
+        or not: fencing, not the consumer's assignment, decides whose commit counts)."""
+        self._check()
         try:
             await asyncio.gather(*acks)
-        except ProducerFenced as exc:
-            raise self._fenced(exc) from None
-        owned = offsets
+            if self.transactional:
+                await self._commit_transaction(offsets if consumer is not None else {})
+                return
+        except BaseException as exc:
+            raise self._fail(exc) from None
         if consumer is not None and offsets:
             assignment = consumer.assignment()
             owned = {tp: o for tp, o in offsets.items() if tp in assignment}
-        if self.transactional:
-            await self._commit_transaction(owned if consumer is not None else {})
-        elif consumer is not None and owned:
-            await self._commit(consumer, owned)
+            if owned:
+                await self._commit(consumer, owned)
+
+    def _check(self) -> None:
+        if self._fenced_by is not None:
+            raise self._fenced(self._fenced_by)
+        if self._failed is not None:
+            raise HelplineError(f"{self.stage}: an earlier write failed "
+                                f"({type(self._failed).__name__}: {self._failed})")
+
+    def _fail(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, ProducerFenced | Fenced):
+            return exc if isinstance(exc, Fenced) else self._fenced(exc)
+        if not isinstance(exc, asyncio.CancelledError):
+            self._failed = exc
+        return exc
 
     async def _begin(self) -> None:
         if self.transactional and not self._in_txn:
             assert self._producer is not None
-            try:
-                await self._producer.begin_transaction()
-            except ProducerFenced as exc:
-                raise self._fenced(exc) from None
+            await self._producer.begin_transaction()
             self._in_txn = True
 
     async def _commit_transaction(self, offsets: dict[TopicPartition, int]) -> None:
@@ -160,12 +187,9 @@ class Writer:
         if not self._in_txn:
             return
         assert self._producer is not None
-        try:
-            if offsets:
-                await self._producer.send_offsets_to_transaction(offsets, self.group)
-            await self._producer.commit_transaction()
-        except ProducerFenced as exc:
-            raise self._fenced(exc) from None
+        if offsets:
+            await self._producer.send_offsets_to_transaction(offsets, self.group)
+        await self._producer.commit_transaction()
         self._in_txn = False
 
     async def _commit(self, consumer: AIOKafkaConsumer,
