@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import IllegalStateError, KafkaError
 
 from runtime.errors import HelplineError
 from runtime.group import ActiveStandbyAssignor, SettleBeforeRevoke
@@ -121,6 +121,7 @@ class StageRunner:
         self._idle = asyncio.Event()
         self._idle.set()
         self._positions: dict[TopicPartition, int] = {}  # committed by this replica, last
+        self._seen: dict[TopicPartition, int] = {}  # each partition's position, last batch
         self._header = (INSTANCE_HEADER, f"{stage.name}/{instance_id}".encode())
         self._stage_prefix = f"{stage.name}/".encode()
         self._out_names: dict[str, str] = {}  # topic spec name -> full name, as outputs go
@@ -217,12 +218,17 @@ class StageRunner:
                 if (self._demoted or self._promoted) and await self._change_role(consumer,
                                                                                   batches):
                     batches = {}  # fetched from positions since reset: fetched again
+                skipped = await self._skipped(consumer, batches)
                 outs = await self._handle(batches) if batches else []
                 await self._settle_in_flight()
-                if batches:
+                if batches or skipped:
+                    offsets = {tp: msgs[-1].offset + 1 for tp, msgs in batches.items()}
                     self._settling = asyncio.ensure_future(self._settle(consumer, await self._send(
-                        outs, {tp: msgs[-1].offset + 1 for tp, msgs in batches.items()})))
+                        outs, {**offsets, **skipped})))
                     self.metrics.fetched(self.stage.name, consumer, batches, self._by_topic)
+                    for tp, position in skipped.items():
+                        self.metrics.lag(self.stage.name, self._by_topic[tp.topic].name,
+                                         tp.partition, (consumer.highwater(tp) or 0) - position)
                     self.status.last_batch_at = time.time()
                 self._idle.set()
                 if next_tick is not None and tick_every and time.monotonic() >= next_tick \
@@ -283,6 +289,26 @@ class StageRunner:
         if self.status.state == "taking-over":
             self.status.state = "running"
         return reset
+
+    async def _skipped(self, consumer: AIOKafkaConsumer,
+                       batches: dict[TopicPartition, list[Record]]) -> dict[TopicPartition, int]:
+        """Partitions whose position moved past record batches of this runner's own producer
+        only (skipped unread, :mod:`runtime.own_batches`), and where to: committed and
+        reported as consumed like any other, so the group's lag (and the alerts on it) do not
+        count this stage's own events on ``ticket.events`` as waiting."""
+        moved: dict[TopicPartition, int] = {}
+        for tp in consumer.assignment():
+            if tp in batches:
+                self._seen[tp] = batches[tp][-1].offset + 1
+                continue
+            try:
+                position = await consumer.position(tp)
+            except IllegalStateError:  # taken away meanwhile (a rebalance)
+                continue
+            if position > self._seen.get(tp, position):
+                moved[tp] = position
+            self._seen[tp] = position
+        return moved
 
     async def _handle(self, batches: dict[TopicPartition, list[Record]]) -> list[Out]:
         """Decode and process a batch; its outputs, not yet produced."""

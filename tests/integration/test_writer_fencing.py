@@ -17,10 +17,12 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import MessageSizeTooLargeError
+from aiokafka.errors import GroupCoordinatorNotAvailableError, MessageSizeTooLargeError
+from prometheus_client import CollectorRegistry
 
 from runtime.errors import HelplineError
 from runtime.kafka_io import group_id
+from runtime.metrics import StageMetrics
 from runtime.own_batches import OwnProducer
 from runtime.runner import StageRunner
 from runtime.settings import RunnerSettings
@@ -292,5 +294,66 @@ def test_a_batch_that_failed_to_write_is_never_committed(kafka_conn: KafkaConnec
         finally:
             await consumer.stop()
         assert got == [] and end >= 1  # the aborted record (and its abort marker) only
+
+    asyncio.run(go())
+
+
+class ReadsItsOutput(OneForOne):
+    """OneForOne that also consumes the topic it writes (as tickets does ticket.events)."""
+
+    inputs = (RAW_EMAIL, MESSAGES)
+
+    def process(self, batch: Sequence[In], now: datetime) -> list[Out]:
+        assert all(rec.topic is RAW_EMAIL for rec in batch)  # its own output: never handed in
+        return super().process(batch, now)
+
+
+@pytest.mark.parametrize("fenced", [True, False])
+def test_own_output_skipped_unread_still_counts_as_consumed(
+    kafka_conn: KafkaConnection, fenced: bool
+) -> None:
+    """A stage's own records on a topic it reads are stepped over unread; their offsets are
+    committed and its lag gauge drops to 0 all the same (else the group's lag and the
+    HelplineStageStalled alert would count them as waiting forever)."""
+    conn, n = kafka_conn, 60
+    registry = CollectorRegistry()
+    metrics = StageMetrics.create(registry)
+
+    async def go() -> None:
+        await produce(conn, RAW_EMAIL, [(f"box{i % 7}".encode(), _raw(i)) for i in range(n)])
+        runner = StageRunner(ReadsItsOutput(), conn, RunnerSettings(
+            batch_max_records=7, batch_timeout_ms=20, session_timeout_ms=6000,
+            fenced_writes=fenced), metrics)
+        stop = asyncio.Event()
+        task = asyncio.create_task(runner.run(stop))
+        admin = AIOKafkaAdminClient(**conn.options())
+        await admin.start()
+        consumer = AIOKafkaConsumer(**conn.options(), isolation_level="read_committed")
+        await consumer.start()
+        try:
+            tps = [TopicPartition(conn.topic(MESSAGES), p) for p in range(2)]
+            deadline = asyncio.get_running_loop().time() + 60
+            while True:
+                assert not task.done(), runner.status.error
+                assert asyncio.get_running_loop().time() < deadline, "own records not committed"
+                try:
+                    offsets = await admin.list_consumer_group_offsets(
+                        group_id(conn, "tickets"))
+                except GroupCoordinatorNotAvailableError:  # a new group: not yet
+                    offsets = {}
+                ends = await consumer.end_offsets(tps)
+                if runner.status.records_out >= n and all(
+                        tp in offsets and offsets[tp].offset == end > 0
+                        for tp, end in ends.items() if end):
+                    break
+                await asyncio.sleep(0.2)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
+            await consumer.stop()
+            await admin.close()
+        lag = registry.get_sample_value(
+            "helpline_consumer_lag", {"stage": "tickets", "topic": MESSAGES.name})
+        assert lag == 0
 
     asyncio.run(go())
