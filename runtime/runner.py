@@ -331,7 +331,10 @@ class StageRunner:
                 add((_new_in(spec, m.key, value, m.partition, m.offset, m.timestamp), m))
         self.status.records_in += len(items)
         outs: list[Out] = []
-        step = self.cfg.process_slice_records
+        # transactional writers process in slices, so that the batch in flight's commit goes on
+        # meanwhile; the other stages get whole batches (classify predicts a batch at a time:
+        # slices of 50 took its stage from 0.19 to 0.13 of the relay)
+        step = self.cfg.process_slice_records if self._writer.transactional else len(items) or 1
         for lo in range(0, len(items), step):
             if lo:  # the batch in flight's acknowledgements and commit go on meanwhile
                 await asyncio.sleep(0)
