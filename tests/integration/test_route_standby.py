@@ -25,16 +25,14 @@ from schemas.ticket_events import StatusChanged
 from schemas.topics import AGENTS, BY_NAME, NOTIFY_OUTBOX, ROUTE_STATE, TICKET_EVENTS, dlq_name
 from tests.support.kafka import produce, read_to_end
 from tests.support.notify_sink import free_port
-from tests.support.processes import stop
+from tests.support.processes import state_of, stop, wait_until
 from tests.support.route_builders import agent, classified, created, event
 from tests.support.route_standby import (
     SLA_SECONDS,
     RouteLog,
     assignee,
     start_route_worker,
-    state_of,
     stderr_of,
-    wait_until,
     writers_per_partition,
 )
 from tickets.state import fold

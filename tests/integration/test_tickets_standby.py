@@ -7,10 +7,8 @@ numbers new tickets after them. Every message ends on exactly one ticket, once."
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import time
-import urllib.request
 from collections import Counter
 
 import pytest
@@ -22,7 +20,7 @@ from schemas.topics import MESSAGES, TICKET_EVENTS, TICKET_STATE
 from tests.support import processes
 from tests.support.kafka import produce, read_to_end
 from tests.support.notify_sink import free_port
-from tests.support.processes import stop
+from tests.support.processes import state_of, stop, wait_until
 from tests.support.tickets_builders import email, mid
 
 pytestmark = pytest.mark.integration
@@ -50,19 +48,27 @@ def start_worker(conn: KafkaConnection, instance: str, port: int) -> subprocess.
     })
 
 
-def state_of(port: int) -> str:
+def start_active_and_standby(
+    conn: KafkaConnection, first: list[InboundMessage]
+) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes], int, int]:
+    """Worker a running with ``first`` processed, then worker b standing by: (a, b, their
+    health ports). Both stopped again if that does not come about."""
+    port_a, port_b = free_port(), free_port()
+    a = start_worker(conn, "a", port_a)
+    b: subprocess.Popen[bytes] | None = None
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-            return str(json.loads(r.read())["state"])
-    except OSError:
-        return "unreachable"
-
-
-def wait_until(cond: object, what: str, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():  # type: ignore[operator]
-        assert time.monotonic() < deadline, what
-        time.sleep(0.2)
+        wait_until(lambda: state_of(port_a) == "running", "worker a never ran")
+        asyncio.run(produce(conn, MESSAGES, [(m.partition_key, m) for m in first]))
+        wait_until(lambda: len({e.value.event_id for e in events_now(conn)}) >= 18,
+                   "worker a did not process the first messages")
+        b = start_worker(conn, "b", port_b)
+        wait_until(lambda: state_of(port_b) == "standby", "worker b did not become a standby")
+    except BaseException:
+        stop(a, kill=True)
+        if b is not None:
+            stop(b, kill=True)
+        raise
+    return a, b, port_a, port_b
 
 
 def events_now(conn: KafkaConnection) -> list:
@@ -80,16 +86,8 @@ def test_standby_takes_over_a_killed_active_worker(kafka_conn: KafkaConnection) 
     def feed(batch: list[InboundMessage]) -> None:
         asyncio.run(produce(kafka_conn, MESSAGES, [(m.partition_key, m) for m in batch]))
 
-    port_a, port_b = free_port(), free_port()
-    a = start_worker(kafka_conn, "a", port_a)
-    b: subprocess.Popen[bytes] | None = None
+    a, b, port_a, port_b = start_active_and_standby(kafka_conn, first)
     try:
-        wait_until(lambda: state_of(port_a) == "running", "worker a never ran")
-        feed(first)
-        wait_until(lambda: len({e.value.event_id for e in events_now(kafka_conn)}) >= 18,
-                   "worker a did not process the first messages")
-        b = start_worker(kafka_conn, "b", port_b)
-        wait_until(lambda: state_of(port_b) == "standby", "worker b did not become a standby")
         assert state_of(port_a) == "running"  # sticky: joining standbys do not move the work
         written = len(events_now(kafka_conn))
         feed(second[:6])  # processed by a while b stands by
@@ -108,8 +106,7 @@ def test_standby_takes_over_a_killed_active_worker(kafka_conn: KafkaConnection) 
         states = asyncio.run(read_to_end(kafka_conn, TICKET_STATE))
     finally:
         stop(a, kill=True)
-        if b is not None:
-            stop(b, kill=False)
+        stop(b, kill=False)
 
     distinct = {e.value.event_id: e.value for e in events}
     kinds = Counter(e.kind for e in distinct.values())

@@ -9,26 +9,21 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import time
 from collections import Counter
 
 import pytest
 
-from schemas.message import InboundMessage
 from schemas.stage import KafkaConnection
 from schemas.ticket import Ticket
 from schemas.topics import MESSAGES, TICKET_STATE
 from tests.integration.test_tickets_standby import (
     events_now,
-    start_worker,
-    state_of,
+    start_active_and_standby,
     thread,
-    wait_until,
 )
 from tests.support.kafka import produce, read_to_end
-from tests.support.notify_sink import free_port
-from tests.support.processes import stop
+from tests.support.processes import state_of, stop, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -41,21 +36,10 @@ def test_a_frozen_worker_that_wakes_up_after_the_takeover_writes_nothing(
     first = [m for msgs in threads.values() for m in msgs[:2]]
     rest = [m for msgs in threads.values() for m in msgs[2:]]
 
-    def feed(batch: list[InboundMessage]) -> None:
-        asyncio.run(produce(kafka_conn, MESSAGES, [(m.partition_key, m) for m in batch]))
-
-    port_a, port_b = free_port(), free_port()
-    a = start_worker(kafka_conn, "a", port_a)
-    b: subprocess.Popen[bytes] | None = None
+    a, b, port_a, port_b = start_active_and_standby(kafka_conn, first)
     try:
-        wait_until(lambda: state_of(port_a) == "running", "worker a never ran")
-        feed(first)
-        wait_until(lambda: len({e.value.event_id for e in events_now(kafka_conn)}) >= 18,
-                   "worker a did not process the first messages")
-        b = start_worker(kafka_conn, "b", port_b)
-        wait_until(lambda: state_of(port_b) == "standby", "worker b did not become a standby")
-
-        feed(rest)  # a works through them two at a time...
+        asyncio.run(produce(kafka_conn, MESSAGES, [(m.partition_key, m) for m in rest]))
+        # a works through them two at a time...
         os.kill(a.pid, signal.SIGSTOP)  # ...and freezes with some fetched, some in flight
         wait_until(lambda: state_of(port_b) == "running", "worker b never took over")
         expected = len(first) + len(rest) + len(threads)  # message-added each, created each
@@ -71,8 +55,7 @@ def test_a_frozen_worker_that_wakes_up_after_the_takeover_writes_nothing(
         if a.poll() is None:
             os.kill(a.pid, signal.SIGCONT)
         stop(a, kill=True)
-        if b is not None:
-            stop(b, kill=False)
+        stop(b, kill=False)
 
     if a.returncode not in (None, -signal.SIGKILL):  # it stopped by itself: fenced
         assert a.stderr is not None

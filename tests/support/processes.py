@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from schemas.stage import KafkaConnection
@@ -49,3 +52,20 @@ def stop(proc: subprocess.Popen[bytes], kill: bool) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=10)
+
+
+def state_of(port: int) -> str:
+    """A worker's state on its health endpoint (running, standby, taking-over, ...)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+            return str(json.loads(r.read())["state"])
+    except OSError:
+        return "unreachable"
+
+
+def wait_until(cond: Callable[[], object], what: str, timeout_s: float = 60,
+               poll_s: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        assert time.monotonic() < deadline, what
+        time.sleep(poll_s)

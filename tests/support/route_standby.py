@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
-import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from schemas.events import TicketEvent
@@ -46,23 +44,6 @@ def stderr_of(proc: subprocess.Popen[bytes] | None) -> str:
     if proc is None or proc.stderr is None or proc.poll() is None:
         return ""
     return proc.stderr.read().decode("utf-8", "replace")[-4000:]
-
-
-def state_of(port: int) -> str:
-    """The worker's state on its health endpoint (running, standby, joining, ...)."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-            return str(json.loads(r.read())["state"])
-    except OSError:
-        return "unreachable"
-
-
-def wait_until(cond: Callable[[], object], what: str, timeout_s: float = 60,
-               poll_s: float = 0.2) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        assert time.monotonic() < deadline, what
-        time.sleep(poll_s)
 
 
 def assignee(e: TicketEvent) -> str:
