@@ -41,8 +41,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from aiokafka.errors import KafkaError  # noqa: E402
-
 from benchmarks.relay import bare_relay, batched_relay  # noqa: E402
 from runtime.kafka import running_cluster  # noqa: E402
 from runtime.kafka_io import create_topics, make_producer  # noqa: E402
@@ -122,7 +120,7 @@ async def _wait_for_committed(
     seen (for the steady-state rate, start-up excluded)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    from runtime.kafka_io import group_id
+    from runtime.kafka_io import committed_offsets, group_id
 
     admin = AIOKafkaAdminClient(**conn.options())
     await admin.start()
@@ -131,12 +129,9 @@ async def _wait_for_committed(
     try:
         first_at, first_n = float("nan"), 0
         while time.monotonic() < deadline:
-            try:
-                offsets = await admin.list_consumer_group_offsets(group_id(conn, stage))
-            except KafkaError:  # the group's coordinator is not there yet
-                offsets = {}
-            total = sum(om.offset for tp, om in offsets.items()
-                        if tp.topic == source and om.offset > 0)
+            offsets = await committed_offsets(admin, group_id(conn, stage))
+            total = sum(offset for tp, offset in offsets.items()
+                        if tp.topic == source and offset > 0)
             if total and not first_n:
                 first_at, first_n = time.monotonic(), total
             if total >= n:

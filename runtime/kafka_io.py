@@ -293,7 +293,8 @@ async def _wait_for_metadata(admin: AIOKafkaAdminClient, names: Sequence[str]) -
         await asyncio.sleep(0.1)
 
 
-async def _committed(admin: AIOKafkaAdminClient, gid: str) -> dict[TopicPartition, int]:
+async def committed_offsets(admin: AIOKafkaAdminClient, gid: str
+                            ) -> dict[TopicPartition, int]:
     """Committed offsets of a group; empty while the broker has no group coordinator yet
     (a fresh broker creates ``__consumer_offsets`` on first use)."""
     for attempt in range(5):
@@ -340,7 +341,7 @@ async def topic_status(
             for stage in consumers.get(spec.name, ()):
                 gid = group_id(conn, stage)
                 if gid not in group_offsets:
-                    group_offsets[gid] = await _committed(admin, gid)
+                    group_offsets[gid] = await committed_offsets(admin, gid)
                 committed = group_offsets[gid]
                 lag[stage] = sum(max(0, ends[tp] - max(committed.get(tp, 0), 0)) for tp in tps)
             out.append(TopicStatus(spec.name, spec.key, spec.cleanup, len(tps),
