@@ -45,8 +45,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-from ingest.imap_service import run_mailboxes  # noqa: E402
-from ingest.imap_status import StatusBoard  # noqa: E402
+from ingest.imap.service import run_mailboxes  # noqa: E402
+from ingest.imap.status import StatusBoard  # noqa: E402
 from runtime.kafka import running_cluster  # noqa: E402
 from runtime.kafka_io import (  # noqa: E402
     BatchSender,

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ingest.mime import UnparseableEmail, parse_email  # noqa: E402
-from ingest.normalize_language import guess_language  # noqa: E402
+from ingest.mime.language import guess_language  # noqa: E402
 from tests.support.email_corpus import looks_like_mail  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "email"

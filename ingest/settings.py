@@ -59,7 +59,7 @@ class MailboxSettings(BaseModel):
     # The checkpoint is saved (fsync, beside the next FETCH; one save at a time) after this
     # many acknowledged batches, and whenever the folder is caught up. After a kill -9, at most
     # 2 x this + max_batches_in_flight + 1 batches are published again (downstream dedupes
-    # them by Message-ID; ingest.imap_checkpoint.replay_bound_batches); 1 = every batch.
+    # them by Message-ID; ingest.imap.checkpoint.replay_bound_batches); 1 = every batch.
     checkpoint_every_batches: int = Field(default=4, ge=1, le=64)
     # A message Kafka refuses this many times while accepting the mail around it (typically
     # larger than the topic's max.message.bytes) is left on the server and reported.

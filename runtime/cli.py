@@ -28,9 +28,9 @@ app = typer.Typer(
 _state: dict[str, Any] = {"config": None, "settings": None}
 
 PLUGINS = (
-    "ingest.cli",
-    "ingest.mailbox_cli",
-    "ingest.attachments_cli",
+    "ingest.mime.cli",
+    "ingest.imap.cli",
+    "ingest.mime.attachments_cli",
     "ingest.chat.cli",
     "tickets.cli",
     "classify.cli",

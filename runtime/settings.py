@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from classify.settings import ClassifySettings
-from ingest.normalize_settings import NormalizeSettings
+from ingest.mime.settings import NormalizeSettings
 from ingest.settings import ChatSettings, EmailSettings
 from notify.settings import NotifySettings
 from route.settings import RouteSettings

@@ -15,7 +15,7 @@ import importlib
 from typing import Any
 
 STAGES: dict[str, str] = {
-    "normalize": "ingest.stage:build_stage",
+    "normalize": "ingest.mime.stage:build_stage",
     "tickets": "tickets.stage:build_stage",
     "classify": "classify.stage:build_stage",
     "route": "route.stage:build_stage",
@@ -23,8 +23,8 @@ STAGES: dict[str, str] = {
 }
 
 SERVICES: dict[str, str] = {
-    "imap": "ingest.imap_service:run",
-    "smtp": "ingest.smtp_service:run",
+    "imap": "ingest.imap.service:run",
+    "smtp": "ingest.smtp.service:run",
     "chat": "ingest.chat.service:run",
 }
 

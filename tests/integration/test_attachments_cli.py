@@ -13,8 +13,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from ingest.attachments_cli import register
 from ingest.mime import parse_email
+from ingest.mime.attachments_cli import register
 from runtime.topic_io import KafkaTopicIO
 from schemas.raw import RawEmail
 from schemas.stage import KafkaConnection, StageContext

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from imapclient.exceptions import IMAPClientError
 
-from ingest.imap_status import StatusBoard
+from ingest.imap.status import StatusBoard
 from schemas.stage import KafkaConnection
 from tests.support import dovecot as dovecot_support
 from tests.support.dovecot import Dovecot

@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from ingest.mailbox_cli import check_mailbox, register
+from ingest.imap.cli import check_mailbox, register
 from ingest.settings import EmailSettings
 from schemas.stage import KafkaConnection, StageContext
 from tests.support import dovecot as dovecot_support

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from ingest.mailbox_cli import check_mailbox
+from ingest.imap.cli import check_mailbox
 from schemas.stage import KafkaConnection
 from tests.support.dovecot import Dovecot, running_dovecot
 from tests.support.imap_connector import (

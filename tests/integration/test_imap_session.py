@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from ingest.imap_auth import credentials_for
-from ingest.imap_session import AuthRejected, ImapSession
+from ingest.imap.auth import credentials_for
+from ingest.imap.session import AuthRejected, ImapSession
 from tests.support import dovecot as dovecot_support
 from tests.support.dovecot import Dovecot
 from tests.support.imap_connector import mailbox_for

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ingest.mailbox_cli import check_mailbox
+from ingest.imap.cli import check_mailbox
 from tests.support.dovecot import Dovecot, running_dovecot
 from tests.support.imap_connector import mailbox_for
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.imap_checkpoint import replay_bound_batches
+from ingest.imap.checkpoint import replay_bound_batches
 from schemas.message import InboundMessage
 from schemas.stage import KafkaConnection
 from schemas.topics import MESSAGES

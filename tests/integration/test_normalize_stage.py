@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ingest.stage import NormalizeStage
+from ingest.mime.stage import NormalizeStage
 from runtime.runner import StageRunner
 from runtime.settings import RunnerSettings
 from schemas.codec import decode

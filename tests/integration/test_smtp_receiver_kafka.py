@@ -12,8 +12,8 @@ from typing import Any
 import aiosmtplib
 import pytest
 
-from ingest import smtp_service
 from ingest.settings import EmailSettings, ReceiverSettings
+from ingest.smtp import service as smtp_service
 from runtime.kafka_io import KafkaPublisher
 from schemas.stage import KafkaConnection, StageContext
 from tests.support.dovecot import free_port

@@ -14,8 +14,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from ingest.imap_service import run_mailboxes
-from ingest.imap_status import StatusBoard
+from ingest.imap.service import run_mailboxes
+from ingest.imap.status import StatusBoard
 from ingest.settings import EmailSettings, MailboxSettings
 from runtime.kafka_io import KafkaPublisher
 from schemas.stage import KafkaConnection

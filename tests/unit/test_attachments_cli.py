@@ -11,7 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from ingest.attachments_cli import RawRef, attachments_of, parse_raw_ref, register
+from ingest.mime.attachments_cli import RawRef, attachments_of, parse_raw_ref, register
 from schemas.stage import StageContext
 from schemas.topics import MESSAGES, RAW_EMAIL
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from ingest.imap_checkpoint import (
+from ingest.imap.checkpoint import (
     FolderCheckpoint,
     MailboxState,
     StateError,
@@ -143,7 +143,7 @@ _header_pieces = st.sampled_from([
 @example(b"Subject: message-id: <g@x>\r\n Message-ID: <f@x>\r\nMESSAGE-ID:<c@x>")
 @given(st.lists(_header_pieces, max_size=12).map(b"".join))
 def test_first_message_id_is_the_regex_search(header: bytes) -> None:
-    from ingest.imap_checkpoint import _MESSAGE_ID, _first_message_id
+    from ingest.imap.checkpoint import _MESSAGE_ID, _first_message_id
 
     fast, slow = _first_message_id(header), _MESSAGE_ID.search(header)
     assert (fast and (fast.start(), fast.group(1))) == (slow and (slow.start(), slow.group(1)))

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from imapclient.datetime_util import datetime_to_INTERNALDATE, parse_to_datetime
 
-from ingest.imap_fetch import (
+from ingest.imap.fetch import (
     FetchedMail,
     _read_any_shape,
     _read_common_shape,

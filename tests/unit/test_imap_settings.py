@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from ingest.imap_auth import (
+from ingest.imap.auth import (
     CommandTokenProvider,
     FileTokenProvider,
     TokenUnavailable,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingest.imap_checkpoint import FolderCheckpoint, MailboxState
-from ingest.imap_store import FileCheckpointStore, FileMessageIdLog, state_file_name
+from ingest.imap.checkpoint import FolderCheckpoint, MailboxState
+from ingest.imap.store import FileCheckpointStore, FileMessageIdLog, state_file_name
 
 
 def test_missing_file_is_empty_state(tmp_path: Path) -> None:

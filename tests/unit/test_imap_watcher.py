@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from ingest.imap_checkpoint import FolderCheckpoint, message_id_key, replay_bound_batches
-from ingest.imap_connector import FolderWatcher
-from ingest.imap_session import AuthRejected, FetchedMail, FolderInfo
-from ingest.imap_status import StatusBoard
-from ingest.imap_store import CheckpointLock, FileCheckpointStore, FileMessageIdLog
+from ingest.imap.checkpoint import FolderCheckpoint, message_id_key, replay_bound_batches
+from ingest.imap.connector import FolderWatcher
+from ingest.imap.session import AuthRejected, FetchedMail, FolderInfo
+from ingest.imap.status import StatusBoard
+from ingest.imap.store import CheckpointLock, FileCheckpointStore, FileMessageIdLog
 from ingest.settings import MailboxSettings
 from schemas.raw import RawEmail
 from schemas.topics import RAW_EMAIL, TopicSpec

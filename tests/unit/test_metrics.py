@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from starlette.testclient import TestClient
 
 from ingest.chat.metered import route_name, status_class
-from ingest.imap_status import StatusBoard
+from ingest.imap.status import StatusBoard
 from notify.dispatch import outcome_reason
 from runtime.http import health_app
 from runtime.metrics import CATALOGUE, NOTIFY_REASONS, PromMeter, StageMetrics

@@ -14,7 +14,7 @@ import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from ingest.imap_status import StatusBoard
+from ingest.imap.status import StatusBoard
 from runtime.metrics import CATALOGUE, PromMeter, StageMetrics
 from schemas.events import Actor, Classified, TicketEvent
 from schemas.stage import Out

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingest.mime import UnparseableEmail, email_message_id, parse_email
-from ingest.normalize_settings import NormalizeSettings
+from ingest.mime.settings import NormalizeSettings
 from schemas.codec import decode, encode
 from schemas.message import InboundMessage
 from tests.support.email_golden import golden_inputs

@@ -7,7 +7,7 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from ingest.mime_headers import Headers, addresses, date, message_id, message_ids, normalize_subject
+from ingest.mime.headers import Headers, addresses, date, message_id, message_ids, normalize_subject
 
 
 def _headers(raw: bytes) -> Headers:

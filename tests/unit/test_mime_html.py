@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.mime_html import html_to_text
+from ingest.mime.html import html_to_text
 
 
 def test_blocks_lists_breaks_entities_and_hidden_content() -> None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.mime_text import codec_for, decode_bytes, repair
+from ingest.mime.text import codec_for, decode_bytes, repair
 
 FRENCH = "Bonjour, je n'ai pas reçu ma commande passée. Où en est-elle ? Hélène"
 RUSSIAN = "Здравствуйте, я не получил свой заказ, помогите пожалуйста разобраться."
@@ -84,7 +84,7 @@ def test_repair_surrogates_and_controls() -> None:
 
 
 def test_format_flowed_is_unwrapped() -> None:
-    from ingest.mime_text import unflow
+    from ingest.mime.text import unflow
 
     flowed = "Hello this is a \r\nlong line.\r\n\r\n-- \r\nSig\r\n> quoted soft \r\n> more\r\n From"
     assert unflow(flowed) == "Hello this is a long line.\n\n-- \nSig\n> quoted soft more\nFrom"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.mime_html import html_to_text
-from ingest.normalize_quotes import split_reply
+from ingest.mime.html import html_to_text
+from ingest.mime.quotes import split_reply
 from schemas.codec import decode, encode
 from schemas.message import InboundMessage
 from tests.support.email_corpus import Parsed, expected, looks_like_mail, parse_corpus

@@ -6,8 +6,8 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from ingest.mime_headers import Headers
-from ingest.normalize_flags import auto_reply_reason, is_mailing_list, list_id
+from ingest.mime.flags import auto_reply_reason, is_mailing_list, list_id
+from ingest.mime.headers import Headers
 
 
 def _h(raw: str) -> Headers:

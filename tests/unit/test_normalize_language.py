@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.normalize_language import guess_language
+from ingest.mime.language import guess_language
 
 
 @pytest.mark.parametrize(

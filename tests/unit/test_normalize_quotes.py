@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.normalize_quotes import split_reply
+from ingest.mime.quotes import split_reply
 
 
 def test_on_wrote_with_quotes_and_signature() -> None:

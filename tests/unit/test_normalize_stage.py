@@ -9,8 +9,8 @@ import pytest
 
 from ingest.chat.normalize import to_inbound
 from ingest.mime import UnparseableEmail
-from ingest.normalize_settings import NormalizeSettings
-from ingest.stage import NormalizeStage, UnexpectedRecord, build_stage
+from ingest.mime.settings import NormalizeSettings
+from ingest.mime.stage import NormalizeStage, UnexpectedRecord, build_stage
 from schemas.codec import encode
 from schemas.raw import RawChatMessage, RawEmail
 from schemas.stage import In, KafkaConnection, StageContext

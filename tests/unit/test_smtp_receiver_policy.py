@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ingest.settings import ReceiverSettings
-from ingest.smtp_receiver import RecipientPolicy, start_receiver
+from ingest.smtp.receiver import RecipientPolicy, start_receiver
 from schemas.raw import RawEmail
 from schemas.topics import RAW_EMAIL, TopicSpec
 

@@ -11,11 +11,11 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
-from ingest.imap_auth import credentials_for
-from ingest.imap_connector import Clock, FolderWatcher
-from ingest.imap_session import ImapSession
-from ingest.imap_status import StatusBoard
-from ingest.imap_store import (
+from ingest.imap.auth import credentials_for
+from ingest.imap.connector import Clock, FolderWatcher
+from ingest.imap.session import ImapSession
+from ingest.imap.status import StatusBoard
+from ingest.imap.store import (
     CheckpointLock,
     CheckpointStore,
     FileCheckpointStore,

@@ -21,9 +21,9 @@ from imapclient.exceptions import LoginError
 from imapclient.imapclient import _parse_untagged_response
 from imapclient.util import to_unicode
 
-from ingest.imap_auth import Credentials, TokenUnavailable
-from ingest.imap_checkpoint import message_id_key
-from ingest.imap_fetch import (
+from ingest.imap.auth import Credentials, TokenUnavailable
+from ingest.imap.checkpoint import message_id_key
+from ingest.imap.fetch import (
     FETCH_ITEMS,
     SIZE_ITEMS,
     FetchedMail,

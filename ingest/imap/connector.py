@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
 
-from ingest.imap_checkpoint import (
+from ingest.imap.checkpoint import (
     FolderCheckpoint,
     advance,
     backoff_delay,
@@ -29,9 +29,9 @@ from ingest.imap_checkpoint import (
     plan_sync,
     uids_after,
 )
-from ingest.imap_session import AuthRejected, FetchedMail, ImapFailure, MailSession
-from ingest.imap_status import FolderState, StatusBoard
-from ingest.imap_store import CheckpointLock, MessageIdLog
+from ingest.imap.session import AuthRejected, FetchedMail, ImapFailure, MailSession
+from ingest.imap.status import FolderState, StatusBoard
+from ingest.imap.store import CheckpointLock, MessageIdLog
 from ingest.settings import MailboxSettings
 from schemas.raw import RawEmail
 from schemas.stage import Publisher

@@ -15,7 +15,7 @@ from typing import Any
 
 from ingest.chat.normalize import to_inbound
 from ingest.mime import UnparseableEmail, parse_email
-from ingest.normalize_settings import NormalizeSettings
+from ingest.mime.settings import NormalizeSettings
 from schemas.codec import decode
 from schemas.message import InboundMessage
 from schemas.raw import RawChatMessage, RawEmail

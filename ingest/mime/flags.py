@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from ingest.mime_headers import Headers, normalize_subject
+from ingest.mime.headers import Headers, normalize_subject
 from schemas.message import Bounce, MessageFlags
 
 # Out-of-office and auto-reply subjects, as Exchange, Gmail, Zimbra, Thunderbird and Apple

@@ -7,7 +7,7 @@ import logging
 from datetime import UTC, datetime
 
 from ingest.settings import EmailSettings
-from ingest.smtp_receiver import start_receiver
+from ingest.smtp.receiver import start_receiver
 from schemas.stage import Publisher, StageContext
 
 log = logging.getLogger(__name__)

@@ -19,9 +19,10 @@ from datetime import datetime
 from email import policy
 from email.message import Message
 
-from ingest import normalize_bounce as bounces
-from ingest.mime_body import collect
-from ingest.mime_headers import (
+from ingest.mime import bounce as bounces
+from ingest.mime.body import collect
+from ingest.mime.flags import message_flags
+from ingest.mime.headers import (
     Headers,
     addresses,
     content_type,
@@ -30,11 +31,10 @@ from ingest.mime_headers import (
     message_ids,
     normalize_subject,
 )
-from ingest.mime_text import repair
-from ingest.normalize_flags import message_flags
-from ingest.normalize_language import guess_language
-from ingest.normalize_quotes import split_reply
-from ingest.normalize_settings import NormalizeSettings
+from ingest.mime.language import guess_language
+from ingest.mime.quotes import split_reply
+from ingest.mime.settings import NormalizeSettings
+from ingest.mime.text import repair
 from schemas.message import Address, Bounce, InboundMessage
 
 DEFAULT_SETTINGS = NormalizeSettings()
@@ -117,7 +117,7 @@ def _parse_bytes(raw: bytes) -> Message:
 
     Measured on the shared corpus, building the tree under ``policy.default`` costs three times
     as much, all of it in its header registry parsing every Content-Type again at each access.
-    We read headers ourselves (:mod:`ingest.mime_headers`) and use the default policy's
+    We read headers ourselves (:mod:`ingest.mime.headers`) and use the default policy's
     parsers where they add something (addresses, encoded words that our own decoding rejects).
     """
     try:

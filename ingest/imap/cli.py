@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 
 import typer
 
-from ingest.imap_auth import credentials_for
-from ingest.imap_session import ImapFailure, ImapSession
+from ingest.imap.auth import credentials_for
+from ingest.imap.session import ImapFailure, ImapSession
 from ingest.settings import EmailSettings, MailboxSettings
 from schemas.stage import StageContext
 

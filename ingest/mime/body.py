@@ -12,10 +12,10 @@ import hashlib
 from dataclasses import dataclass, field
 from email.message import Message
 
-from ingest.mime_headers import Headers, content_param, content_type, decode_text
-from ingest.mime_html import html_to_text
-from ingest.mime_text import decode_bytes, repair, unflow
-from ingest.normalize_settings import NormalizeSettings
+from ingest.mime.headers import Headers, content_param, content_type, decode_text
+from ingest.mime.html import html_to_text
+from ingest.mime.settings import NormalizeSettings
+from ingest.mime.text import decode_bytes, repair, unflow
 from schemas.message import Attachment
 
 _NOT_ATTACHMENTS = frozenset(

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from ingest.imap_checkpoint import (
+from ingest.imap.checkpoint import (
     SEEN_KEY_BYTES,
     FolderCheckpoint,
     MailboxState,

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import Message
 
-from ingest.mime_text import decode_bytes, repair
+from ingest.mime.text import decode_bytes, repair
 from schemas.message import Address
 
 _ENCODED_WORD = "=?"

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from email.message import Message
 
-from ingest.mime_headers import Headers, content_type, message_ids
-from ingest.mime_text import repair
+from ingest.mime.headers import Headers, content_type, message_ids
+from ingest.mime.text import repair
 from schemas.message import Bounce
 
 _DAEMONS = frozenset(
