@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from starlette.applications import Starlette
@@ -34,7 +35,7 @@ from ingest.chat import payloads
 from ingest.chat.desk import ChatDesk
 from ingest.chat.identity import VisitorPass
 from ingest.chat.payloads import Rejection
-from ingest.chat.settings import SiteSettings
+from ingest.chat.settings import ChatSettings, SiteSettings
 from schemas.codec import to_primitive
 from schemas.notification import ChatReply
 
@@ -49,20 +50,48 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
     return Response(orjson.dumps(data), status, headers, media_type="application/json")
 
 
-def _own_origin(request: Request) -> str:
-    return f"{request.url.scheme}://{request.headers.get('host', '')}"
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
 
-def _origin_allowed(site: SiteSettings, origin: str, request: Request) -> bool:
-    return origin in site.allowed_origins or (
-        "self" in site.allowed_origins and origin == _own_origin(request)
-    )
+def origin_of(url: str) -> str | None:
+    """``scheme://host[:port]`` of an absolute http(s) URL, None for anything else."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2].lower()}"
+
+
+def own_origins(settings: ChatSettings, port: int | None = None) -> frozenset[str]:
+    """What the site setting ``"self"`` stands for: the configured ``public_url``'s origin and,
+    once the service listens, its own address (with the loopback names when bound to
+    loopback). Taken from configuration and the bound socket, never from the request: a
+    request's Host header is the client's to choose, so ``Origin: http://evil.example`` with
+    ``Host: evil.example`` must not count as the service itself."""
+    origins: set[str] = set()
+    public = origin_of(settings.public_url) if settings.public_url else None
+    if public:
+        origins.add(public)
+    if port:
+        host = settings.host
+        names = _LOOPBACK_NAMES if host in ("127.0.0.1", "localhost", "::1") else (
+            f"[{host}]" if ":" in host else host,)
+        origins.update(f"http://{name}:{port}" for name in names)
+    return frozenset(origins)
+
+
+def _origin_allowed(site: SiteSettings, origin: str, own: frozenset[str]) -> bool:
+    return origin in site.allowed_origins or ("self" in site.allowed_origins and origin in own)
 
 
 class ChatApi:
     def __init__(self, desk: ChatDesk) -> None:
         self.desk = desk
         self.closing = asyncio.Event()
+        self.own_origins = own_origins(desk.settings)
+
+    def listening_on(self, port: int) -> None:
+        """The port the service is bound to (known only after binding when configured 0)."""
+        self.own_origins = own_origins(self.desk.settings, port)
 
     # -- guards -------------------------------------------------------------------------------
 
@@ -77,7 +106,7 @@ class ChatApi:
             if site.allow_missing_origin or request.method in ("GET", "HEAD"):
                 return site, {}
             raise Rejection(403, "origin-required", "requests must come from the site's pages")
-        if not _origin_allowed(site, origin, request):
+        if not _origin_allowed(site, origin, self.own_origins):
             raise Rejection(403, "origin-not-allowed", "this origin may not use this chat site")
         return site, {
             "Access-Control-Allow-Origin": origin,
@@ -256,7 +285,7 @@ async def _rejected(request: Request, exc: Exception) -> Response:
     origin = request.headers.get("origin")
     if origin and exc.status != 403 and "site" in request.path_params:
         site = api.desk.settings.site(request.path_params["site"])
-        if site is not None and _origin_allowed(site, origin, request):
+        if site is not None and _origin_allowed(site, origin, api.own_origins):
             # let the widget read the error and its Retry-After
             headers.update({"Access-Control-Allow-Origin": origin,
                             "Access-Control-Expose-Headers": "Retry-After", "Vary": "Origin"})

@@ -79,6 +79,7 @@ class ChatService:
             serving.result()  # raises why it could not start (port in use, ...)
             raise RuntimeError("the chat HTTP server stopped during start-up")
         self.port = self._server.servers[0].sockets[0].getsockname()[1]
+        self.api.listening_on(self.port)
         log.info("chat service listening on %s:%d", self.settings.host, self.port)
 
     async def _sweep(self) -> None:

@@ -33,7 +33,9 @@ class SiteSettings(BaseModel):
 
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
     # Exact origins ("https://shop.example"), or "self" for the chat service's own origin
-    # (its demo page). A request whose Origin is not listed gets 403.
+    # (its demo page): the origin of ``chat.public_url`` and the address it listens on, from
+    # configuration, never from a request's Host header. A request whose Origin is not listed
+    # gets 403.
     allowed_origins: tuple[str, ...] = ()
     # Requests without an Origin header come from servers, not browsers; allow them only when
     # the site says so (a browser always sends Origin on a cross-origin POST).

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ingest.chat.app import create_app
+from ingest.chat.app import create_app, own_origins
 from ingest.chat.desk import ChatDesk
 from ingest.chat.identity import identifier_hash
 from ingest.chat.normalize import chat_message_id
@@ -130,10 +130,38 @@ async def test_preflight_allows_the_site_origin(client: httpx.AsyncClient) -> No
     assert "Authorization" in r.headers["access-control-allow-headers"]
 
 
-async def test_self_origin_is_the_service_itself(client: httpx.AsyncClient) -> None:
-    r = await client.post("/v1/sites/acme/conversations", json={},
-                          headers={"Origin": "http://chat.test"})
-    assert r.status_code == 201
+async def test_self_origin_is_the_service_itself(
+        publisher: MemoryPublisher, clock: ManualClock) -> None:
+    desk = ChatDesk(chat_settings(public_url="http://chat.test/chat"), b"k" * 32, publisher,
+                    clock=clock)
+    transport = httpx.ASGITransport(app=create_app(desk), client=("203.0.113.7", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://chat.test") as c:
+        r = await c.post("/v1/sites/acme/conversations", json={},
+                         headers={"Origin": "http://chat.test"})
+        assert r.status_code == 201
+
+
+async def test_self_origin_never_comes_from_the_requests_host(
+        client: httpx.AsyncClient, publisher: MemoryPublisher) -> None:
+    # A page on evil.example (or a DNS-rebinding name pointing here) sends a Host and an
+    # Origin that match each other; "self" must not take the Host's word for it.
+    for url in ("http://evil.example", "http://chat.test"):
+        r = await client.post("/v1/sites/acme/conversations", json={},
+                              headers={"Origin": url, "Host": url.split("//")[1]})
+        assert r.status_code == 403, url
+        pre = await client.options("/v1/sites/acme/conversations", headers={
+            "Origin": url, "Host": url.split("//")[1], "Access-Control-Request-Method": "POST"})
+        assert "access-control-allow-origin" not in pre.headers
+    assert publisher.published == []
+
+
+def test_own_origins_are_the_public_url_and_the_bound_address() -> None:
+    assert own_origins(chat_settings()) == frozenset()
+    assert own_origins(chat_settings(public_url="https://Chat.Acme.example/x")) == {
+        "https://chat.acme.example"}
+    loop = own_origins(chat_settings(host="127.0.0.1"), 8085)
+    assert {"http://127.0.0.1:8085", "http://localhost:8085", "http://[::1]:8085"} == loop
+    assert own_origins(chat_settings(host="10.1.2.3"), 80) == {"http://10.1.2.3:80"}
 
 
 async def test_oversized_body_is_413_and_long_text_422(
