@@ -126,6 +126,22 @@ class SmtpSink:
         self.controller.stop()
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: the kernel sends it SIGTERM when ``helpline dev`` dies, even by
+    SIGKILL, so no worker outlives the command that started it (Linux; elsewhere a no-op)."""
+    if sys.platform == "linux":
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _stop_on_signal(signum: int, _frame: object) -> None:
+    # SIGTERM (a ``kill``) and SIGHUP (a closed terminal) end ``helpline dev`` the way Ctrl-C
+    # does: by unwinding, so the workers get SIGTERM and are waited for before it exits.
+    raise SystemExit(128 + signum)
+
+
 @contextlib.contextmanager
 def workers(config: Path, log_dir: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
     procs: list[subprocess.Popen[bytes]] = []
@@ -135,7 +151,8 @@ def workers(config: Path, log_dir: Path) -> Iterator[list[subprocess.Popen[bytes
             log = open(log_dir / f"{args[1]}.log", "wb")
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "runtime.cli", "--config", str(config), *args],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent))
             log.close()
         yield procs
     finally:
@@ -241,6 +258,8 @@ def run_dev(settings: Any, demo_only: bool, timeout_s: float) -> int:
     from runtime.kafka import KafkaCluster, fetch, local_cluster, project_root, state_dir
     from schemas.stage import KafkaConnection
 
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _stop_on_signal)
     root = project_root()
     dev_dir = root / ".cache" / "dev"
     bootstrap = settings.kafka.bootstrap_servers

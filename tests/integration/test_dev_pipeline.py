@@ -4,6 +4,8 @@ classified, assigned and acknowledged — the whole pipeline, real processes, re
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,3 +32,53 @@ def test_helpline_dev_makes_tickets_from_email_and_chat(kafka: object, tmp_path:
     assert "auto-acknowledgement sent by chat" in out
     assert "policy high" in out  # the SLA announced after classification raised the priority
     assert "Auto-Submitted: auto-replied" in out  # the email ack, as the SMTP sink received it
+
+
+def _processes_naming(text: str) -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if text in cmdline:
+            pids.append(int(proc.name))
+    return pids
+
+
+def test_helpline_dev_stopped_by_sigterm_stops_its_workers(kafka: object,
+                                                           tmp_path: Path) -> None:
+    """A closed terminal or a ``kill`` must not leave eight worker processes behind."""
+    import signal
+    import time
+
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONUNBUFFERED": "1",
+           "HELPLINE_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap}  # type: ignore[attr-defined]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runtime.cli", "dev", "--timeout", "150"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    config = str(tmp_path / ".cache/dev/helpline.toml")
+    out = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            out.append(line)
+            if line.startswith("Running."):
+                break
+        assert proc.poll() is None, "".join(out)
+        workers = _processes_naming(config)
+        assert len(workers) >= 5, (workers, "".join(out))
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 128 + signal.SIGTERM
+        deadline = time.monotonic() + 20
+        while _processes_naming(config) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _processes_naming(config) == [], "workers outlived helpline dev"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for pid in _processes_naming(config):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
