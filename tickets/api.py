@@ -7,15 +7,19 @@
     POST /tickets/{id or number}/actions   (agent actions, see tickets.api_actions)
     GET  /healthz
 
-Reads are open to whoever reaches the port (it binds to loopback by default). Actions need
-``Authorization: Bearer <tickets.api_token>`` and are refused (403) while no token is set;
-they are queued on ``ticket.commands`` (202) like the CLI's, and the tickets stage applies them.
+Authentication: with ``tickets.api_token`` set, every ``/tickets`` endpoint (reads and
+actions) needs ``Authorization: Bearer <tickets.api_token>`` and answers 401 (with
+``WWW-Authenticate: Bearer``) without it. With no token set, reads stay open to whoever reaches
+the port -- kept for local use and backward compatibility; the app cannot know what address it is
+bound to (loopback by default, ``tickets.api_host``), so set a token before exposing the port --
+and actions are refused (403). ``/healthz`` is always open (probes). Actions are queued on
+``ticket.commands`` (202) like the CLI's, and the tickets stage applies them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hmac
+import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, get_args
@@ -45,6 +49,7 @@ def _not_found(ref: str) -> Response:
 
 
 Submit = Callable[[AgentAction], Awaitable[None]]
+Handler = Callable[[Request], Awaitable[Response]]
 MAX_BODY_BYTES = 1024 * 1024
 
 
@@ -53,8 +58,13 @@ def _authorized(request: Request, token: str | None) -> Response | None:
     if not token:
         return _Json({"error": "agent actions over HTTP are disabled: set tickets.api_token"},
                      status_code=403)
+    return _bearer(request, token)
+
+
+def _bearer(request: Request, token: str) -> Response | None:
+    """None when the request carries ``Authorization: Bearer <token>``, else a 401."""
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
+    if scheme.lower() != "bearer" or not secrets.compare_digest(given.encode(), token.encode()):
         return _Json({"error": "missing or wrong bearer token"}, status_code=401,
                      headers={"WWW-Authenticate": "Bearer"})
     return None
@@ -63,6 +73,13 @@ def _authorized(request: Request, token: str | None) -> Response | None:
 def build_app(view: TicketView, ready: Callable[[], bool] = lambda: True,
               submit: Submit | None = None, token: str | None = None,
               clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Starlette:
+    def read(handler: Handler) -> Handler:
+        """``handler`` behind the bearer token when one is set (open without one)."""
+        async def guarded(request: Request) -> Response:
+            denied = _bearer(request, token) if token else None
+            return denied if denied is not None else await handler(request)
+        return guarded
+
     async def list_tickets(request: Request) -> Response:
         statuses = request.query_params.getlist("status")
         bad = [s for s in statuses if s not in _STATUSES]
@@ -138,10 +155,10 @@ def build_app(view: TicketView, ready: Callable[[], bool] = lambda: True,
         return _Json({"ready": ok, "tickets": len(view)}, status_code=200 if ok else 503)
 
     return Starlette(routes=[
-        Route("/tickets", list_tickets),
-        Route("/tickets/{ref}", show),
-        Route("/tickets/{ref}/events", events),
-        Route("/tickets/{ref}/conversation", conversation),
+        Route("/tickets", read(list_tickets)),
+        Route("/tickets/{ref}", read(show)),
+        Route("/tickets/{ref}/events", read(events)),
+        Route("/tickets/{ref}/conversation", read(conversation)),
         Route("/tickets/{ref}/actions", act, methods=["POST"]),
         Route("/healthz", health),
     ])

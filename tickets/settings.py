@@ -28,8 +28,9 @@ class TicketsSettings(BaseModel):
     max_participants: int = Field(default=50, ge=1)
     # References we put on an agent reply's notification (newest last).
     reply_references_limit: int = Field(default=20, ge=1)
-    # HTTP API (`helpline tickets api`): reads are open on this address; agent actions
-    # (POST /tickets/{ref}/actions) need this bearer token and are refused while it is unset.
+    # HTTP API (`helpline tickets api`): once api_token is set, reads and agent actions
+    # (POST /tickets/{ref}/actions) need it as a bearer token; while it is unset, reads are open
+    # to whoever reaches this address (keep it on loopback) and actions are refused.
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8086, ge=0, le=65535)
     api_token: SecretStr | None = None

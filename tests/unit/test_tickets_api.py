@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from starlette.testclient import TestClient
 
 from schemas.topics import TICKET_STATE
@@ -10,7 +11,7 @@ from tickets.api import build_app
 from tickets.view import TicketView
 
 
-def _client() -> tuple[TestClient, str]:
+def _client(token: str | None = None) -> tuple[TestClient, str]:
     stage = make_stage()
     outs = feed(stage, [
         email("a1", text="It is on fire"),
@@ -27,7 +28,7 @@ def _client() -> tuple[TestClient, str]:
         view.apply_event(e)
     for e in events_of(outs):  # the log read twice (redelivery) shows each event once
         view.apply_event(e)
-    return TestClient(build_app(view)), events_of(outs)[0].ticket_id
+    return TestClient(build_app(view, token=token)), events_of(outs)[0].ticket_id
 
 
 def test_list_filters_and_orders_by_update() -> None:
@@ -53,3 +54,24 @@ def test_show_by_number_or_id_events_and_conversation() -> None:
         ("inbound", "Done, thanks")]
     assert client.get("/tickets/HL-2026-999999").status_code == 404
     assert client.get("/healthz").json() == {"ready": True, "tickets": 2}
+
+
+READS = ["/tickets", "/tickets/HL-2026-000001", "/tickets/HL-2026-000001/events",
+         "/tickets/HL-2026-000001/conversation"]
+
+
+@pytest.mark.parametrize("path", READS)
+def test_reads_need_the_bearer_token_once_one_is_set(path: str) -> None:
+    client, _ = _client(token="s3cret")
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret"}):
+        r = client.get(path, headers=headers)
+        assert r.status_code == 401, (path, headers)
+        assert r.headers["www-authenticate"] == "Bearer"
+        assert "HL-2026" not in r.text
+    assert client.get(path, headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    assert client.get("/healthz").status_code == 200
+
+
+def test_reads_stay_open_while_no_token_is_set() -> None:
+    client, _ = _client()
+    assert all(client.get(path).status_code == 200 for path in READS)

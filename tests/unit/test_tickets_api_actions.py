@@ -74,7 +74,8 @@ def test_merge_target_is_resolved_by_number() -> None:
     r = client.post("/tickets/HL-2026-000005/actions", headers=AUTH,
                     json={"action": "merge", "agent": "a", "target": "HL-2026-000001"})
     assert r.status_code == 202, r.text
-    assert queued[0].target_ticket_id == client.get("/tickets/HL-2026-000001").json()["ticket_id"]
+    assert queued[0].target_ticket_id == client.get("/tickets/HL-2026-000001",
+                                                   headers=AUTH).json()["ticket_id"]
     missing = client.post("/tickets/HL-2026-000005/actions", headers=AUTH,
                           json={"action": "merge", "agent": "a", "target": "HL-2026-999999"})
     assert missing.status_code == 404
