@@ -14,18 +14,24 @@ the port -- kept for local use and backward compatibility; the app cannot know w
 bound to (loopback by default, ``tickets.api_host``), so set a token before exposing the port --
 and actions are refused (403). ``/healthz`` is always open (probes). Actions are queued on
 ``ticket.commands`` (202) like the CLI's, and the tickets stage applies them.
+
+Every request's Host header must be one of ``tickets.api_allowed_hosts`` (loopback names by
+default, any port), else 400: a web page whose DNS name is rebound to 127.0.0.1 cannot read the
+API from a browser.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, get_args
 
 import orjson
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -33,6 +39,7 @@ from starlette.routing import Route
 from schemas.commands import AgentAction
 from schemas.ticket_events import Status
 from tickets.api_actions import ActionRejected, parse_action
+from tickets.settings import DEFAULT_API_ALLOWED_HOSTS
 from tickets.view import TicketView, conversation_json, detail, event_json, summary
 
 _STATUSES = frozenset(get_args(Status))
@@ -72,7 +79,8 @@ def _bearer(request: Request, token: str) -> Response | None:
 
 def build_app(view: TicketView, ready: Callable[[], bool] = lambda: True,
               submit: Submit | None = None, token: str | None = None,
-              clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Starlette:
+              clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+              allowed_hosts: Sequence[str] = DEFAULT_API_ALLOWED_HOSTS) -> Starlette:
     def read(handler: Handler) -> Handler:
         """``handler`` behind the bearer token when one is set (open without one)."""
         async def guarded(request: Request) -> Response:
@@ -161,4 +169,5 @@ def build_app(view: TicketView, ready: Callable[[], bool] = lambda: True,
         Route("/tickets/{ref}/conversation", read(conversation)),
         Route("/tickets/{ref}/actions", act, methods=["POST"]),
         Route("/healthz", health),
-    ])
+    ], middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts),
+                              www_redirect=False)])

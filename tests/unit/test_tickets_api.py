@@ -8,7 +8,10 @@ from starlette.testclient import TestClient
 from schemas.topics import TICKET_STATE
 from tests.support.tickets_builders import action, email, events_of, feed, make_stage, mid
 from tickets.api import build_app
+from tickets.settings import TicketsSettings
 from tickets.view import TicketView
+
+LOCAL = "http://localhost:8086"  # TestClient's default Host, "testserver", is not allowed
 
 
 def _client(token: str | None = None) -> tuple[TestClient, str]:
@@ -28,7 +31,8 @@ def _client(token: str | None = None) -> tuple[TestClient, str]:
         view.apply_event(e)
     for e in events_of(outs):  # the log read twice (redelivery) shows each event once
         view.apply_event(e)
-    return TestClient(build_app(view, token=token)), events_of(outs)[0].ticket_id
+    app = build_app(view, token=token)
+    return TestClient(app, base_url=LOCAL), events_of(outs)[0].ticket_id
 
 
 def test_list_filters_and_orders_by_update() -> None:
@@ -75,3 +79,25 @@ def test_reads_need_the_bearer_token_once_one_is_set(path: str) -> None:
 def test_reads_stay_open_while_no_token_is_set() -> None:
     client, _ = _client()
     assert all(client.get(path).status_code == 200 for path in READS)
+
+
+@pytest.mark.parametrize(("host", "status"), [
+    ("localhost:8086", 200), ("127.0.0.1", 200), ("[::1]:9999", 200), ("LOCALHOST", 200),
+    ("evil.example.com", 400), ("evil.example.com:8086", 400), ("localhost.evil.com", 400),
+    ("testserver", 400),
+])
+def test_only_allowed_host_headers_are_answered(host: str, status: int) -> None:
+    client, _ = _client()
+    for path in ("/tickets", "/healthz"):
+        assert client.get(path, headers={"Host": host}).status_code == status, (path, host)
+
+
+def test_allowed_hosts_are_a_setting() -> None:
+    assert TicketsSettings().api_allowed_hosts == ("localhost", "127.0.0.1", "[::1]")
+    hosts = TicketsSettings(api_allowed_hosts=("helpline.internal",)).api_allowed_hosts
+    app = build_app(TicketView(), allowed_hosts=hosts)
+    client = TestClient(app, base_url="http://helpline.internal:8086")
+    assert client.get("/tickets").status_code == 200
+    assert client.get("/tickets", headers={"Host": "localhost"}).status_code == 400
+    with pytest.raises(ValueError, match="bad host pattern"):
+        TicketsSettings(api_allowed_hosts=("evil.*",))

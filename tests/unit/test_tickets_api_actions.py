@@ -32,7 +32,7 @@ def _setup(token: str | None = TOKEN) -> tuple[TestClient, list[AgentAction], Ti
         queued.append(cmd)
 
     app = build_app(view, submit=submit, token=token, clock=lambda: NOW)
-    return TestClient(app), queued, stage
+    return TestClient(app, base_url="http://localhost:8086"), queued, stage
 
 
 def test_reply_is_queued_and_the_stage_sends_it() -> None:
@@ -112,7 +112,8 @@ def test_bad_bodies_are_400_unknown_tickets_404_and_a_down_broker_503() -> None:
         raise ConnectionError("broker gone")
 
     app = build_app(view_of(feed(make_stage(), [email("a1")])), submit=down, token=TOKEN)
-    r = TestClient(app).post(url, headers=AUTH, json={"action": "note", "agent": "a", "text": "x"})
+    client = TestClient(app, base_url="http://localhost")
+    r = client.post(url, headers=AUTH, json={"action": "note", "agent": "a", "text": "x"})
     assert r.status_code == 503 and r.headers["Retry-After"] == "5"
 
 
