@@ -1,11 +1,15 @@
 """The HTTP API (starlette, JSON) over a :class:`~tickets.view.TicketView`.
 
-    GET  /tickets?status=open&status=new&customer=…&assignee=…&limit=100
+    GET  /tickets?status=open&status=new&customer=…&assignee=…&limit=100&offset=0
     GET  /tickets/{id or number}
     GET  /tickets/{id or number}/events
     GET  /tickets/{id or number}/conversation
     POST /tickets/{id or number}/actions   (agent actions, see tickets.api_actions)
     GET  /healthz
+
+``GET /tickets`` returns at most ``limit`` (1..1000) tickets, newest update first, from
+``offset``; ``next_offset`` is the offset of the next page, or null on the last one. Pages are
+positions in the current order, so a ticket updated between two requests may move across them.
 
 Authentication: with ``tickets.api_token`` set, every ``/tickets`` endpoint (reads and
 actions) needs ``Authorization: Bearer <tickets.api_token>`` and answers 401 (with
@@ -97,12 +101,21 @@ def build_app(view: TicketView, ready: Callable[[], bool] = lambda: True,
             limit = min(max(int(request.query_params.get("limit", "100")), 1), MAX_LIMIT)
         except ValueError:
             return _Json({"error": "limit must be an integer"}, status_code=400)
+        try:
+            offset = int(request.query_params.get("offset", "0"))
+        except ValueError:
+            offset = -1
+        if offset < 0:
+            return _Json({"error": "offset must be a non-negative integer"}, status_code=400)
         found = view.tickets(
             status=statuses,  # type: ignore[arg-type]  # checked against Status above
             customer_id=request.query_params.get("customer"),
-            assignee=request.query_params.get("assignee"), limit=limit,
+            assignee=request.query_params.get("assignee"), limit=limit + 1, offset=offset,
         )
-        return _Json({"tickets": [summary(t) for t in found], "count": len(found)})
+        more = len(found) > limit
+        found = found[:limit]
+        return _Json({"tickets": [summary(t) for t in found], "count": len(found),
+                      "offset": offset, "next_offset": offset + limit if more else None})
 
     async def show(request: Request) -> Response:
         ref = request.path_params["ref"]

@@ -101,3 +101,19 @@ def test_allowed_hosts_are_a_setting() -> None:
     assert client.get("/tickets", headers={"Host": "localhost"}).status_code == 400
     with pytest.raises(ValueError, match="bad host pattern"):
         TicketsSettings(api_allowed_hosts=("evil.*",))
+
+
+def test_list_pages_with_offset_and_next_offset() -> None:
+    client, _ = _client()
+    first = client.get("/tickets", params={"limit": 1}).json()
+    assert [t["number"] for t in first["tickets"]] == ["HL-2026-000005"]
+    assert (first["count"], first["offset"], first["next_offset"]) == (1, 0, 1)
+    last = client.get("/tickets", params={"limit": 1, "offset": first["next_offset"]}).json()
+    assert [t["number"] for t in last["tickets"]] == ["HL-2026-000001"]
+    assert (last["offset"], last["next_offset"]) == (1, None)
+    beyond = client.get("/tickets", params={"offset": 5}).json()
+    assert (beyond["tickets"], beyond["count"], beyond["next_offset"]) == ([], 0, None)
+    assert client.get("/tickets").json()["next_offset"] is None
+    for bad in ("-1", "x", "1.5", ""):
+        r = client.get("/tickets", params={"offset": bad})
+        assert r.status_code == 400 and "offset" in r.json()["error"], bad
