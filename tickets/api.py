@@ -1,27 +1,41 @@
 """The HTTP API (starlette, JSON) over a :class:`~tickets.view.TicketView`.
 
-    GET  /tickets?status=open&status=new&customer=…&assignee=…&limit=100
+    GET  /tickets?status=open&status=new&customer=…&assignee=…&limit=100&offset=0
     GET  /tickets/{id or number}
     GET  /tickets/{id or number}/events
     GET  /tickets/{id or number}/conversation
     POST /tickets/{id or number}/actions   (agent actions, see tickets.api_actions)
     GET  /healthz
 
-Reads are open to whoever reaches the port (it binds to loopback by default). Actions need
-``Authorization: Bearer <tickets.api_token>`` and are refused (403) while no token is set;
-they are queued on ``ticket.commands`` (202) like the CLI's, and the tickets stage applies them.
+``GET /tickets`` returns at most ``limit`` (1..1000) tickets, newest update first, from
+``offset``; ``next_offset`` is the offset of the next page, or null on the last one. Pages are
+positions in the current order, so a ticket updated between two requests may move across them.
+
+Authentication: with ``tickets.api_token`` set, every ``/tickets`` endpoint (reads and
+actions) needs ``Authorization: Bearer <tickets.api_token>`` and answers 401 (with
+``WWW-Authenticate: Bearer``) without it. With no token set, reads stay open to whoever reaches
+the port -- kept for local use and backward compatibility; the app cannot know what address it is
+bound to (loopback by default, ``tickets.api_host``), so set a token before exposing the port --
+and actions are refused (403). ``/healthz`` is always open (probes). Actions are queued on
+``ticket.commands`` (202) like the CLI's, and the tickets stage applies them.
+
+Every request's Host header must be one of ``tickets.api_allowed_hosts`` (loopback names by
+default, any port), else 400: a web page whose DNS name is rebound to 127.0.0.1 cannot read the
+API from a browser.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hmac
-from collections.abc import Awaitable, Callable
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, get_args
 
 import orjson
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -29,6 +43,7 @@ from starlette.routing import Route
 from schemas.commands import AgentAction
 from schemas.ticket_events import Status
 from tickets.api_actions import ActionRejected, parse_action
+from tickets.settings import DEFAULT_API_ALLOWED_HOSTS
 from tickets.view import TicketView, conversation_json, detail, event_json, summary
 
 _STATUSES = frozenset(get_args(Status))
@@ -45,6 +60,7 @@ def _not_found(ref: str) -> Response:
 
 
 Submit = Callable[[AgentAction], Awaitable[None]]
+Handler = Callable[[Request], Awaitable[Response]]
 MAX_BODY_BYTES = 1024 * 1024
 
 
@@ -53,8 +69,13 @@ def _authorized(request: Request, token: str | None) -> Response | None:
     if not token:
         return _Json({"error": "agent actions over HTTP are disabled: set tickets.api_token"},
                      status_code=403)
+    return _bearer(request, token)
+
+
+def _bearer(request: Request, token: str) -> Response | None:
+    """None when the request carries ``Authorization: Bearer <token>``, else a 401."""
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
+    if scheme.lower() != "bearer" or not secrets.compare_digest(given.encode(), token.encode()):
         return _Json({"error": "missing or wrong bearer token"}, status_code=401,
                      headers={"WWW-Authenticate": "Bearer"})
     return None
@@ -62,7 +83,15 @@ def _authorized(request: Request, token: str | None) -> Response | None:
 
 def build_app(view: TicketView, ready: Callable[[], bool] = lambda: True,
               submit: Submit | None = None, token: str | None = None,
-              clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Starlette:
+              clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+              allowed_hosts: Sequence[str] = DEFAULT_API_ALLOWED_HOSTS) -> Starlette:
+    def read(handler: Handler) -> Handler:
+        """``handler`` behind the bearer token when one is set (open without one)."""
+        async def guarded(request: Request) -> Response:
+            denied = _bearer(request, token) if token else None
+            return denied if denied is not None else await handler(request)
+        return guarded
+
     async def list_tickets(request: Request) -> Response:
         statuses = request.query_params.getlist("status")
         bad = [s for s in statuses if s not in _STATUSES]
@@ -72,12 +101,21 @@ def build_app(view: TicketView, ready: Callable[[], bool] = lambda: True,
             limit = min(max(int(request.query_params.get("limit", "100")), 1), MAX_LIMIT)
         except ValueError:
             return _Json({"error": "limit must be an integer"}, status_code=400)
+        try:
+            offset = int(request.query_params.get("offset", "0"))
+        except ValueError:
+            offset = -1
+        if offset < 0:
+            return _Json({"error": "offset must be a non-negative integer"}, status_code=400)
         found = view.tickets(
             status=statuses,  # type: ignore[arg-type]  # checked against Status above
             customer_id=request.query_params.get("customer"),
-            assignee=request.query_params.get("assignee"), limit=limit,
+            assignee=request.query_params.get("assignee"), limit=limit + 1, offset=offset,
         )
-        return _Json({"tickets": [summary(t) for t in found], "count": len(found)})
+        more = len(found) > limit
+        found = found[:limit]
+        return _Json({"tickets": [summary(t) for t in found], "count": len(found),
+                      "offset": offset, "next_offset": offset + limit if more else None})
 
     async def show(request: Request) -> Response:
         ref = request.path_params["ref"]
@@ -138,10 +176,11 @@ def build_app(view: TicketView, ready: Callable[[], bool] = lambda: True,
         return _Json({"ready": ok, "tickets": len(view)}, status_code=200 if ok else 503)
 
     return Starlette(routes=[
-        Route("/tickets", list_tickets),
-        Route("/tickets/{ref}", show),
-        Route("/tickets/{ref}/events", events),
-        Route("/tickets/{ref}/conversation", conversation),
+        Route("/tickets", read(list_tickets)),
+        Route("/tickets/{ref}", read(show)),
+        Route("/tickets/{ref}/events", read(events)),
+        Route("/tickets/{ref}/conversation", read(conversation)),
         Route("/tickets/{ref}/actions", act, methods=["POST"]),
         Route("/healthz", health),
-    ])
+    ], middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts),
+                              www_redirect=False)])

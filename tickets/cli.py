@@ -198,8 +198,9 @@ async def _serve(ctx: StageContext, s: TicketsSettings, host: str, port: int) ->
             async def submit(cmd: AgentAction) -> None:
                 await publisher.publish(TICKET_COMMANDS, cmd.ticket_id.encode(), cmd)
 
-            server = uvicorn.Server(uvicorn.Config(build_app(view, submit=submit, token=token),
-                                                   host=host, port=port, log_level="warning"))
+            app = build_app(view, submit=submit, token=token, allowed_hosts=s.api_allowed_hosts)
+            server = uvicorn.Server(uvicorn.Config(app, host=host, port=port,
+                                                   log_level="warning"))
             await server.serve()
     finally:
         stop.set()

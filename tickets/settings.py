@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+# Host names the API answers to by default (any port): loopback only.
+DEFAULT_API_ALLOWED_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 
 class TicketsSettings(BaseModel):
@@ -28,14 +31,27 @@ class TicketsSettings(BaseModel):
     max_participants: int = Field(default=50, ge=1)
     # References we put on an agent reply's notification (newest last).
     reply_references_limit: int = Field(default=20, ge=1)
-    # HTTP API (`helpline tickets api`): reads are open on this address; agent actions
-    # (POST /tickets/{ref}/actions) need this bearer token and are refused while it is unset.
+    # HTTP API (`helpline tickets api`): once api_token is set, reads and agent actions
+    # (POST /tickets/{ref}/actions) need it as a bearer token; while it is unset, reads are open
+    # to whoever reaches this address (keep it on loopback) and actions are refused.
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8086, ge=0, le=65535)
     api_token: SecretStr | None = None
+    # Host header values (without port) the API answers to; others get 400, so a page on a
+    # rebound DNS name cannot read it through a browser. "*.example.org" matches subdomains,
+    # "*" turns the check off. Add the name clients use when api_host is not loopback.
+    api_allowed_hosts: tuple[str, ...] = Field(default=DEFAULT_API_ALLOWED_HOSTS, min_length=1)
     # CLI / API: how long to wait for the state and event topics to be read to their end.
     catchup_timeout_s: float = Field(default=30.0, gt=0)
     # CLI: how long to wait for the broker to acknowledge a command.
     command_timeout_s: float = Field(default=15.0, gt=0)
     # The query view keeps at most this many events per ticket (older ones are still in the log).
     view_max_events_per_ticket: int = Field(default=5000, ge=10)
+
+    @field_validator("api_allowed_hosts")
+    @classmethod
+    def _host_patterns(cls, hosts: tuple[str, ...]) -> tuple[str, ...]:
+        for h in hosts:
+            if not h or "*" in h[1:] or (h.startswith("*") and h != "*" and not h.startswith("*.")):
+                raise ValueError(f"bad host pattern {h!r}: a name, '*.example.org' or '*'")
+        return hosts

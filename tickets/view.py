@@ -45,7 +45,7 @@ class TicketView:
 
     def tickets(
         self, status: Iterable[Status] = (), customer_id: str | None = None,
-        assignee: str | None = None, limit: int = 100,
+        assignee: str | None = None, limit: int = 100, offset: int = 0,
     ) -> list[Ticket]:
         wanted = set(status)
         found = [
@@ -55,7 +55,7 @@ class TicketView:
             and (assignee is None or t.assignee == assignee)
         ]
         found.sort(key=lambda t: (t.updated_at, t.ticket_id), reverse=True)
-        return found[:limit]
+        return found[offset:offset + limit]
 
     def events(self, ticket_id: str) -> list[TicketEvent]:
         """The ticket's events in log order (per-ticket order is the partition's order)."""

@@ -56,7 +56,9 @@ def test_an_external_helpdesk_replies_over_http(kafka_conn: KafkaConnection) -> 
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, proc)
-        (ticket,) = httpx.get(f"{base}/tickets").json()["tickets"]
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        assert httpx.get(f"{base}/tickets").status_code == 401
+        (ticket,) = httpx.get(f"{base}/tickets", headers=auth).json()["tickets"]
         url = f"{base}/tickets/{ticket['number']}"
         denied = httpx.post(f"{url}/actions",
                             json={"action": "note", "agent": "x", "text": "y"})
@@ -73,7 +75,7 @@ def test_an_external_helpdesk_replies_over_http(kafka_conn: KafkaConnection) -> 
         deadline = time.monotonic() + 30
         texts: list[str] = []
         while time.monotonic() < deadline:
-            conv = httpx.get(f"{url}/conversation").json()
+            conv = httpx.get(f"{url}/conversation", headers=auth).json()
             texts = [m["text"] for m in conv["messages"]]
             if len(texts) == 2:
                 break

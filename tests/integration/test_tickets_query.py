@@ -97,7 +97,7 @@ def test_directory_cli_reply_list_show_and_api(kafka_conn: KafkaConnection) -> N
             await feed.stop()
         return view
 
-    client = TestClient(build_app(asyncio.run(api_view())))
+    client = TestClient(build_app(asyncio.run(api_view())), base_url="http://localhost")
     body = client.get("/tickets/HL-2026-000001/conversation").json()
     assert [m["author"] for m in body["messages"]] == ["ceo@acme.test", "agent-7"]
     assert client.get("/tickets", params={"status": "pending"}).json()["count"] == 1

@@ -32,7 +32,7 @@ def _setup(token: str | None = TOKEN) -> tuple[TestClient, list[AgentAction], Ti
         queued.append(cmd)
 
     app = build_app(view, submit=submit, token=token, clock=lambda: NOW)
-    return TestClient(app), queued, stage
+    return TestClient(app, base_url="http://localhost:8086"), queued, stage
 
 
 def test_reply_is_queued_and_the_stage_sends_it() -> None:
@@ -74,7 +74,8 @@ def test_merge_target_is_resolved_by_number() -> None:
     r = client.post("/tickets/HL-2026-000005/actions", headers=AUTH,
                     json={"action": "merge", "agent": "a", "target": "HL-2026-000001"})
     assert r.status_code == 202, r.text
-    assert queued[0].target_ticket_id == client.get("/tickets/HL-2026-000001").json()["ticket_id"]
+    assert queued[0].target_ticket_id == client.get("/tickets/HL-2026-000001",
+                                                   headers=AUTH).json()["ticket_id"]
     missing = client.post("/tickets/HL-2026-000005/actions", headers=AUTH,
                           json={"action": "merge", "agent": "a", "target": "HL-2026-999999"})
     assert missing.status_code == 404
@@ -111,7 +112,8 @@ def test_bad_bodies_are_400_unknown_tickets_404_and_a_down_broker_503() -> None:
         raise ConnectionError("broker gone")
 
     app = build_app(view_of(feed(make_stage(), [email("a1")])), submit=down, token=TOKEN)
-    r = TestClient(app).post(url, headers=AUTH, json={"action": "note", "agent": "a", "text": "x"})
+    client = TestClient(app, base_url="http://localhost")
+    r = client.post(url, headers=AUTH, json={"action": "note", "agent": "a", "text": "x"})
     assert r.status_code == 503 and r.headers["Retry-After"] == "5"
 
 
