@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -30,8 +32,48 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(out, default=str).decode()
 
 
+# A line repeated (same logger, level and message template) more than REPEAT_BURST times within
+# REPEAT_WINDOW_S is held back: a broker outage made aiokafka write ~4,500 "Unable connect to
+# node" lines a second. The first line after a window says how many were held back.
+REPEAT_BURST = 5
+REPEAT_WINDOW_S = 60.0
+
+
+class RepeatFilter(logging.Filter):
+    """Lets each kind of line through ``burst`` times per ``window_s``; counts the rest and
+    reports the count as ``suppressed`` on the next line of that kind that goes through."""
+
+    def __init__(self, burst: int = REPEAT_BURST, window_s: float = REPEAT_WINDOW_S,
+                 clock: Callable[[], float] = time.monotonic, max_kinds: int = 1000) -> None:
+        super().__init__()
+        self.burst = burst
+        self.window_s = window_s
+        self.clock = clock
+        self.max_kinds = max_kinds
+        self._seen: dict[tuple[str, int, str], list[float]] = {}  # [window start, n, held]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, record.levelno, str(record.msg))
+        now = self.clock()
+        entry = self._seen.get(key)
+        if entry is None or now - entry[0] >= self.window_s:
+            if entry is None and len(self._seen) >= self.max_kinds:
+                self._seen.clear()  # bounded memory: forget old kinds rather than grow
+            held = int(entry[2]) if entry else 0
+            self._seen[key] = [now, 1.0, 0.0]
+            if held:
+                record.suppressed = held
+            return True
+        entry[1] += 1
+        if entry[1] <= self.burst:
+            return True
+        entry[2] += 1
+        return False
+
+
 def configure(level: str = "INFO", fmt: str = "json") -> None:
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RepeatFilter())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
         logging.Formatter.converter = __import__("time").gmtime
