@@ -9,6 +9,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -37,6 +38,16 @@ class JsonFormatter(logging.Formatter):
 # node" lines a second. The first line after a window says how many were held back.
 REPEAT_BURST = 5
 REPEAT_WINDOW_S = 60.0
+REPEAT_MAX_KINDS = 1000  # kinds of line remembered at once
+
+
+@dataclass(slots=True)
+class _Window:
+    """One kind of line: when its window started, lines seen in it, lines held back."""
+
+    start: float
+    seen: int = 1
+    held: int = 0
 
 
 class RepeatFilter(logging.Filter):
@@ -44,30 +55,30 @@ class RepeatFilter(logging.Filter):
     reports the count as ``suppressed`` on the next line of that kind that goes through."""
 
     def __init__(self, burst: int = REPEAT_BURST, window_s: float = REPEAT_WINDOW_S,
-                 clock: Callable[[], float] = time.monotonic, max_kinds: int = 1000) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 max_kinds: int = REPEAT_MAX_KINDS) -> None:
         super().__init__()
         self.burst = burst
         self.window_s = window_s
         self.clock = clock
         self.max_kinds = max_kinds
-        self._seen: dict[tuple[str, int, str], list[float]] = {}  # [window start, n, held]
+        self._seen: dict[tuple[str, int, str], _Window] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
         key = (record.name, record.levelno, str(record.msg))
         now = self.clock()
-        entry = self._seen.get(key)
-        if entry is None or now - entry[0] >= self.window_s:
-            if entry is None and len(self._seen) >= self.max_kinds:
+        window = self._seen.get(key)
+        if window is None or now - window.start >= self.window_s:
+            if window is None and len(self._seen) >= self.max_kinds:
                 self._seen.clear()  # bounded memory: forget old kinds rather than grow
-            held = int(entry[2]) if entry else 0
-            self._seen[key] = [now, 1.0, 0.0]
-            if held:
-                record.suppressed = held
+            if window is not None and window.held:
+                record.suppressed = window.held
+            self._seen[key] = _Window(now)
             return True
-        entry[1] += 1
-        if entry[1] <= self.burst:
+        window.seen += 1
+        if window.seen <= self.burst:
             return True
-        entry[2] += 1
+        window.held += 1
         return False
 
 

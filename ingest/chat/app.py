@@ -50,7 +50,8 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
     return Response(orjson.dumps(data), status, headers, media_type="application/json")
 
 
-_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+_LOOPBACK_BIND = ("127.0.0.1", "localhost", "::1")  # chat.host values that mean loopback
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")  # how a browser names it in an origin
 
 
 def origin_of(url: str) -> str | None:
@@ -73,7 +74,7 @@ def own_origins(settings: ChatSettings, port: int | None = None) -> frozenset[st
         origins.add(public)
     if port:
         host = settings.host
-        names = _LOOPBACK_NAMES if host in ("127.0.0.1", "localhost", "::1") else (
+        names = _LOOPBACK_NAMES if host in _LOOPBACK_BIND else (
             f"[{host}]" if ":" in host else host,)
         origins.update(f"http://{name}:{port}" for name in names)
     return frozenset(origins)
