@@ -372,7 +372,7 @@ class StageRunner:
                     outs.extend(await self._call([item]))
                     break
                 except Exception as exc:
-                    retriable = bool(getattr(exc, "retriable", False))
+                    retriable = isinstance(exc, HelplineError) and exc.retriable
                     if retriable and attempt < self.cfg.max_attempts:
                         await asyncio.sleep(self.cfg.retry_backoff_s * 2 ** (attempt - 1))
                         continue

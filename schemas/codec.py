@@ -26,6 +26,7 @@ import orjson
 
 from schemas.builders import constructor, draft_of, replacer
 from schemas.encoding import encode, encode_pretty, to_primitive
+from schemas.errors import HelplineError
 from schemas.wire import EXTRA_FIELD, TAG_KEY, optional_of
 
 T = TypeVar("T")
@@ -33,7 +34,7 @@ T = TypeVar("T")
 _Conv = Callable[[Any, str], Any]
 
 
-class DecodeError(ValueError):
+class DecodeError(HelplineError, ValueError):
     """Bytes that are not a valid record of the expected schema. ``path`` names the bad field."""
 
     def __init__(self, message: str, path: str = "$") -> None:

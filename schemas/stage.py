@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from schemas.errors import HelplineError
 from schemas.topics import TopicSpec
 
 
@@ -79,7 +80,7 @@ class Stage(Protocol):
 class Publisher(Protocol):
     """A port to the broker for connectors: ``publish`` returns only once the broker has
     acknowledged the record (so a checkpoint may be committed after it) and raises
-    ``runtime.errors.BrokerUnavailable``-like errors (``retriable = True``) otherwise."""
+    :class:`schemas.errors.BrokerUnavailable` (``retriable``) otherwise."""
 
     async def publish(self, topic: TopicSpec, key: bytes, value: Any) -> None: ...
 
@@ -133,7 +134,7 @@ class TopicRecord:
     error: str | None = None
 
 
-class NoSuchRecord(LookupError):
+class NoSuchRecord(HelplineError, LookupError):
     """A topic holds no record where one was asked for; the message says why."""
 
 

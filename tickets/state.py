@@ -20,6 +20,7 @@ from typing import Any
 
 from schemas.builders import fields_replacer, positional, replacer
 from schemas.classify_events import Classified
+from schemas.errors import HelplineError
 from schemas.events import TicketEvent
 from schemas.notification import AckSent
 from schemas.route_events import (
@@ -47,7 +48,7 @@ ACTIVE_STATUSES: frozenset[Status] = frozenset({"new", "open", "pending", "on-ho
 DONE_STATUSES: frozenset[Status] = frozenset({"solved", "closed"})
 
 
-class UnknownTicket(ValueError):
+class UnknownTicket(HelplineError, ValueError):
     """An event other than ``created`` for a ticket that has not been created."""
 
 

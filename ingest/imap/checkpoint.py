@@ -18,6 +18,8 @@ from typing import Literal
 
 import orjson
 
+from schemas.errors import HelplineError
+
 STATE_VERSION = 1
 
 
@@ -191,7 +193,7 @@ class MailboxState:
         return MailboxState(self.mailbox, {**self.folders, folder: checkpoint})
 
 
-class StateError(ValueError):
+class StateError(HelplineError, ValueError):
     """A checkpoint file that cannot be read (corrupt, or written by a newer version)."""
 
 

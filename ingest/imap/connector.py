@@ -33,6 +33,7 @@ from ingest.imap.session import AuthRejected, FetchedMail, ImapFailure, MailSess
 from ingest.imap.status import FolderState, StatusBoard
 from ingest.imap.store import CheckpointLock, MessageIdLog
 from ingest.settings import MailboxSettings
+from schemas.errors import HelplineError
 from schemas.raw import RawEmail
 from schemas.stage import Publisher
 from schemas.topics import RAW_EMAIL
@@ -45,8 +46,10 @@ Clock = Callable[[], datetime]
 SIZE_STRETCH_BATCHES = 10
 
 
-class PublishFailed(Exception):
+class PublishFailed(HelplineError):
     """Kafka did not acknowledge some raw messages; the checkpoint stopped before them."""
+
+    retriable = True
 
 
 class FolderWatcher:

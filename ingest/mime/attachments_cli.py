@@ -25,6 +25,7 @@ from typing import Annotated
 import typer
 
 from ingest.mime import UnparseableEmail, attachment_content, parse_email
+from schemas.errors import HelplineError
 from schemas.message import Attachment
 from schemas.raw import RawEmail
 from schemas.stage import NoSuchRecord, StageContext, TopicIO
@@ -36,7 +37,7 @@ RAW_REF_HELP = ("an InboundMessage's raw_ref (raw.email/<partition>/<offset>), "
 RECORD_READ_TIMEOUT_S = 10.0
 
 
-class AttachmentUnavailable(Exception):
+class AttachmentUnavailable(HelplineError):
     """The raw record, the mail in it or the attachment cannot be had; the message says why."""
 
 

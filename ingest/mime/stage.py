@@ -17,16 +17,15 @@ from ingest.chat.normalize import to_inbound
 from ingest.mime import UnparseableEmail, parse_email
 from ingest.mime.settings import NormalizeSettings
 from schemas.codec import decode
+from schemas.errors import HelplineError
 from schemas.message import InboundMessage
 from schemas.raw import RawChatMessage, RawEmail
 from schemas.stage import In, Out, StageContext
 from schemas.topics import MESSAGES, RAW_CHAT, RAW_EMAIL, TopicSpec
 
 
-class UnexpectedRecord(ValueError):
+class UnexpectedRecord(HelplineError, ValueError):
     """A record on an input topic that is neither a RawEmail nor a RawChatMessage."""
-
-    retriable = False
 
 
 def raw_ref(record: In) -> str:

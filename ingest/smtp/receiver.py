@@ -22,6 +22,7 @@ from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from ingest.settings import ReceiverSettings
+from schemas.errors import HelplineError
 from schemas.raw import RawEmail
 from schemas.stage import NO_METER, Meter, Publisher
 from schemas.topics import RAW_EMAIL
@@ -141,7 +142,7 @@ class RawMailHandler:
                         extra={"timeout_s": self.settings.publish_timeout_s})
             return TEMPORARY
         except Exception as exc:  # any broker failure: the MTA must keep the mail and retry
-            if getattr(exc, "retriable", True) is False:
+            if isinstance(exc, HelplineError) and not exc.retriable:
                 log.warning("raw.email refused the message; answering 552",
                             extra={"error": type(exc).__name__})
                 return TOO_BIG
