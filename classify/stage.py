@@ -31,7 +31,7 @@ from classify.settings import ClassifySettings
 from schemas.classify_events import Classified
 from schemas.directory import CustomerRecord, RulesetRecord
 from schemas.events import Actor, Created, MessageAdded, TicketEvent
-from schemas.stage import In, Out, StageContext
+from schemas.stage import In, Out, Stage, StageContext
 from schemas.ticket import Ticket
 from schemas.topics import CUSTOMERS, RULES, TICKET_EVENTS, TICKET_STATE, TopicSpec
 
@@ -80,7 +80,7 @@ class TicketSnapshot:
                               e.causation_id)
 
 
-class ClassifyStage:
+class ClassifyStage(Stage):
     name = "classify"
     inputs: tuple[TopicSpec, ...] = (TICKET_EVENTS,)
     tables: tuple[TopicSpec, ...] = (RULES, CUSTOMERS, TICKET_STATE)

@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ from notify.transport import MailTransport, WebhookPoster
 from schemas.events import DeliveryFailed, TicketEvent
 from schemas.message import MessageFlags
 from schemas.notification import Notification, NotificationResult
-from schemas.stage import NO_METER, In, Meter, Out, StageContext
+from schemas.stage import NO_METER, In, Meter, Out, Stage, StageContext
 from schemas.topics import NOTIFY_OUTBOX, NOTIFY_SENTLOG, TICKET_EVENTS, TopicSpec
 
 log = logging.getLogger("helpline.notify")
@@ -50,7 +50,7 @@ log = logging.getLogger("helpline.notify")
 _SILENT_REFUSALS = frozenset({"already-acknowledged", "too-old"})
 
 
-class NotifyStage:
+class NotifyStage(Stage):
     name = "notify"
     inputs: tuple[TopicSpec, ...] = (TICKET_EVENTS, NOTIFY_OUTBOX)
     tables: tuple[TopicSpec, ...] = (NOTIFY_SENTLOG,)
@@ -374,8 +374,3 @@ def build_stage(ctx: StageContext) -> NotifyStage:
         signing_key=ctx.signing_key,
         meter=ctx.meter,
     )
-
-
-def utcnow() -> datetime:
-    """For shells only (CLI, tests' drivers); the stage itself takes ``now`` as a parameter."""
-    return datetime.now(UTC)

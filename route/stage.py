@@ -19,11 +19,11 @@ from schemas.directory import Agent, CustomerRecord
 from schemas.events import TicketEvent
 from schemas.notification import Notification
 from schemas.route_events import RouteTicketState
-from schemas.stage import In, Out, StageContext
+from schemas.stage import In, Out, Stage, StageContext
 from schemas.topics import AGENTS, CUSTOMERS, NOTIFY_OUTBOX, ROUTE_STATE, TICKET_EVENTS, TopicSpec
 
 
-class RouteStage:
+class RouteStage(Stage):
     name = "route"
     inputs: tuple[TopicSpec, ...] = (TICKET_EVENTS,)
     tables: tuple[TopicSpec, ...] = (AGENTS, CUSTOMERS, ROUTE_STATE)

@@ -31,7 +31,6 @@ import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -47,6 +46,7 @@ from runtime.status import RunnerStatus
 from runtime.tables import TableFeed
 from runtime.writer import Writer
 from schemas.builders import constructor
+from schemas.clock import Clock, utcnow
 from schemas.codec import DecodeError, decoder, encode
 from schemas.deadletter import DeadLetter
 from schemas.stage import In, KafkaConnection, Out, Stage
@@ -70,10 +70,6 @@ GC_THRESHOLDS = (100_000, 20, 20)
 _new_in = constructor(In)  # one per record consumed
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True)
 class _InFlight:
     """A batch handed to the producer: its outputs, their acknowledgements, and the input
@@ -92,7 +88,7 @@ class StageRunner:
         settings: RunnerSettings | None = None,
         metrics: StageMetrics | None = None,
         instance_id: str = "0",
-        clock: Any = utcnow,
+        clock: Clock = utcnow,
     ) -> None:
         self.stage = stage
         self.conn = conn
@@ -129,14 +125,14 @@ class StageRunner:
         # (runtime.group); after each assignment its tables are read up to their end
         # before the first batch is processed.
         self._assignor = (ActiveStandbyAssignor(self._assigned)
-                          if getattr(stage, "single_writer", False) else None)
+                          if stage.single_writer else None)
         self._promoted = self._demoted = False  # (set by the assignor, acted on in the loop)
         self._own = OwnProducer()
         self._writer = Writer(conn, stage.name, group_id(conn, stage.name), self.cfg.linger_ms,
                               bool(self._assignor) and self.cfg.fenced_writes, self._own)
         self._table_feed = TableFeed(stage, conn, self._tables, self._decoders, self._header,
-                                     self.cfg.table_catchup_timeout_s, tuple(getattr(
-                                         stage, "own_tables", ())) if self._assignor else ())
+                                     self.cfg.table_catchup_timeout_s,
+                                     stage.own_tables if self._assignor else ())
 
     # -- public ---------------------------------------------------------------------------
 
@@ -182,10 +178,9 @@ class StageRunner:
             self.status.error = f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            drain = getattr(self.stage, "drain", None)
-            if drain is not None:  # a stage with work of its own in flight finishes it
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(drain(), self.cfg.shutdown_timeout_s)
+            # a stage with work of its own in flight finishes it (Stage.drain: by default none)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.stage.drain(), self.cfg.shutdown_timeout_s)
             if table_task is not None:
                 table_task.cancel()
                 await asyncio.gather(table_task, return_exceptions=True)

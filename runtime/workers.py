@@ -6,7 +6,7 @@ Each entry is ``module:attribute``, imported only when that worker starts, so on
 dependencies never load in another's process.
 
 * stage factory:   ``build_stage(ctx: StageContext) -> Stage``
-* service runner:  ``async run(ctx: StageContext, publisher: Publisher, stop: asyncio.Event)``
+* service:         a ``schemas.stage.Connector`` (``run(ctx, publisher, stop)`` and its status)
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ STAGES: dict[str, str] = {
 }
 
 SERVICES: dict[str, str] = {
-    "imap": "ingest.imap.service:run",
-    "smtp": "ingest.smtp.service:run",
-    "chat": "ingest.chat.service:run",
+    "imap": "ingest.imap.service:CONNECTOR",
+    "smtp": "ingest.smtp.service:CONNECTOR",
+    "chat": "ingest.chat.service:CONNECTOR",
 }
 
 

@@ -32,7 +32,7 @@ from schemas.commands import AgentAction
 from schemas.directory import CustomerRecord
 from schemas.events import TicketEvent
 from schemas.message import InboundMessage
-from schemas.stage import NO_METER, In, Meter, Out, StageContext
+from schemas.stage import NO_METER, In, Meter, Out, Stage, StageContext
 from schemas.ticket import Ticket
 from schemas.ticket_events import Created
 from schemas.topics import (
@@ -60,7 +60,7 @@ EVENTS_AS_JSON = dataclasses.replace(TICKET_EVENTS, value_type=object)
 _new_out = constructor(Out)  # 1-2 per message
 
 
-class TicketsStage:
+class TicketsStage(Stage):
     name = "tickets"
     inputs: tuple[TopicSpec, ...] = (MESSAGES, TICKET_COMMANDS, EVENTS_AS_JSON)
     tables: tuple[TopicSpec, ...] = (TICKET_STATE, CUSTOMERS)

@@ -14,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from ingest.chat.desk import ChatDesk
+from schemas.clock import Clock
 from schemas.stage import TopicIO, TopicReader, TopicRecord
 from schemas.topics import AGENTS, CHAT_OUTBOUND
 
@@ -30,7 +30,7 @@ RETRY_PAUSE_S = 1.0
 
 class OutboundReader:
     def __init__(
-        self, topics: TopicIO, desk: ChatDesk, clock: Callable[[], datetime]
+        self, topics: TopicIO, desk: ChatDesk, clock: Clock
     ) -> None:
         self._topics = topics
         self._desk = desk

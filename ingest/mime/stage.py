@@ -20,7 +20,7 @@ from schemas.codec import decode
 from schemas.errors import HelplineError
 from schemas.message import InboundMessage
 from schemas.raw import RawChatMessage, RawEmail
-from schemas.stage import In, Out, StageContext
+from schemas.stage import In, Out, Stage, StageContext
 from schemas.topics import MESSAGES, RAW_CHAT, RAW_EMAIL, TopicSpec
 
 
@@ -33,7 +33,7 @@ def raw_ref(record: In) -> str:
     return f"{record.topic.name}/{record.partition}/{record.offset}"
 
 
-class NormalizeStage:
+class NormalizeStage(Stage):
     name = "normalize"
     inputs: tuple[TopicSpec, ...] = (RAW_EMAIL, RAW_CHAT)
     tables: tuple[TopicSpec, ...] = ()

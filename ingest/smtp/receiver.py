@@ -13,15 +13,14 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from ingest.settings import ReceiverSettings
+from schemas.clock import Clock
 from schemas.errors import HelplineError
 from schemas.raw import RawEmail
 from schemas.stage import NO_METER, Meter, Publisher
@@ -29,7 +28,6 @@ from schemas.topics import RAW_EMAIL
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 
 
 def _address_key(address: str) -> str:
