@@ -42,7 +42,7 @@ from schemas.events import DeliveryFailed, TicketEvent
 from schemas.message import MessageFlags
 from schemas.notification import Notification, NotificationResult
 from schemas.stage import NO_METER, In, Meter, Out, Stage, StageContext
-from schemas.topics import NOTIFY_OUTBOX, NOTIFY_SENTLOG, TICKET_EVENTS, TopicSpec
+from schemas.topics import NOTIFY_OUTBOX, NOTIFY_SENTLOG, STAGE_TOPICS, TICKET_EVENTS, TopicSpec
 
 log = logging.getLogger("helpline.notify")
 
@@ -52,8 +52,8 @@ _SILENT_REFUSALS = frozenset({"already-acknowledged", "too-old"})
 
 class NotifyStage(Stage):
     name = "notify"
-    inputs: tuple[TopicSpec, ...] = (TICKET_EVENTS, NOTIFY_OUTBOX)
-    tables: tuple[TopicSpec, ...] = (NOTIFY_SENTLOG,)
+    inputs: tuple[TopicSpec, ...] = STAGE_TOPICS["notify"].inputs
+    tables: tuple[TopicSpec, ...] = STAGE_TOPICS["notify"].tables
 
     def __init__(
         self, settings: NotifySettings, dispatcher: Dispatcher, sentlog: SentLog

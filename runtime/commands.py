@@ -17,16 +17,11 @@ from runtime import logs
 from runtime.errors import HelplineError
 from runtime.settings import Settings
 from schemas.stage import Connector, KafkaConnection, StageContext
+from schemas.topics import CONSUMERS as TOPIC_CONSUMERS
 
-# Which stages consume each topic (for the lag column of `helpline topics list`).
-CONSUMERS: dict[str, tuple[str, ...]] = {
-    "raw.email": ("normalize",),
-    "raw.chat": ("normalize",),
-    "messages": ("tickets",),
-    "ticket.commands": ("tickets",),
-    "ticket.events": ("tickets", "classify", "route", "notify"),
-    "notify.outbox": ("notify",),
-}
+# Which stages consume each topic (for the lag column of `helpline topics list`): derived from
+# the topology registry, kept here under its old name.
+CONSUMERS: dict[str, tuple[str, ...]] = TOPIC_CONSUMERS
 
 
 def register(

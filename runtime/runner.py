@@ -50,7 +50,7 @@ from schemas.clock import Clock, utcnow
 from schemas.codec import DecodeError, decoder, encode
 from schemas.deadletter import DeadLetter
 from schemas.stage import In, KafkaConnection, Out, Stage
-from schemas.topics import BY_NAME, TopicSpec, dlq_name
+from schemas.topics import STAGE_TOPICS, TopicSpec, dead_letter_topic
 
 log = logging.getLogger("helpline.runner")
 
@@ -101,7 +101,8 @@ class StageRunner:
         self._tables: dict[str, TopicSpec] = {conn.topic(s): s for s in stage.tables}
         self._decoders: dict[str, Any] = {name: decoder(s.value_type) for name, s in
                           {**self._by_topic, **self._tables}.items()}
-        self._dlq = BY_NAME[dlq_name(stage.name)] if dlq_name(stage.name) in BY_NAME else None
+        self._dlq = (STAGE_TOPICS[stage.name].dlq if stage.name in STAGE_TOPICS  # its own DLQ
+                     else dead_letter_topic(stage.name))
         self._consumer: AIOKafkaConsumer | None = None
         # One batch in flight: its outputs are acknowledged (and its offsets committed) while
         # the next batch is decoded and processed, so the broker's work overlaps ours instead
@@ -459,8 +460,7 @@ class StageRunner:
             error_type=type(exc).__name__, error=error[:4000], retriable=retriable,
             failed_at=self.clock(), attempts=attempts,
         )
-        target = self._dlq or BY_NAME[dlq_name("normalize")]
-        self._letters.append(Out(target, msg.key or b"", letter))
+        self._letters.append(Out(self._dlq, msg.key or b"", letter))
         self.status.dead_letters += 1
         self.metrics.dead_letter(self.stage.name, spec.name, type(exc).__name__)
         log.warning("dead-lettered", extra={"stage": self.stage.name, "topic": spec.name,

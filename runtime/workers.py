@@ -14,19 +14,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-STAGES: dict[str, str] = {
-    "normalize": "ingest.mime.stage:build_stage",
-    "tickets": "tickets.stage:build_stage",
-    "classify": "classify.stage:build_stage",
-    "route": "route.stage:build_stage",
-    "notify": "notify.stage:build_stage",
-}
+from schemas.topics import CONNECTORS, PIPELINE
 
-SERVICES: dict[str, str] = {
-    "imap": "ingest.imap.service:CONNECTOR",
-    "smtp": "ingest.smtp.service:CONNECTOR",
-    "chat": "ingest.chat.service:CONNECTOR",
-}
+# Derived from the topology registry (schemas.topics), in pipeline order.
+STAGES: dict[str, str] = {s.name: f"{s.module}:build_stage" for s in PIPELINE}
+SERVICES: dict[str, str] = {c.name: f"{c.module}:CONNECTOR" for c in CONNECTORS}
 
 
 def load(ref: str) -> Any:

@@ -74,7 +74,7 @@ class Stage(Protocol):
     """Everything a stage may declare, with the defaults a stage that subclasses it gets."""
 
     name: str
-    inputs: tuple[TopicSpec, ...]  # what it consumes (schemas.topology.inputs_of)
+    inputs: tuple[TopicSpec, ...]  # what it consumes (schemas.topics.PIPELINE)
     tables: tuple[TopicSpec, ...] = ()  # compacted topics fed to restore(), before any input
     tick_interval: float | None = None  # seconds between tick() calls; None: no timers
     single_writer: bool = False  # one active replica, the others standbys (runtime.group)

@@ -37,9 +37,8 @@ from schemas.ticket import Ticket
 from schemas.ticket_events import Created
 from schemas.topics import (
     CUSTOMERS,
-    MESSAGES,
     NOTIFY_OUTBOX,
-    TICKET_COMMANDS,
+    STAGE_TOPICS,
     TICKET_EVENTS,
     TICKET_STATE,
     TopicSpec,
@@ -62,8 +61,9 @@ _new_out = constructor(Out)  # 1-2 per message
 
 class TicketsStage(Stage):
     name = "tickets"
-    inputs: tuple[TopicSpec, ...] = (MESSAGES, TICKET_COMMANDS, EVENTS_AS_JSON)
-    tables: tuple[TopicSpec, ...] = (TICKET_STATE, CUSTOMERS)
+    inputs: tuple[TopicSpec, ...] = tuple(EVENTS_AS_JSON if t is TICKET_EVENTS else t
+                                          for t in STAGE_TOPICS["tickets"].inputs)
+    tables: tuple[TopicSpec, ...] = STAGE_TOPICS["tickets"].tables
     single_writer = True  # one active replica, the others standbys (see the module doc)
     own_tables: tuple[TopicSpec, ...] = (TICKET_STATE,)  # nobody else writes it
     tick_interval: float | None = None

@@ -21,7 +21,7 @@ from schemas.errors import HelplineError
 from schemas.message import InboundMessage
 from schemas.raw import RawChatMessage, RawEmail
 from schemas.stage import In, Out, Stage, StageContext
-from schemas.topics import MESSAGES, RAW_CHAT, RAW_EMAIL, TopicSpec
+from schemas.topics import MESSAGES, STAGE_TOPICS, TopicSpec
 
 
 class UnexpectedRecord(HelplineError, ValueError):
@@ -35,8 +35,8 @@ def raw_ref(record: In) -> str:
 
 class NormalizeStage(Stage):
     name = "normalize"
-    inputs: tuple[TopicSpec, ...] = (RAW_EMAIL, RAW_CHAT)
-    tables: tuple[TopicSpec, ...] = ()
+    inputs: tuple[TopicSpec, ...] = STAGE_TOPICS["normalize"].inputs
+    tables: tuple[TopicSpec, ...] = STAGE_TOPICS["normalize"].tables
     tick_interval: float | None = None
 
     def __init__(self, settings: NormalizeSettings | None = None) -> None:
