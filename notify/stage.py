@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -38,6 +38,7 @@ from notify.sentlog import KafkaJournal, SentLog, SentLogJournal
 from notify.settings import NotifySettings
 from notify.smtp import SmtpPool
 from notify.transport import MailTransport, WebhookPoster
+from schemas import reply_token
 from schemas.events import DeliveryFailed, TicketEvent
 from schemas.message import MessageFlags
 from schemas.notification import Notification, NotificationResult
@@ -334,12 +335,9 @@ _NO_FLAGS = MessageFlags()
 # -- factory ---------------------------------------------------------------------------------
 
 
-def token_maker(key: bytes) -> Any:
-    """The tickets stage's signed reply token, when that module is there."""
-    try:
-        from tickets import reply_token
-    except ImportError:
-        return lambda _ticket_id: None
+def token_maker(key: bytes) -> Callable[[str], str | None]:
+    """The signed reply token for a ticket (None for an id the tickets stage did not mint)."""
+
     def make(ticket_id: str) -> str | None:
         try:
             return str(reply_token.make(ticket_id, key))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from schemas import reply_token
 from schemas.builders import constructor, positional
 from schemas.directory import CustomerRecord
 from schemas.events import Actor, TicketEvent
@@ -22,7 +23,7 @@ from schemas.ticket_events import (
     MessageAdded,
     StatusChanged,
 )
-from tickets import numbers, reply_token
+from tickets import numbers
 from tickets.book import TicketBook
 from tickets.eventlog import make_event
 from tickets.identity import CustomerDirectory

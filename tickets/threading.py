@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
+from schemas import reply_token
 from schemas.builders import constructor
 from schemas.message import Bounce, InboundMessage
 from schemas.ticket import Ticket
-from tickets import numbers, reply_token
+from tickets import numbers
 from tickets.book import TicketBook
 from tickets.state import DONE_STATUSES
 
