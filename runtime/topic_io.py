@@ -23,7 +23,7 @@ CATCH_UP_POLL_S = 0.2  # a poll while catching up; positions are checked after e
 TOPIC_WAIT_POLL_S = 0.2  # between metadata refreshes while waiting for a topic to appear
 READ_MAX_RECORDS = 5000  # records a poll hands over at most
 
-# A table restore builds one per record: a slot-storing constructor (~0.2 us, not ~0.8).
+# A table restore builds one per record: a slot-storing constructor (benchmarks/README.md).
 _new_record = constructor(TopicRecord)
 
 # Where each partition is read from, given the reader with both ends known (see ``open``).

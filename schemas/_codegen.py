@@ -32,7 +32,7 @@ def draft_of(cls: type) -> type | None:
     """A plain class with exactly the slots of the record ``cls``, or None.
 
     Generated builders fill a record's fields as ``n.field = value`` on an instance of this
-    class (a plain slot store, specialised by the interpreter: ~4x faster than calling each
+    class (a plain slot store, specialised by the interpreter: faster than calling each
     slot's ``__set__``, and no ``object.__setattr__`` as a frozen dataclass's ``__init__``
     does), then turn it into a ``cls`` by ``__class__`` assignment, which CPython allows
     between classes of identical layout (same slots, same base): the result is an ordinary
@@ -86,7 +86,7 @@ def plain_constructor(cls: type[T]) -> Callable[..., T]:
 def constructor(cls: type[T]) -> Callable[..., T]:
     """A constructor of ``cls`` for hot paths, called like ``cls`` itself: a frozen dataclass's
     generated ``__init__`` stores every field through ``object.__setattr__``, this one fills a
-    draft of the same layout (see :func:`draft_of`; a 20-field record ~3x faster). Only for
+    draft of the same layout (see :func:`draft_of`). Only for
     slotted dataclasses without ``__post_init__`` or ``init=False`` fields; for anything else
     it is ``cls``."""
     fields = dataclasses.fields(cls)  # type: ignore[arg-type]
@@ -131,7 +131,7 @@ def plain_replacer(cls: type[T]) -> Callable[[T, Mapping[str, Any]], T]:
 def replacer(cls: type[T]) -> Callable[[T, Mapping[str, Any]], T]:
     """``dataclasses.replace(record, **changes)`` for hot paths (a fold copying a 55-field
     record per event): every field copied into a draft (see :func:`draft_of`), the changes set
-    on it, a ``cls`` made of it (~4x faster than ``replace``). A change naming no field raises
+    on it, a ``cls`` made of it. A change naming no field raises
     AttributeError. Only for slotted dataclasses without ``__post_init__`` or ``init=False``
     fields (as :func:`constructor`); for anything else it is ``dataclasses.replace``."""
     fields = dataclasses.fields(cls)  # type: ignore[arg-type]
@@ -162,7 +162,7 @@ def fields_replacer(cls: type[T], *names: str) -> Callable[..., T]:
     """:func:`replacer` specialised to a fixed set of fields, for a fold that always writes
     the same ones: ``replace(record, v1, v2, ...)`` sets ``names`` to the values in that order,
     every other field copied (no changes dict, no ``setattr`` per change: the tickets stage's
-    message-added fold 3.44 -> 2.75 us per message). A name that is not a field raises
+    message-added fold). A name that is not a field raises
     ValueError."""
     _check_names(cls, names, required=False)
     draft = _plain_draft(cls)
@@ -193,7 +193,7 @@ def plain_positional(cls: type[T], *names: str) -> Callable[..., T]:
 def positional(cls: type[T], *names: str) -> Callable[..., T]:
     """A constructor of ``cls`` taking the fields ``names`` positionally, in that order, every
     other field its default (for a hot path building a many-field record: 18 keyword
-    arguments cost more than filling the draft, MessageAdded 1.00 -> 0.33 us). Every field
+    arguments cost more than filling the draft: MessageAdded). Every field
     without a default must be named; a name that is not a field raises ValueError. Same
     conditions as :func:`constructor`; for anything else it calls ``cls`` with keywords."""
     _check_names(cls, names, required=True)
@@ -292,7 +292,7 @@ def _all_defaults(cls: type[Any], fields: tuple[dataclasses.Field[Any], ...]) ->
     a record whose every field has a plain immutable default (None, bool, int, str); else None.
 
     Such an object decodes to one shared ``cls()`` (frozen, nothing mutable inside: safe), as
-    ``MessageFlags()`` on nearly every message (its decode 0.58 -> 0.23 us). Equality alone
+    ``MessageFlags()`` on nearly every message. Equality alone
     would take 0 for False (``0 == False``), so bool and int values are checked by identity
     and type too: only what the full converter accepts takes the shortcut."""
     if not fields or not all(
@@ -322,8 +322,8 @@ def dataclass_decoder(cls: type[Any], kit: DecoderKit) -> Conv:
                            "_fail": kit.fail, "new": object.__new__}
     fields = dataclasses.fields(cls)
     # Slotted records without __post_init__ are built by storing each field through its slot
-    # (what the generated __init__ does, minus the keyword dict and call: ~2x faster for a
-    # 27-field message); anything else goes through cls(**kw).
+    # (what the generated __init__ does, minus the keyword dict and call); anything else
+    # goes through cls(**kw).
     direct = (hasattr(cls, "__slots__") and not hasattr(cls, "__post_init__")
               and all(f.init for f in fields))
     has_extra = any(f.name == EXTRA_FIELD for f in fields)

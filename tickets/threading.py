@@ -117,7 +117,7 @@ def _find(
     msg: InboundMessage, book: TicketBook, rules: ThreadingRules
 ) -> tuple[Ticket, Via] | None:
     """The ticket (merges followed) the message threads onto, and by what. The ticket, not its
-    id: the participant checks have looked it up already (decide on a reply 1.84 -> 1.65 us)."""
+    id: the participant checks have looked it up already (not looked up twice)."""
     mids = _message_ids(msg, rules.max_references)
     tid = _by_token(msg, mids, book, rules)
     if tid is not None:
