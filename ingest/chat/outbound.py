@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from ingest.chat.desk import ChatDesk
 from schemas.clock import Clock
+from schemas.errors import HelplineError
 from schemas.stage import TopicIO, TopicReader, TopicRecord
 from schemas.topics import AGENTS, CHAT_OUTBOUND
 
@@ -59,9 +60,7 @@ class OutboundReader:
         while not stop.is_set():
             try:
                 records = await reader.poll(POLL_TIMEOUT_S)
-            except Exception as exc:  # the port's broker errors (runtime's, not importable)
-                if not hasattr(exc, "retriable"):
-                    raise
+            except HelplineError as exc:  # the port's broker errors
                 # the broker went away: keep the HTTP side up, retry
                 log.warning("chat.outbound read failed, retrying: %s", exc)
                 with contextlib.suppress(TimeoutError):

@@ -74,9 +74,7 @@ async def read_raw_record(
         raise AttachmentUnavailable(f"{ref}: {exc}") from None
     except TimeoutError:
         raise AttachmentUnavailable(f"{ref}: not read within {timeout_s:g} s") from None
-    except Exception as exc:  # the port's broker errors are the runtime's: not ours to import
-        if not hasattr(exc, "retriable"):
-            raise
+    except HelplineError as exc:  # the port's broker errors
         raise AttachmentUnavailable(f"{ref}: {type(exc).__name__}: {exc}") from None
     if not isinstance(record.value, RawEmail):
         raise AttachmentUnavailable(f"{ref}: not a raw email: {record.error or 'no value'}")
