@@ -15,7 +15,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from notify import headers, mime
+from notify import headers, hours, mime
 from notify.alerts import ALERT_KINDS, alert_values
 from notify.render import (
     Rendered,
@@ -31,12 +31,12 @@ from schemas.notification import ChatReply, Notification
 _PHRASES = {
     "en": {
         "hello": "Hello {name},", "hello_anon": "Hello,",
-        "hours": "Our team is available {hours}.", "help": "Help centre: {url}",
+        "help": "Help centre: {url}",
         "no_subject": "(no subject)",
     },
     "fr": {
         "hello": "Bonjour {name},", "hello_anon": "Bonjour,",
-        "hours": "Notre équipe est disponible {hours}.", "help": "Centre d'aide : {url}",
+        "help": "Centre d'aide : {url}",
         "no_subject": "(sans objet)",
     },
 }
@@ -94,6 +94,10 @@ class Composer:
             return {**common, "body": c.get("text", ""), "agent_name": agent}
         due_text = c.get("first_response_due", "")
         due = datetime.fromisoformat(due_text) if due_text else None
+        # one calendar for the promise and the hours: the SLA's (see notify.hours)
+        opening = hours.from_context(n.context.get("opening_hours"))
+        zone = c.get("customer_timezone") or ident.timezone or (
+            opening.timezone if opening is not None else None)
         name = c.get("customer_name", "") or (n.recipient.name if n.recipient else "")
         return {
             **common,
@@ -101,11 +105,12 @@ class Composer:
             "customer_name": name,
             "summary": c.get("summary", ""),
             "response_expectation": response_expectation(
-                due, now, language, ident.timezone, self.settings.generic_response_hours
+                due, now, language, zone, self.settings.generic_response_hours
             ),
-            "business_hours": (
-                ph["hours"].format(hours=ident.business_hours) if ident.business_hours else ""
-            ),
+            "business_hours": " ".join(filter(None, (
+                hours.availability(opening, language, zone, now),
+                hours.closures(opening, language, now),
+            ))),
             "help_line": ph["help"].format(url=ident.help_url) if ident.help_url else "",
         }
 

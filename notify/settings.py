@@ -45,8 +45,9 @@ class MailboxIdentity(_Frozen):
     default_language: str = "en"
     # "support+{token}@example.com": Reply-To carries the ticket's signed reply token
     plus_addressing: bool = False
-    business_hours: str = ""  # shown in acks, e.g. "Mon–Fri 09:00–18:00 CET"
-    timezone: str = "UTC"  # for the due time promised in acks
+    # The customers' time zone for due times and hours in acks; None: the SLA calendar's own.
+    # (Business hours are not configured here: acks quote the SLA policy's calendar.)
+    timezone: str | None = None
     help_url: str = ""
     auto_ack: bool = True
 

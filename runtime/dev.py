@@ -80,7 +80,6 @@ sla_wait_s = 5
 [notify.default_mailbox]
 address = "{SUPPORT}"
 display_name = "Example Support"
-business_hours = "Mon-Fri 09:00-18:00 (Europe/Paris)"
 timezone = "Europe/Paris"
 
 [notify.smtp]

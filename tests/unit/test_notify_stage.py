@@ -52,7 +52,7 @@ async def test_ack_waits_for_sla_then_goes_out_with_threading_headers() -> None:
     assert "[HL-2026-000001]" in msg["Subject"]
     assert msg["Auto-Submitted"] == "auto-replied"
     assert msg["Reply-To"].startswith("support+hl-t000001-")
-    assert "14:00 (CET)" in msg.get_body(("plain",)).get_content()
+    assert "2 pm (CET)" in msg.get_body(("plain",)).get_content()
     assert [r.phase for r in journal.records] == ["deferred", "intent", "final"]
     (event,) = of_topic(outs, "ticket.events")
     assert event.kind == "ack-sent" and event.payload.message_id == mail.message_id
@@ -302,4 +302,4 @@ async def test_a_worker_catching_up_on_a_backlog_still_waits_for_the_sla() -> No
     assert transport.sent == []
     await stage.process(records([sla("t000001", T0 + timedelta(hours=4))]), later(3605))
     (mail,) = transport.sent
-    assert "14:00 (CET)" in mail.parsed().get_body(("plain",)).get_content()
+    assert "2 pm (CET)" in mail.parsed().get_body(("plain",)).get_content()
