@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from schemas.bin import BinnedMessage
 from schemas.commands import AgentAction
 from schemas.deadletter import DeadLetter
 from schemas.directory import Agent, CustomerRecord, RulesetRecord
@@ -84,6 +85,11 @@ TICKET_STATE = TopicSpec(
     "ticket.state", Ticket, key="ticket id", cleanup="compact", retention_ms=None,
     description="current state of every ticket (compacted)",
 )
+TICKETS_BIN = TopicSpec(
+    "tickets.bin", BinnedMessage, key="message id", cleanup="compact", retention_ms=None,
+    description='the "not a ticket" bin: list mail, no-reply senders, our own address, robots '
+    "(kept, with the reason; `helpline tickets bin list|restore`)",
+)
 CUSTOMERS = TopicSpec(
     "customers", CustomerRecord, key="customer id", cleanup="compact", retention_ms=None,
     description="customer directory (compacted)",
@@ -127,7 +133,8 @@ DEAD_LETTERS = tuple(
 )
 
 ALL: tuple[TopicSpec, ...] = (
-    RAW_EMAIL, RAW_CHAT, MESSAGES, TICKET_COMMANDS, TICKET_EVENTS, TICKET_STATE, CUSTOMERS, RULES,
+    RAW_EMAIL, RAW_CHAT, MESSAGES, TICKET_COMMANDS, TICKET_EVENTS, TICKET_STATE, TICKETS_BIN,
+    CUSTOMERS, RULES,
     AGENTS, NOTIFY_OUTBOX, NOTIFY_RESULTS, NOTIFY_SENTLOG, CHAT_OUTBOUND, ROUTE_STATE,
     *DEAD_LETTERS,
 )

@@ -168,6 +168,9 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
                                        _settings(ctx).command_timeout_s))
         typer.echo(f"{len(records)} customers published")
 
+    from tickets import bin_cli
+
+    tickets.add_typer(bin_cli.build(get_ctx), name="bin")
     app.add_typer(tickets, name="tickets")
     app.add_typer(customers, name="customers")
 
