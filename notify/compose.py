@@ -16,7 +16,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from notify import headers, hours, mime
-from notify.alerts import ALERT_KINDS, alert_values
+from notify.alerts import ALERT_KINDS, DIGEST_TEMPLATES, alert_values
+from notify.notices import digest_lines, notice_values
 from notify.render import (
     Rendered,
     TemplateMissing,
@@ -86,8 +87,8 @@ class Composer:
             "brand_name": ident.display_name or "Support",
             "subject": headers.clean_header_text(n.subject or "") or ph["no_subject"],
         }
-        if n.kind in ALERT_KINDS or n.template == "alert-digest":
-            return {**common, **alert_values(n)}
+        if n.kind in ALERT_KINDS or n.template in DIGEST_TEMPLATES:
+            return {**common, **self.notice(n, ident, language)}
         c = {k: str(v) for k, v in n.context.items()}
         if _is_relayed_text(n):
             agent = c.get("agent_name") or c.get("author", "")
@@ -114,6 +115,19 @@ class Composer:
             "help_line": ph["help"].format(url=ident.help_url) if ident.help_url else "",
         }
 
+    def notice(self, n: Notification, ident: MailboxIdentity, language: str) -> dict[str, str]:
+        """An agent's or supervisor's notice (or a digest of them): in the reader's language
+        and time zone when route knew them, else the mailbox's."""
+        zone = str(n.context.get("reader_timezone") or "") or ident.timezone or "UTC"
+        if n.template in DIGEST_TEMPLATES:
+            values = alert_values(n)
+            items = n.context.get("items")
+            if isinstance(items, list):
+                values["lines"] = digest_lines(items, language, zone, self.settings.console_url)
+            return values
+        return notice_values(n.kind, n.ticket_number, n.subject, n.context, language, zone,
+                             self.settings.console_url)
+
     def message_id(self, n: Notification) -> str:
         token = self.make_token(n.ticket_id)
         return headers.message_id(n.notification_id, token, self.settings.message_id_domain)
@@ -129,7 +143,8 @@ class Composer:
             headers.plus_address(ident.address, token) if ident.plus_addressing else ident.address
         )
         subject = rendered.subject
-        if self.settings.ticket_prefix_in_subject:
+        if self.settings.ticket_prefix_in_subject and n.template not in DIGEST_TEMPLATES:
+            # (a digest is about several tickets: the first one's number would mislead)
             subject = headers.subject_with_number(subject, n.ticket_number)
         fields = headers.threading_headers(
             message_id_value=mid,

@@ -96,6 +96,12 @@ class NotifySettings(_Frozen):
     webhook_timeout_s: float = Field(default=10.0, gt=0)
     alert_burst: int = Field(default=3, ge=1)  # alerts sent at once per recipient ...
     alert_window_s: float = Field(default=300.0, gt=0)  # ... per window; the rest: one digest
+    # An agent gets the first assignment notice at once; what else is assigned to them within
+    # the window comes as one digest when it closes.
+    assignment_burst: int = Field(default=1, ge=1)
+    assignment_window_s: float = Field(default=120.0, gt=0)
+    # The agents' console: notices link to {console_url}/tickets/{number} ("" : no link)
+    console_url: str = ""
     tick_interval_s: float = Field(default=1.0, gt=0)
 
     # -- the sent-log writer (aiokafka) ------------------------------------------------------

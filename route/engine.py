@@ -319,7 +319,7 @@ class Router:
                 self.cfg, s, "assignment", f"{s.ticket_id}:{cause}:assigned", at,
                 [Address(address=agent.email)],
                 {"agent": agent.agent_id, "strategy": decision.strategy},
-                "Ticket assigned to you",
+                "Ticket assigned to you", reader=agent,
             )
         return s, out
 

@@ -59,6 +59,7 @@ def new_state(event: TicketEvent, created: Created) -> RouteTicketState:
         channel=created.channel,
         mailbox=created.mailbox,
         customer_id=created.customer_id,
+        requester=created.requester,
         subject=created.subject,
         language=created.language,
         priority=created.priority,

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import ClassVar, Literal
 
 from schemas.base import Extra, extra_field, record
+from schemas.message import Address
 
 Tier = Literal["L0", "L1", "L2", "L3"]
 SlaMetric = Literal["first-response", "next-response", "resolution", "state-time"]
@@ -134,6 +135,7 @@ class RouteTicketState:
     channel: str = "email"
     mailbox: str = ""
     customer_id: str = ""
+    requester: Address | None = None  # who wrote in: agent notices name them
     subject: str = ""
     language: str | None = None
     priority: str = "normal"

@@ -326,3 +326,16 @@ def test_late_classification_requeues_in_the_new_team() -> None:
     (q2,) = payloads(r.handle(classified("t1", at(1), team="billing"), at(1)), Queued)
     assert (q1.team, q2.team) == ("support", "billing")
     assert list(r.queue_view()) == ["billing"]
+
+
+def test_the_assignment_notice_carries_what_the_agent_needs() -> None:
+    from tests.support.route_builders import shift
+
+    r = router(agent("a1", languages=("fr", "en"), working_hours=shift("Europe/Paris")))
+    out = open_ticket(r, "t1", priority="high")
+    (note,) = [n for n in out if isinstance(n, Notification)]
+    c = note.context
+    assert (c["ticket_subject"], c["customer_address"], c["priority"]) == (
+        "help", "c1@example.org", "high")
+    assert c["sla_due"] == (T0 + H).isoformat() and c["sla_metric"] == "first-response"
+    assert (note.language, c["reader_timezone"]) == ("fr", "Europe/Paris")
