@@ -32,8 +32,17 @@ DEFAULT_NO_REPLY_PATTERNS = (
     r"nepasrepondre", r"keine[-_.]?antwort", r"notifications?", r"auto[-_.]?confirm",
     r"bounces?(?:[-+].*)?",
 )
-# Auto-reply reasons that come from the subject alone (see ingest.mime.flags): too weak to bin.
+# Auto-reply reasons that come from the subject alone (see ingest.mime.flags): too weak to bin
+# by themselves ("Absence de facture" is a person writing) ...
 _WEAK_AUTO_REPLY = frozenset({"out-of-office subject"})
+# ... unless the subject is the "<Automatic reply>: <their subject>" form mail programs write.
+_AUTO_REPLY_PREFIX = re.compile(
+    r"^\s*(?:automatic reply|auto[- ]?reply|autoreply|auto[- ]?response|out of (?:the )?office|"
+    r"r[ée]ponse automatique|message d'absence|abwesenheitsnotiz|automatische antwort|"
+    r"respuesta autom[áa]tica|risposta automatica|automatisch antwoord|resposta autom[áa]tica)"
+    r"\s*(?:\([^)]{0,40}\))?\s*:",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +119,7 @@ def verdict(msg: InboundMessage, rules: BinRules) -> BinVerdict | None:
     reason = flags.auto_reply_reason or ""
     if reason.startswith("precedence: bulk") or reason.startswith("precedence: junk"):
         return BinVerdict("bulk", reason) if rules.bulk else None
-    if flags.auto_reply and rules.auto_replies and reason not in _WEAK_AUTO_REPLY:
+    strong = reason not in _WEAK_AUTO_REPLY or _AUTO_REPLY_PREFIX.match(msg.subject)
+    if flags.auto_reply and rules.auto_replies and strong:
         return BinVerdict("auto-reply", reason)
     return None

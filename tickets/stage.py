@@ -248,7 +248,24 @@ def intake_labels(decision: Decision) -> dict[str, str]:
     return {"decision": "follow-up" if decision.follow_up_of else "new", "via": "none"}
 
 
+def sending_addresses(notify: Any) -> tuple[str, ...]:
+    """The addresses notify sends from (its mailboxes and aliases): mail from them is ours,
+    whether or not ``tickets.own_addresses`` repeats them. Read from the ``[notify]`` section
+    without importing notify (a sibling stage)."""
+    if notify is None:
+        return ()
+    mailboxes = [getattr(notify, "default_mailbox", None),
+                 *getattr(notify, "mailboxes", {}).values()]
+    found = [str(getattr(m, "address", "")) for m in mailboxes if m is not None]
+    found += [str(a) for a in getattr(notify, "own_addresses", ())]
+    return tuple(dict.fromkeys(a.strip().lower() for a in found if "@" in a))
+
+
 def build_stage(ctx: StageContext) -> TicketsStage:
     settings: TicketsSettings = ctx.section("tickets")
     stride = settings.number_stride or int(ctx.section("kafka").partitions)
+    ours = sending_addresses(getattr(ctx.sections, "notify", None))
+    if ours:
+        own = tuple(dict.fromkeys((*settings.own_addresses, *ours)))
+        settings = settings.model_copy(update={"own_addresses": own})
     return TicketsStage(settings, ctx.signing_key, stride, ctx.meter)

@@ -65,6 +65,10 @@ def ack_id(tid: str) -> str:
         (flagged("a1", "bob@example.com", "auto-submitted: auto-replied"), "auto-reply",
          "auto-submitted: auto-replied"),
         (flagged("b1", "news@brand.example", "precedence: bulk"), "bulk", "precedence: bulk"),
+        (flagged("a2", "eve@example.com", "out-of-office subject",
+                 subject="Automatic reply: Your ticket"), "auto-reply", "out-of-office subject"),
+        (flagged("a3", "eve@example.com", "out-of-office subject",
+                 subject="Réponse automatique : absente"), "auto-reply", "out-of-office subject"),
         (email("d1", "mailer-daemon@mx.example", bounce=Bounce(
             original_recipient="gone@x.example", status="5.1.1",
             original_message_id="<not-ours@x>")), "bounce", "5.1.1 gone@x.example"),
@@ -210,3 +214,15 @@ def test_a_dsn_names_the_thread_of_the_mail_it_returns() -> None:
     b = msg.flags.bounce
     assert b is not None and b.original_recipient == "carla@example.com"
     assert b.original_references == ("c1@mail.example", "root@mail.example")
+
+
+def test_mail_from_the_address_notify_sends_from_is_ours() -> None:
+    from notify.settings import MailboxIdentity, NotifySettings
+    from tickets.stage import sending_addresses
+
+    notify = NotifySettings(default_mailbox=MailboxIdentity(address="Help@Acme.test"),
+                            mailboxes={"b": MailboxIdentity(address="billing@acme.test")},
+                            own_addresses=("alias@acme.test",))
+    assert sending_addresses(notify) == ("help@acme.test", "billing@acme.test",
+                                         "alias@acme.test")
+    assert sending_addresses(None) == ()
