@@ -7,9 +7,9 @@ handed to the pure modules as plain frozen values (see :mod:`notify.loop_guard` 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SmtpSecurity = Literal["none", "starttls", "tls"]
 WebhookFormat = Literal["slack", "teams", "generic"]
@@ -50,6 +50,16 @@ class MailboxIdentity(_Frozen):
     timezone: str | None = None
     help_url: str = ""
     auto_ack: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_free_text_hours(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "business_hours" in data:
+            raise ValueError(
+                "business_hours is no longer set per mailbox: acks quote the hours of the SLA "
+                "policy's calendar ([calendars.NAME] and sla_policies.calendar in the routing "
+                "file); remove the key")
+        return data
 
 
 class WebhookTarget(_Frozen):

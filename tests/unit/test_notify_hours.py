@@ -89,3 +89,12 @@ def test_opening_hours_travel_in_sla_applied_and_the_context() -> None:
 )
 def test_due_times(at: datetime, lang: str, expected: str) -> None:
     assert hours.format_when(at, lang, "Europe/Paris") == expected
+
+
+def test_free_text_hours_in_the_mailbox_are_refused_with_the_way_out() -> None:
+    from pydantic import ValidationError
+
+    from notify.settings import MailboxIdentity
+
+    with pytest.raises(ValidationError, match="SLA policy's calendar"):
+        MailboxIdentity(address="a@b.example", business_hours="Mon-Fri 09:00-18:00")  # type: ignore[call-arg]
