@@ -226,3 +226,38 @@ def test_mail_from_the_address_notify_sends_from_is_ours() -> None:
     assert sending_addresses(notify) == ("help@acme.test", "billing@acme.test",
                                          "alias@acme.test")
     assert sending_addresses(None) == ()
+
+
+def test_the_bin_is_visible_and_recoverable_over_the_api() -> None:
+    from starlette.testclient import TestClient
+
+    from tests.support.tickets_builders import view_of
+    from tickets.api import build_app
+
+    s = stage()
+    outs = feed(s, [listed("l1"), email("p1", "dana@example.com")])
+    view = view_of(outs)
+    for b in binned(outs):
+        view.apply_binned(b)
+    restored: list[BinnedMessage] = []
+
+    async def restore(b: BinnedMessage) -> None:
+        restored.append(b)
+
+    client = TestClient(build_app(view, token="t0k", restore=restore),
+                        base_url="http://localhost:8086")
+    auth = {"Authorization": "Bearer t0k"}
+    assert client.get("/bin").status_code == 401  # reads need the token once one is set
+    listed_now = client.get("/bin", headers=auth).json()
+    assert listed_now["count"] == 1
+    (entry,) = listed_now["binned"]
+    assert (entry["reason"], entry["detail"]) == ("mailing-list", "users.lists.example.org")
+    mid = entry["message_id"]
+    assert client.post(f"/bin/{mid}/restore").status_code == 401
+    r = client.post(f"/bin/{mid}/restore", headers=auth)
+    assert r.status_code == 202 and r.json()["restored"] is True
+    (b,) = restored
+    assert b.restored and b.restored_by == "api"
+    # what the API queued is what the stage takes in as a ticket
+    assert kinds(feed(s, [b])) == ["created", "message-added"]
+    assert client.post("/bin/nope/restore", headers=auth).status_code == 404
