@@ -180,7 +180,7 @@ class Router:
         if isinstance(p, Created | Classified | PriorityChanged):
             s = clocks.apply_policy(s, self.cfg, at)
         if isinstance(p, MessageAdded):
-            if p.direction == "inbound":
+            if p.direction == "inbound" and not facts.is_robot(p):
                 s = clocks.on_customer_message(s, self.cfg, p.received_at)
             elif facts.is_response(event):
                 s = clocks.on_response(s, at)
