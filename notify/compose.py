@@ -199,6 +199,8 @@ def _is_relayed_text(n: Notification) -> bool:
 
 
 def _default_template(n: Notification) -> str:
+    if n.kind == "assignment":
+        return "assignment"
     if n.kind in ALERT_KINDS:
         return "alert"
     if _is_relayed_text(n):
