@@ -4,7 +4,6 @@ will get, and check the relay (TLS, AUTH) before the first real ack depends on i
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -13,7 +12,6 @@ from typing import Annotated, Any
 
 import typer
 
-from notify import hours
 from notify.alerts import ALERT_KINDS
 from notify.compose import Composer, OutboundMail
 from notify.render import BUNDLED, TemplateMissing, load_templates
@@ -79,7 +77,6 @@ def register(app: typer.Typer, get_ctx: Callable[..., StageContext]) -> None:
         now = datetime.now(UTC)
         n = sample(kind, mailbox=mailbox, language=language,
                    channel="chat" if chat else "email", to="ada@example.com", now=now)
-        n = with_configured_sla(n, get_ctx(broker=False), now)
         c = composer(settings, key)
         try:
             if chat:
@@ -113,29 +110,6 @@ def register(app: typer.Typer, get_ctx: Callable[..., StageContext]) -> None:
             typer.echo(f"helpline: {kind} failure: {exc} {exc.server_reply or ''}", err=True)
             raise SystemExit(1) from None
         typer.echo(f"accepted: {reply}")
-
-
-def with_configured_sla(n: Notification, ctx: StageContext, now: datetime) -> Notification:
-    """The sample as the configured SLA would make it: the due time and office hours of the
-    routing configuration's first SLA policy for a normal-priority ticket on this channel (the
-    preview shows what customers will read; the notifier itself gets them from ``sla-applied``).
-    """
-    from route.calendar import add_business_time, opening_hours
-    from route.settings import routing_config
-    from route.sla import PolicyFacts, calendar_of, select_policy
-
-    try:
-        cfg = routing_config(ctx.section("route"))
-    except (AttributeError, OSError, ValueError):
-        return n
-    policy = select_policy(cfg.sla_policies, PolicyFacts(channel=n.channel))
-    if policy is None or policy.first_response is None:
-        return n
-    cal = calendar_of(policy, cfg.calendars)
-    due = add_business_time(cal, now, policy.first_response)
-    context = {**n.context, "first_response_due": due.isoformat(), "sla_policy": policy.name,
-               "opening_hours": hours.to_context(opening_hours(cal, now, due))}
-    return dataclasses.replace(n, context=context)
 
 
 async def _send_once(settings: NotifySettings, mail: OutboundMail) -> str:

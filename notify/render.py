@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from notify.hours import format_when, language_of, promise
+from schemas.errors import HelplineError
 
 BUNDLED = Path(__file__).with_name("templates")
 DEFAULT_BRAND = "default"
@@ -48,7 +49,7 @@ class Rendered:
 TemplateSet = Mapping[tuple[str, str, str], Template]
 
 
-class TemplateMissing(LookupError):
+class TemplateMissing(HelplineError, LookupError):
     pass
 
 

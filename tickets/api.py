@@ -31,7 +31,6 @@ from __future__ import annotations
 import dataclasses
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any, get_args
 
 import orjson
@@ -43,6 +42,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from schemas.bin import BinnedMessage
+from schemas.clock import Clock, utcnow
 from schemas.commands import AgentAction
 from schemas.ticket_events import Status
 from tickets.api_actions import ActionRejected, parse_action
@@ -88,7 +88,7 @@ def _bearer(request: Request, token: str) -> Response | None:
 
 def build_app(view: TicketView, ready: Callable[[], bool] = lambda: True,
               submit: Submit | None = None, token: str | None = None,
-              clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+              clock: Clock = utcnow,
               allowed_hosts: Sequence[str] = DEFAULT_API_ALLOWED_HOSTS,
               restore: Restore | None = None) -> Starlette:
     def read(handler: Handler) -> Handler:
