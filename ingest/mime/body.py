@@ -9,15 +9,21 @@ the raw record and is referred to as ``sha256:<hex>``, never copied into the eve
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from email.message import Message
 
+from ingest.mime.choice import HTML_TYPES, prefer_html
 from ingest.mime.headers import Headers, content_param, content_type, decode_text
 from ingest.mime.html import html_to_text
+from ingest.mime.invite import CALENDAR_TYPES, invite_text
 from ingest.mime.settings import NormalizeSettings
-from ingest.mime.text import decode_bytes, repair, unflow
+from ingest.mime.text import decode_bytes, html_charset, repair, unflow
+from ingest.mime.transfer import decode_part, uu_files
 from schemas.message import Attachment
 
+# text types that are files, not words to read (invites are read by ingest.mime.invite)
+_NOT_BODY_TEXT = CALENDAR_TYPES | {"text/vcard", "text/x-vcard", "text/directory"}
 _NOT_ATTACHMENTS = frozenset(
     {"message/delivery-status", "message/disposition-notification", "message/feedback-report",
      "text/rfc822-headers", "application/pgp-signature", "application/pkcs7-signature",
@@ -35,22 +41,12 @@ class Body:
     parts_seen: int = 0
     # digest -> content, only when asked for (resolving a content_ref from the raw record)
     contents: dict[str, bytes] | None = None
+    # the text of calendar invites, shown only when the mail has no other body
+    invites: list[str] = field(default_factory=list)
 
 
 def _payload_bytes(part: Message) -> bytes:
-    try:
-        data = part.get_payload(decode=True)
-    except Exception:
-        data = None
-    if isinstance(data, bytes):
-        return data
-    try:
-        raw = part.get_payload()
-    except Exception:
-        return b""
-    if isinstance(raw, str):
-        return raw.encode("utf-8", errors="surrogateescape")
-    return b""
+    return decode_part(part, guess_base64=content_type(part).startswith("text/"))
 
 
 def _disposition(part: Message) -> str:
@@ -61,12 +57,40 @@ def _disposition(part: Message) -> str:
     return value or ""
 
 
+_ONLY_EMPTY_WORDS = re.compile(r"(?:\s*=\?[^?\s]*\?[bBqQ]\?\?=)+\s*")
+
+
 def _filename(part: Message) -> str:
     name = content_param_disposition(part, "filename") or content_param(part, "name") or ""
-    return decode_text("subject", name)[:255] if name else ""
+    if not name or _ONLY_EMPTY_WORDS.fullmatch(name):
+        return ""  # "=?utf-8?b??=" is a name with nothing in it
+    return decode_text("subject", name)[:255]
+
+
+def _eight_bit_filename(part: Message) -> str | None:
+    """A filename written as raw 8-bit bytes: compat32 turns those into U+FFFD when it reads
+    parameters, so the raw header is decoded first (UTF-8, else the usual fallbacks)."""
+    headers = Headers(part)
+    for header in ("content-disposition", "content-type"):
+        raw = headers.raw(header)
+        if raw is None or raw.isascii():
+            continue
+        probe = Message()
+        probe[header] = repair(raw)
+        try:
+            value = probe.get_param("filename" if header == "content-disposition" else "name",
+                                    header=header)
+        except Exception:
+            continue
+        if isinstance(value, str) and value.strip():
+            return value
+    return None
 
 
 def content_param_disposition(part: Message, name: str) -> str | None:
+    eight_bit = _eight_bit_filename(part)
+    if eight_bit:
+        return eight_bit
     try:
         value = part.get_filename()
     except Exception:
@@ -81,9 +105,12 @@ def content_param_disposition(part: Message, name: str) -> str | None:
     return raw[at + len(key):].split(";", 1)[0].strip().strip('"') or None
 
 
-def _text(part: Message, settings: NormalizeSettings) -> str:
+def _text(part: Message, settings: NormalizeSettings, html: bool = False) -> str:
     data = _payload_bytes(part)
-    text = decode_bytes(data, content_param(part, "charset"), settings.charset_detection_bytes)
+    charset = content_param(part, "charset")
+    if html and not charset:
+        charset = html_charset(data)
+    text = decode_bytes(data, charset, settings.charset_detection_bytes)
     if (content_param(part, "format") or "").lower() == "flowed":
         text = unflow(text, delsp=(content_param(part, "delsp") or "").lower() == "yes")
     return text
@@ -93,6 +120,10 @@ def _attachment(part: Message, ctype: str, filename: str, body: Body) -> Attachm
     data = _payload_bytes(part)
     if ctype == "message/rfc822" and not data:
         data = _message_bytes(part)
+    return _file(filename, ctype, data, _disposition(part) == "inline", body)
+
+
+def _file(filename: str, ctype: str, data: bytes, inline: bool, body: Body) -> Attachment:
     digest = hashlib.sha256(data).hexdigest()
     if body.contents is not None:
         body.contents[digest] = data
@@ -101,7 +132,7 @@ def _attachment(part: Message, ctype: str, filename: str, body: Body) -> Attachm
         content_type=ctype,
         size=len(data),
         sha256=digest,
-        inline=_disposition(part) == "inline",
+        inline=inline,
         content_ref=f"sha256:{digest}",
     )
 
@@ -150,7 +181,31 @@ def collect(msg: Message, settings: NormalizeSettings, keep_contents: bool = Fal
     if not any(t.strip() for t in body.plain) and html:
         body.plain = [html_to_text(h) for h in html]
         body.html_only = True
+    if not any(t.strip() for t in body.plain) and body.invites:
+        body.plain = body.invites
     return body
+
+
+def _plain_text(part: Message, settings: NormalizeSettings, body: Body) -> str:
+    """A plain-text part's text; uuencoded files inside it become attachments."""
+    text = _text(part, settings)
+    if "begin " not in text or "\nend" not in text:
+        return text
+    data = text.encode("utf-8", errors="surrogatepass")
+    files = uu_files(data)
+    if not files:
+        return text
+    kept: list[bytes] = []
+    pos = 0
+    for uu in files:
+        kept.append(data[pos:uu.start])
+        pos = uu.end
+        if len(body.attachments) < settings.max_attachments:
+            body.attachments.append(_file(uu.name, "application/octet-stream", uu.data, False,
+                                          body))
+    kept.append(data[pos:])
+    joined = b"".join(kept).decode("utf-8", errors="surrogatepass")
+    return re.sub(r"\n{3,}", "\n\n", joined)
 
 
 def _walk(root: Message, settings: NormalizeSettings, body: Body, html: list[str]) -> None:
@@ -173,7 +228,7 @@ def _walk(root: Message, settings: NormalizeSettings, body: Body, html: list[str
             if depth < settings.max_mime_depth:
                 children = _children(part)
                 chosen = (
-                    _preferred_alternative(children)
+                    _preferred_alternative(children, settings)
                     if ctype == "multipart/alternative" and not attachments_only
                     else None
                 )
@@ -186,17 +241,27 @@ def _walk(root: Message, settings: NormalizeSettings, body: Body, html: list[str
             continue
         disposition = _disposition(part)
         filename = _filename(part)
-        is_body_text = maintype == "text" and disposition != "attachment" and (
-            not filename or ctype in ("text/plain", "text/html")
+        is_html = ctype in HTML_TYPES
+        is_body_text = (
+            (maintype == "text" or is_html)
+            and ctype not in _NOT_BODY_TEXT
+            and disposition != "attachment"
+            and (not filename or ctype == "text/plain" or is_html)
         )
         if is_body_text:
             if attachments_only:
                 continue
-            if ctype == "text/html":
-                html.append(_text(part, settings)[: settings.max_html_bytes])
+            if is_html:
+                html.append(_text(part, settings, html=True)[: settings.max_html_bytes])
             else:
-                body.plain.append(_text(part, settings))
+                body.plain.append(_plain_text(part, settings, body))
             continue
+        if ctype in CALENDAR_TYPES:
+            if attachments_only:
+                continue  # the machine-readable alternative of the text that was read
+            invite = invite_text(_text(part, settings))
+            if invite:
+                body.invites.append(invite)
         if len(body.attachments) < settings.max_attachments:
             body.attachments.append(_attachment(part, ctype, filename, body))
 
@@ -211,10 +276,48 @@ def _children(part: Message) -> list[Message]:
     return []
 
 
-def _preferred_alternative(children: list[Message]) -> Message | None:
+def _preferred_alternative(children: list[Message], settings: NormalizeSettings) -> Message | None:
     """The alternative to read: the plain-text one (the sender's own words, no markup) when it
-    has content, else the last, richest one (RFC 2046 orders them by increasing fidelity)."""
-    for c in children:
-        if content_type(c) == "text/plain" and _payload_bytes(c).strip():
+    has content and is not a stub ("view this email online") next to an HTML alternative that
+    holds the message, else the last, richest one (RFC 2046 orders them by fidelity)."""
+    plain = next(
+        (c for c in children if content_type(c) == "text/plain" and _payload_bytes(c).strip()),
+        None,
+    )
+    if plain is None:
+        return _richest(children)
+    rich = _richest(children)
+    html = _html_of(rich) if rich is not None and rich is not plain else None
+    if html is not None and prefer_html(
+        _text(plain, settings), lambda: html_to_text(_text(html, settings, html=True))
+    ):
+        return rich
+    return plain
+
+
+def _richest(children: list[Message]) -> Message | None:
+    """The last alternative a reader can show (a calendar or an unknown type is not one)."""
+    for c in reversed(children):
+        ctype = content_type(c)
+        if ctype in HTML_TYPES or ctype.startswith("multipart/") or ctype == "text/plain":
             return c
     return children[-1] if children else None
+
+
+def _html_of(part: Message) -> Message | None:
+    """The HTML part an alternative shows: itself, or the root of its multipart/related."""
+    for _ in range(4):
+        ctype = content_type(part)
+        if ctype in HTML_TYPES:
+            return part
+        if not ctype.startswith("multipart/"):
+            return None
+        children = _children(part)
+        found = next((c for c in children if content_type(c) in HTML_TYPES), None)
+        if found is not None:
+            return found
+        nested = next((c for c in children if content_type(c).startswith("multipart/")), None)
+        if nested is None:
+            return None
+        part = nested
+    return None

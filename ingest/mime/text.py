@@ -59,14 +59,48 @@ def codec_for(charset: str | None) -> str | None:
     """The Python codec for a declared charset, or None when it is missing or unknown."""
     if not charset:
         return None
-    name = charset.strip().strip("\"'").lower()
-    name = _CHARSET_ALIASES.get(name, name)
-    if not name:
+    name = charset.strip().strip("\"';").strip().lower()
+    for candidate in (name, name.removeprefix("x-"), name.replace(" ", "-")):
+        candidate = _CHARSET_ALIASES.get(candidate, candidate)
+        if not candidate:
+            return None
+        try:
+            return codecs.lookup(candidate).name
+        except (LookupError, ValueError):
+            continue
+    return None
+
+
+# ISO-2022 text is 7-bit: it passes for ASCII, so it is recognized by its escape sequences
+# (ESC $ B, ESC $ ) C, …), undeclared or declared as ASCII, and tried in these codecs in turn.
+_ISO2022 = ("iso2022_jp_ext", "iso2022_jp_2", "iso2022_jp_3", "iso2022_jp_2004", "iso2022_kr")
+_ISO2022_ESCAPE = re.compile(rb"\x1b[$(][@ABDJ)CI]|\x1b\$\)C")
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:+-]{2,40})""", re.IGNORECASE
+)
+_XML_ENCODING = re.compile(
+    rb"""^\s*<\?xml[^>]{0,100}?encoding\s*=\s*["']([A-Za-z0-9_.:+-]{2,40})"""
+)
+_SNIFF_BYTES = 4096
+
+
+def html_charset(data: bytes) -> str | None:
+    """The charset an HTML document declares for itself (``<meta charset>``, the
+    ``http-equiv`` form, or an XML declaration), for parts whose header says nothing."""
+    head = data[:_SNIFF_BYTES]
+    m = _XML_ENCODING.match(head) or _META_CHARSET.search(head)
+    return m.group(1).decode("ascii") if m else None
+
+
+def _iso2022(data: bytes) -> str | None:
+    if b"\x1b" not in data or not _ISO2022_ESCAPE.search(data):
         return None
-    try:
-        return codecs.lookup(name).name
-    except (LookupError, ValueError):
-        return None
+    for codec in _ISO2022:
+        try:
+            return data.decode(codec)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    return data.decode("iso2022_jp_2", errors="replace")
 
 
 def detect(data: bytes, sample_bytes: int) -> str | None:
@@ -87,6 +121,10 @@ def decode_bytes(data: bytes, declared: str | None, sample_bytes: int = 32 * 102
     if not data:
         return ""
     codec = codec_for(declared)
+    if codec is None or codec == "ascii" or codec.startswith("iso2022"):
+        jis = _iso2022(data)
+        if jis is not None:
+            return jis
     if codec is not None:
         try:
             text = data.decode(codec)
