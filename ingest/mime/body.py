@@ -8,9 +8,11 @@ the raw record and is referred to as ``sha256:<hex>``, never copied into the eve
 
 from __future__ import annotations
 
+import email.parser
 import hashlib
 import re
 from dataclasses import dataclass, field
+from email import policy
 from email.message import Message
 
 from ingest.mime.choice import HTML_TYPES, prefer_html
@@ -19,9 +21,10 @@ from ingest.mime.html import html_to_text
 from ingest.mime.invite import CALENDAR_TYPES, invite_text
 from ingest.mime.settings import NormalizeSettings
 from ingest.mime.text import decode_bytes, html_charset, repair, unflow
-from ingest.mime.transfer import decode_part, uu_files
+from ingest.mime.transfer import decode_part, raw_payload, uu_files
 from schemas.message import Attachment
 
+_BOUNDARY_SCAN_BYTES = 64 * 1024
 # text types that are files, not words to read (invites are read by ingest.mime.invite)
 _NOT_BODY_TEXT = CALENDAR_TYPES | {"text/vcard", "text/x-vcard", "text/directory"}
 _NOT_ATTACHMENTS = frozenset(
@@ -219,14 +222,14 @@ def _walk(root: Message, settings: NormalizeSettings, body: Body, html: list[str
             return
         ctype = content_type(part)
         maintype = ctype.split("/", 1)[0]
-        if maintype == "multipart" and not _children(part) and _payload_bytes(part).strip():
-            # a multipart whose boundary never appears: its body is all there is to read
-            if not attachments_only:
-                body.plain.append(_text(part, settings))
-            continue
         if maintype == "multipart":
+            children = _children(part) or _recovered_children(part)
+            if not children:
+                # a multipart whose boundary never appears: its body is all there is to read
+                if not attachments_only and _payload_bytes(part).strip():
+                    body.plain.append(_text(part, settings))
+                continue
             if depth < settings.max_mime_depth:
-                children = _children(part)
                 chosen = (
                     _preferred_alternative(children, settings)
                     if ctype == "multipart/alternative" and not attachments_only
@@ -264,6 +267,26 @@ def _walk(root: Message, settings: NormalizeSettings, body: Body, html: list[str
                 body.invites.append(invite)
         if len(body.attachments) < settings.max_attachments:
             body.attachments.append(_attachment(part, ctype, filename, body))
+
+
+_DELIMITER = re.compile(
+    rb"(?m)^--([0-9A-Za-z'()+_,./:=?-]{1,70})[ \t]*\r?\n(?:[A-Za-z-]+:|\r?\n)"
+)
+
+
+def _recovered_children(part: Message) -> list[Message]:
+    """The parts of a multipart whose declared boundary is not the one its body uses (the
+    body has a delimiter line followed by part headers): parsed again with that one."""
+    data = raw_payload(part)
+    m = _DELIMITER.search(data[:_BOUNDARY_SCAN_BYTES])
+    if m is None:
+        return []
+    head = b'Content-Type: multipart/mixed; boundary="' + m.group(1) + b'"\r\n\r\n'
+    try:
+        fixed = email.parser.BytesParser(policy=policy.compat32).parsebytes(head + data)
+    except Exception:
+        return []
+    return _children(fixed)
 
 
 def _children(part: Message) -> list[Message]:

@@ -136,6 +136,14 @@ def decode_bytes(data: bytes, declared: str | None, sample_bytes: int = 32 * 102
             if codec in ("cp1252", "iso8859-15") and _looks_like_utf8(data):
                 return data.decode("utf-8")
             return text
+        for superset in _SUPERSETS.get(codec, ()):
+            try:
+                return data.decode(superset)
+            except (UnicodeDecodeError, LookupError, ValueError):
+                continue
+        nearly = _nearly(data, codec)
+        if nearly is not None:
+            return nearly
     if data.isascii():
         return data.decode("ascii")
     try:
@@ -153,6 +161,38 @@ def decode_bytes(data: bytes, declared: str | None, sample_bytes: int = 32 * 102
     return data.decode("cp1252", errors="replace") if _mostly_latin(data) else data.decode(
         "utf-8", errors="replace"
     )
+
+
+# Vendor supersets of a declared charset, tried when the bytes do not fit the declaration.
+_SUPERSETS = {
+    "big5": ("cp950", "big5hkscs"),
+    "cp950": ("big5hkscs",),
+    "euc_jp": ("euc_jis_2004", "cp932"),
+    "koi8-r": ("koi8_u",),
+    "cp949": ("johab",),
+}
+_SINGLE_BYTE_WESTERN = frozenset({"cp1252", "ascii", "iso8859-15", "latin-1", "mac-roman"})
+_UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+# a declaration is kept, with replacement characters, when at most this share of it fails
+_TOLERATED_BAD_SHARE = 0.01
+
+
+def _nearly(data: bytes, codec: str) -> str | None:
+    """The declared charset, right but for a few damaged bytes (a cut multibyte sequence, a
+    vendor character): better than switching to a charset of another script, which turns
+    every character into noise. Not for single-byte Western declarations (the other fallbacks
+    read those better) nor for UTF-8 that has no valid multibyte sequence at all (that is
+    Latin-1 or cp1252 mislabelled)."""
+    if codec in _SINGLE_BYTE_WESTERN or (codec == "utf-8" and not _UTF8_MULTIBYTE.search(data)):
+        return None
+    try:
+        text = data.decode(codec, errors="replace")
+    except (LookupError, ValueError):
+        return None
+    bad = text.count("\ufffd")
+    return text if bad <= _TOLERATED_BAD_SHARE * len(text) else None
 
 
 # What 8-bit bytes in Western European mail decode to in cp1252: accented letters and the
