@@ -46,6 +46,8 @@ class Body:
     contents: dict[str, bytes] | None = None
     # the text of calendar invites, shown only when the mail has no other body
     invites: list[str] = field(default_factory=list)
+    # the HTML parts read (decoded, unsanitized), whether or not the text came from them
+    html: list[str] = field(default_factory=list)
 
 
 def _payload_bytes(part: Message) -> bytes:
@@ -179,7 +181,7 @@ def _flatten(msg: Message, out: list[bytes], depth: int) -> None:
 def collect(msg: Message, settings: NormalizeSettings, keep_contents: bool = False) -> Body:
     """Walk the MIME tree once (iteratively, bounded by the part and depth limits)."""
     body = Body(contents={} if keep_contents else None)
-    html: list[str] = []
+    html = body.html
     _walk(msg, settings, body, html)
     if not any(t.strip() for t in body.plain) and html:
         body.plain = [html_to_text(h) for h in html]

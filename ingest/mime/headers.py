@@ -121,10 +121,19 @@ def addresses(headers: Headers, name: str, limit: int) -> tuple[Address, ...]:
             if not addr or addr in seen or ("@" not in addr and not _is_local(addr)):
                 continue
             seen.add(addr)
-            found.append(Address(name=display.strip().strip('"').strip(), address=addr))
+            found.append(Address(name=_display_name(display), address=addr))
             if len(found) >= limit:
                 return tuple(found)
     return tuple(found)
+
+
+def _display_name(display: str) -> str:
+    """Quotes and the parentheses of an old-style comment name ("(Mail Delivery System)")
+    are syntax, not part of the name."""
+    name = display.strip().strip('"').strip()
+    if name.startswith("(") and name.endswith(")") and name.count("(") == 1:
+        name = name[1:-1].strip()
+    return name
 
 
 _ADDR_SPEC = re.compile(r"[^\s<>()\[\],;:\"]+@[^\s<>()\[\],;:\"]+")

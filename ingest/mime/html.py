@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+import nh3
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 _SKIP = frozenset(
@@ -194,3 +195,13 @@ def _leave(w: _Writer, node: LexborNode, tag: str) -> None:
     if _is_quote(node):
         w.paragraph()
         w.depth = max(0, w.depth - 1)
+
+
+def sanitize(html: str) -> str:
+    """The HTML of a mail made safe to show in the console: no scripts, styles, event
+    handlers, forms or remote frames; links kept (rel=noopener noreferrer), inline ``cid:``
+    images dropped (their bytes are attachments). Never raises; "" for unusable markup."""
+    try:
+        return nh3.clean(html, link_rel="noopener noreferrer")
+    except Exception:  # the sanitizer rejecting input must not lose the message
+        return ""

@@ -15,12 +15,13 @@ import email
 import email.parser
 import hashlib
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from email import policy
 from email.message import Message
 
 from ingest.mime import bounce as bounces
-from ingest.mime.body import collect
+from ingest.mime.body import Body, collect
 from ingest.mime.flags import message_flags
 from ingest.mime.headers import (
     Headers,
@@ -31,6 +32,7 @@ from ingest.mime.headers import (
     message_ids,
     normalize_subject,
 )
+from ingest.mime.html import sanitize
 from ingest.mime.language import guess_language
 from ingest.mime.quotes import split_reply
 from ingest.mime.settings import NormalizeSettings
@@ -211,6 +213,37 @@ def _forwarded_text(msg: Message, settings: NormalizeSettings) -> str:
     return ""
 
 
+def _full_text(msg: Message, body: Body, settings: NormalizeSettings) -> str:
+    """Every readable word of the mail, in order, before quotes and signature are split off."""
+    full_text = repair("\n\n".join(t.strip("\n") for t in body.plain if t.strip()))
+    if not full_text.strip() and content_type(msg) != "multipart/report":
+        full_text = _forwarded_text(msg, settings)
+    return full_text
+
+
+@dataclass(frozen=True, slots=True)
+class ReadableBody:
+    """What an agent's console shows when the split into new text, quote and signature is
+    in doubt: the whole decoded text (``text`` + ``quoted`` + ``signature`` of the message
+    come from it, nothing else) and the mail's HTML, sanitized ("" when it has none)."""
+
+    text: str
+    html: str
+
+
+def readable_body(raw: bytes, settings: NormalizeSettings = DEFAULT_SETTINGS) -> ReadableBody:
+    """The full body of a raw message, read back from the raw record (the event keeps only
+    the split text). Total like :func:`parse_email`: unreadable bytes give empty strings."""
+    try:
+        msg = _parse_bytes(bytes(raw))
+        body = collect(msg, settings)
+        text = _full_text(msg, body, settings)
+        html = "\n".join(h for h in body.html if h.strip())
+    except Exception:  # same totality as parse_email: a bad raw record simply has nothing
+        return ReadableBody(text="", html="")
+    return ReadableBody(text=text, html=sanitize(repair(html)) if html else "")
+
+
 def _normalize(
     msg: Message,
     headers: Headers,
@@ -227,11 +260,8 @@ def _normalize(
     subject = headers.text("subject")[:998]
     internet_id = message_id(headers)
     body = collect(msg, settings)
-    full_text = repair("\n\n".join(t.strip("\n") for t in body.plain if t.strip()))
-    if not full_text.strip() and content_type(msg) != "multipart/report":
-        full_text = _forwarded_text(msg, settings)
     # what is kept is bounded by max_text_chars anyway; do not scan megabytes for quotes
-    full_text = full_text[: 2 * settings.max_text_chars]
+    full_text = _full_text(msg, body, settings)[: 2 * settings.max_text_chars]
     parts = split_reply(full_text, settings.signature_search_lines)
     # the bounced recipient is never the daemon that reports it, nor our own mailbox
     own = {sender.address, mailbox.lower()}

@@ -111,7 +111,12 @@ def detect(data: bytes, sample_bytes: int) -> str | None:
         return None
     if best is None:
         return None
-    return codec_for(best.encoding)
+    codec = codec_for(best.encoding)
+    if codec is not None and codec.startswith(("utf-16", "utf-32")) and not data.startswith(
+        (b"\xff\xfe", b"\xfe\xff")
+    ):
+        return None  # mail text is never UTF-16 without a BOM; that guess turns it into noise
+    return codec
 
 
 def decode_bytes(data: bytes, declared: str | None, sample_bytes: int = 32 * 1024) -> str:
@@ -150,6 +155,8 @@ def decode_bytes(data: bytes, declared: str | None, sample_bytes: int = 32 * 102
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    if _mostly_utf8(data):
+        return data.decode("utf-8", errors="replace")
     if _plausible_western(data):
         return data.decode("cp1252")
     guess = detect(data, sample_bytes)
@@ -177,6 +184,17 @@ _UTF8_MULTIBYTE = re.compile(
 )
 # a declaration is kept, with replacement characters, when at most this share of it fails
 _TOLERATED_BAD_SHARE = 0.01
+
+
+_MOSTLY_UTF8_SHARE = 0.9
+
+
+def _mostly_utf8(data: bytes) -> bool:
+    """UTF-8 with a damaged byte or two (a cut sequence, a stray Latin-1 byte): nearly all
+    8-bit bytes form valid multibyte sequences, which no other charset produces by chance."""
+    high = sum(1 for b in data if b >= 0x80)
+    valid = sum(len(m) for m in _UTF8_MULTIBYTE.findall(data))
+    return valid >= 4 and valid >= _MOSTLY_UTF8_SHARE * high
 
 
 def _nearly(data: bytes, codec: str) -> str | None:

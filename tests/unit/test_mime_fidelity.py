@@ -72,3 +72,22 @@ def test_fidelity(eml: Path) -> None:
     assert got == {k: v for k, v in want.items() if k != "about"}
     for field in (msg.text, msg.quoted, msg.signature, msg.subject, msg.sender.name):
         assert undecoded(field) == [], field
+
+
+def test_readable_body_has_every_word_and_safe_html() -> None:
+    """The console's view: the whole decoded text, and the HTML without what could run."""
+    from ingest.mime import readable_body
+
+    eml = FIDELITY_DIR / "outlook_html_reply.eml"
+    msg = _parse(eml)
+    full = readable_body(eml.read_bytes())
+    assert full.text.startswith(msg.text) and full.text.endswith(msg.quoted)
+    assert "Kind regards" in full.html and "<style" not in full.html
+    raw = (b"From: a@example.com\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+           b"<p onclick=\"steal()\">Hello <script>alert(1)</script><a href=\"javascript:x\">"
+           b"link</a><img src=\"cid:logo\"></p>")
+    html = readable_body(raw).html
+    assert "Hello" in html and "link" in html
+    for unsafe in ("onclick", "<script", "javascript:", "cid:"):
+        assert unsafe not in html
+    assert isinstance(readable_body(b"\x00\xff not mail").text, str)  # total, like parse_email
