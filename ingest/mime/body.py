@@ -17,7 +17,7 @@ from email.message import Message
 
 from ingest.mime.choice import HTML_TYPES, prefer_html
 from ingest.mime.headers import Headers, content_param, content_type, decode_text
-from ingest.mime.html import html_to_text
+from ingest.mime.html import html_to_text, plain_words
 from ingest.mime.invite import CALENDAR_TYPES, invite_text
 from ingest.mime.settings import NormalizeSettings
 from ingest.mime.text import decode_bytes, html_charset, repair, unflow
@@ -314,7 +314,7 @@ def _preferred_alternative(children: list[Message], settings: NormalizeSettings)
     rich = _richest(children)
     html = _html_of(rich) if rich is not None and rich is not plain else None
     if html is not None and prefer_html(
-        _text(plain, settings), lambda: html_to_text(_text(html, settings, html=True))
+        _text(plain, settings), lambda: plain_words(_text(html, settings, html=True))
     ):
         return rich
     return plain

@@ -26,6 +26,7 @@ _ALIASES = {
 }
 _B64_LINE = re.compile(rb"[A-Za-z0-9+/]+={0,2}")
 _B64_SEGMENT = re.compile(rb"[A-Za-z0-9+/]+=*")
+_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/=\s]")
 _MIN_GUESSED_BASE64 = 60
 _UU_BEGIN = re.compile(rb"(?m)^begin(?:-base64)? +[0-7]{3,4} +(\S[^\r\n]*?)\s*$")
 _UU_END = re.compile(rb"(?m)^end\s*$")
@@ -95,6 +96,13 @@ def base64_bytes(data: bytes) -> bytes:
     length, padded chunks one after another); what is left after them, such as a footer a list
     server appended as plain text, is kept as it is. A body that is not base64 at all is
     returned unchanged rather than turned into noise."""
+    body = data.rstrip()
+    if not _NOT_BASE64.search(body) and b"=" not in body.rstrip(b"="):
+        # the usual case, at C speed: only the alphabet and line breaks, padding at the end
+        try:
+            return binascii.a2b_base64(body)
+        except (binascii.Error, ValueError):
+            pass  # bad padding or length: the lenient way below
     lines = data.splitlines()
     encoded: list[bytes] = []
     tail_at = len(lines)
