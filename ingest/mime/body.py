@@ -48,6 +48,8 @@ class Body:
     invites: list[str] = field(default_factory=list)
     # the HTML parts read (decoded, unsanitized), whether or not the text came from them
     html: list[str] = field(default_factory=list)
+    # the charset the message declares, for names written in raw 8-bit bytes
+    charset_hint: str | None = None
 
 
 def _payload_bytes(part: Message) -> bytes:
@@ -65,14 +67,18 @@ def _disposition(part: Message) -> str:
 _ONLY_EMPTY_WORDS = re.compile(r"(?:\s*=\?[^?\s]*\?[bBqQ]\?\?=)+\s*")
 
 
-def _filename(part: Message) -> str:
-    name = content_param_disposition(part, "filename") or content_param(part, "name") or ""
+def _filename(part: Message, charset_hint: str | None = None) -> str:
+    name = (
+        content_param_disposition(part, "filename", charset_hint)
+        or content_param(part, "name")
+        or ""
+    )
     if not name or _ONLY_EMPTY_WORDS.fullmatch(name):
         return ""  # "=?utf-8?b??=" is a name with nothing in it
     return decode_text("subject", name)[:255]
 
 
-def _eight_bit_filename(part: Message) -> str | None:
+def _eight_bit_filename(part: Message, charset_hint: str | None) -> str | None:
     """A filename written as raw 8-bit bytes: compat32 turns those into U+FFFD when it reads
     parameters, so the raw header is decoded first (UTF-8, else the usual fallbacks)."""
     headers = Headers(part)
@@ -81,7 +87,7 @@ def _eight_bit_filename(part: Message) -> str | None:
         if raw is None or raw.isascii():
             continue
         probe = Message()
-        probe[header] = repair(raw)
+        probe[header] = repair(raw, charset_hint=content_param(part, "charset") or charset_hint)
         try:
             value = probe.get_param("filename" if header == "content-disposition" else "name",
                                     header=header)
@@ -92,8 +98,10 @@ def _eight_bit_filename(part: Message) -> str | None:
     return None
 
 
-def content_param_disposition(part: Message, name: str) -> str | None:
-    eight_bit = _eight_bit_filename(part)
+def content_param_disposition(
+    part: Message, name: str, charset_hint: str | None = None
+) -> str | None:
+    eight_bit = _eight_bit_filename(part, charset_hint)
     if eight_bit:
         return eight_bit
     try:
@@ -178,9 +186,12 @@ def _flatten(msg: Message, out: list[bytes], depth: int) -> None:
         out.append(b"\r\n--" + boundary + b"--\r\n")
 
 
-def collect(msg: Message, settings: NormalizeSettings, keep_contents: bool = False) -> Body:
+def collect(
+    msg: Message, settings: NormalizeSettings, keep_contents: bool = False,
+    charset_hint: str | None = None,
+) -> Body:
     """Walk the MIME tree once (iteratively, bounded by the part and depth limits)."""
-    body = Body(contents={} if keep_contents else None)
+    body = Body(contents={} if keep_contents else None, charset_hint=charset_hint)
     html = body.html
     _walk(msg, settings, body, html)
     if not any(t.strip() for t in body.plain) and html:
@@ -245,7 +256,7 @@ def _walk(root: Message, settings: NormalizeSettings, body: Body, html: list[str
         if ctype in _NOT_ATTACHMENTS:
             continue
         disposition = _disposition(part)
-        filename = _filename(part)
+        filename = _filename(part, body.charset_hint)
         is_html = ctype in HTML_TYPES
         is_body_text = (
             (maintype == "text" or is_html)
@@ -256,6 +267,11 @@ def _walk(root: Message, settings: NormalizeSettings, body: Body, html: list[str
         if is_body_text:
             if attachments_only:
                 continue
+            listed = len(body.attachments) < settings.max_attachments
+            if filename and (body.plain or html) and listed:
+                # a named text file after the message's own text (a log, "msg.txt"): shown
+                # inline as mail clients do, and listed as the file it is
+                body.attachments.append(_attachment(part, ctype, filename, body))
             if is_html:
                 html.append(_text(part, settings, html=True)[: settings.max_html_bytes])
             else:

@@ -100,9 +100,11 @@ def _is_signature(node: LexborNode) -> bool:
 
 
 def _is_quote(node: LexborNode) -> bool:
-    if node.tag == "blockquote":
-        return True
     attrs = node.attributes
+    if node.tag == "blockquote":
+        # Gmail's "indent" button is a borderless blockquote: the sender's own words, moved right
+        style = (attrs.get("style") or "").replace(" ", "").lower()
+        return "border:none" not in style or attrs.get("type") == "cite"
     marker = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
     return any(m in marker for m in _QUOTE_MARKERS) if marker.strip() else False
 

@@ -28,6 +28,7 @@ from ingest.mime.headers import (
     addresses,
     content_type,
     date,
+    declared_charset,
     message_id,
     message_ids,
     normalize_subject,
@@ -254,12 +255,13 @@ def _normalize(
     settings: NormalizeSettings,
 ) -> InboundMessage:
     limit = settings.max_recipients
+    headers.charset_hint = declared_charset(msg, settings.max_mime_parts)
     sender = _sender(headers, limit)
     to = addresses(headers, "to", limit)
     cc = addresses(headers, "cc", limit)
     subject = headers.text("subject")[:998]
     internet_id = message_id(headers)
-    body = collect(msg, settings)
+    body = collect(msg, settings, charset_hint=headers.charset_hint)
     # what is kept is bounded by max_text_chars anyway; do not scan megabytes for quotes
     full_text = _full_text(msg, body, settings)[: 2 * settings.max_text_chars]
     parts = split_reply(full_text, settings.signature_search_lines)

@@ -251,17 +251,18 @@ def _mostly_latin(data: bytes) -> bool:
     return high * 20 < len(data)
 
 
-def repair(text: str, sample_bytes: int = 32 * 1024) -> str:
+def repair(text: str, sample_bytes: int = 32 * 1024, charset_hint: str | None = None) -> str:
     """Make any string safe to put on the wire: undo ``surrogateescape`` (raw 8-bit bytes in
     headers, as the ``email`` package leaves them) by decoding those bytes properly, and drop
-    control characters that no human wrote."""
+    control characters that no human wrote. ``charset_hint`` is tried first: a client that
+    writes raw 8-bit headers writes them in the charset it declares for the body."""
     if _ANY_SURROGATE.search(text):
         try:
             raw = text.encode("utf-8", errors="surrogateescape")
         except UnicodeEncodeError:
             text = _SURROGATES.sub("\ufffd", text)
         else:
-            text = decode_bytes(raw, None, sample_bytes)
+            text = decode_bytes(raw, charset_hint, sample_bytes)
         # anything still unpaired (a surrogate that was not an escaped byte) cannot be encoded
         text = _ANY_SURROGATE.sub("\ufffd", text)
     if _CONTROL.search(text):
