@@ -12,7 +12,8 @@ References, run on the same bytes:
 Corpora: ``tests/golden/email/fidelity`` (hand-written, each with the expectation a person
 read off the message) and ``../shared/corpus/email`` (skipped, with the reason, when absent).
 
-Per field and reference: the share of messages where both sides agree. Where they disagree on
+Per field and reference: the share of messages where both sides agree (attachments: the
+non-empty names, as multisets). Where they disagree on
 a fidelity message, the golden expectation says who is right (``helpline``, ``reference``,
 ``neither``). Body agreement compares words, not layout: helpline's full body (``text`` +
 ``quoted`` + ``signature``) and the reference's body as multisets of words (URLs dropped,
@@ -110,7 +111,11 @@ def agrees(name: str, ours: Any, theirs: Any) -> bool:
     if name == "body":
         return body_agrees(ours or "", theirs or "")
     if name == "attachments":
-        return sorted(map(_norm, ours or [])) == sorted(map(_norm, theirs or []))
+        # names are compared; whether a nameless part (an inline image, a returned message)
+        # is listed is a policy, not a reading, and the parsers differ on it
+        return sorted(n for n in map(_norm, ours or []) if n) == sorted(
+            n for n in map(_norm, theirs or []) if n
+        )
     if name == "from":
         return (ours or "").lower() == (theirs or "").lower()
     return _norm(ours or "") == _norm(theirs or "")
@@ -168,6 +173,19 @@ def read_helpline(raw: bytes) -> Reading:
     })
 
 
+def _leaves(msg: EmailMessage) -> list[EmailMessage]:
+    """The parts a reader sees: leaves of the tree, an attached message counting as one."""
+    out: list[EmailMessage] = []
+    stack = [msg]
+    while stack:
+        part = stack.pop()
+        if part.is_multipart() and part.get_content_maintype() == "multipart":
+            stack.extend(reversed([p for p in part.iter_parts() if isinstance(p, EmailMessage)]))
+        else:
+            out.append(part)
+    return out
+
+
 def read_stdlib(raw: bytes) -> Reading:
     try:
         msg = email.message_from_bytes(raw, policy=policy.default)
@@ -190,9 +208,10 @@ def read_stdlib(raw: bytes) -> Reading:
         out["body"] = body
         out["attachments"] = [
             part.get_filename() or ""
-            for part in msg.walk()
-            if part is not body_part and not part.is_multipart()
-            and (part.get_content_disposition() == "attachment" or part.get_filename())
+            for part in _leaves(msg)
+            if part is not body_part
+            and (part.get_content_disposition() == "attachment" or part.get_filename()
+                 or part.get_content_type() == "message/rfc822")
         ]
         return Reading(out)
     except Exception as exc:
@@ -259,6 +278,7 @@ def _corpus(name: str, root: Path, files: list[Path], refs: dict[str, Callable[[
     undecoded_texts: list[str] = []
     undecoded_in_reports: list[str] = []
     covers: Counter[str] = Counter()
+    kinds: dict[str, Counter[str]] = {r: Counter() for r in refs}
     lacks: dict[str, list[str]] = {r: [] for r in refs}
     golden_match: Counter[str] = Counter()
     goldens = 0
@@ -285,10 +305,17 @@ def _corpus(name: str, root: Path, files: list[Path], refs: dict[str, Callable[[
             if theirs.crashed is not None:
                 crashes[ref_name] += 1
                 continue
-            if body_covers(ours.fields["body"], theirs.fields["body"]):
+            holds = body_covers(ours.fields["body"], theirs.fields["body"])
+            if holds:
                 covers[ref_name] += 1
             elif len(lacks[ref_name]) < examples:
                 lacks[ref_name].append(key)
+            if not agrees("body", ours.fields["body"], theirs.fields["body"]):
+                # read case by case, the first kind was helpline showing more of the mail
+                # (every inline text part, the forwarded message, parts behind a wrong
+                # boundary); the second is listed in body_lacks_*_words_examples
+                kinds[ref_name]["helpline_holds_reference_and_more" if holds
+                                else "reference_has_words_helpline_lacks"] += 1
             for f in FIELDS:
                 compared[ref_name][f] += 1
                 if agrees(f, ours.fields[f], theirs.fields[f]):
@@ -325,6 +352,7 @@ def _corpus(name: str, root: Path, files: list[Path], refs: dict[str, Callable[[
             round(covers[r] / compared[r]["body"], 3) if compared[r]["body"] else None
         )
         report[f"body_lacks_{r}_words_examples"] = lacks[r]
+        report[f"body_disagreements_with_{r}_by_kind"] = dict(kinds[r])
         report[f"disagreement_examples_{r}"] = {f: v for f, v in samples[r].items() if v}
     return report
 

@@ -33,23 +33,28 @@ _ORIGINAL = re.compile(
     r"forwarded message|message transféré|weitergeleitete nachricht|mensaje reenviado|"
     r"messaggio inoltrato|mensagem encaminhada|doorgestuurd bericht|videresendt melding|"
     r"reply above this line|répondez au-dessus de cette ligne|"
-    r"below this line is a copy of the message)\s*\.?\s*[-_=*]*\s*$",
+    r"below this line is a copy of the message|原始邮件|原始郵件|原始信件|元のメッセージ|"
+    r"原文|원본 메시지|전달된 메시지|転送されたメッセージ|转发的邮件)\s*\.?\s*[-_=*]*\s*$",
     re.IGNORECASE,
 )
 _FROM_FIELD = re.compile(
-    r"^[>\s]*\*?(?:from|de|von|da|van|från|fra|od|lähettäjä|от|feladó|kimden)\s*\*?\s*[:：]",
+    r"^[>\s]*\*?(?:from|de|von|da|van|från|fra|od|lähettäjä|от|feladó|kimden|"
+    r"差出人|送信者|发件人|發件人|寄件者|寄件人|보낸 사람|보낸사람)\s*\*?\s*[:：]",
     re.IGNORECASE,
 )
 _HEADER_FIELD = re.compile(
     r"^[>\s]*\*?(?:sent|date|datum|envoyé|envoye|gesendet|data|enviado|enviada|verzonden|"
     r"skickat|sendt|lähetetty|отправлено|to|à|a|an|para|aan|till|til|до|kenen|subject|objet|"
+    r"送信日時|日付|宛先|件名|发送时间|發送時間|日期|收件人|收件者|主题|主題|抄送|副本|寄件日期|"
+    r"主旨|보낸 날짜|받는 사람|제목|참조|"
     r"betreff|oggetto|asunto|assunto|onderwerp|ämne|emne|aihe|тема|cc)\s*\*?\s*[:：]",
     re.IGNORECASE,
 )
 # fields only a mail header block has (a journey or a form has From/To/Date too)
 _MAIL_ONLY_FIELD = re.compile(
     r"^[>\s]*\*?(?:sent|envoyé|envoye|gesendet|enviado|enviada|verzonden|skickat|sendt|"
-    r"lähetetty|отправлено|inviato|wysłano|odesláno|cc|subject|objet|betreff|oggetto|asunto|assunto|onderwerp|ämne|emne|aihe|тема|"
+    r"lähetetty|отправлено|inviato|wysłano|odesláno|送信日時|发送时间|發送時間|寄件日期|"
+    r"보낸 날짜|cc|subject|objet|betreff|oggetto|asunto|assunto|onderwerp|ämne|emne|aihe|тема|"
     r"temat|předmět|tárgy|konu|主题|主旨|件名|제목)\s*\*?\s*[:：]",
     re.IGNORECASE,
 )
@@ -70,9 +75,19 @@ _SENT_FROM = re.compile(
 _SENT_FROM_MAX_WORDS = 8
 
 
+# the same tag from clients set to Chinese, Japanese or Korean ("发自我的iPhone",
+# "iPhoneから送信", "내 iPhone에서 보냄"), which have no word boundary to match on
+_SENT_FROM_CJK = re.compile(
+    r"^\s*(?:(?:发自|發自|从|從|来自|來自)我的\s?\S.{0,30}|"
+    r"\S.{0,30}?\s?(?:から送信|에서 보냄|에서 보냈습니다))\s*$"
+)
+
+
 def _is_sent_from(line: str) -> bool:
     """A client's "Sent from my iPhone" tag: short, no clause after a comma. "Sent from your
     warehouse on 2 March according to the tracking page, nothing since." is a sentence."""
+    if _SENT_FROM_CJK.match(line):
+        return True
     if not _SENT_FROM.match(line):
         return False
     tag = re.sub(r"<[^>]*>|\bhttps?://\S+", " ", line).strip()
