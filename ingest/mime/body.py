@@ -20,6 +20,7 @@ from ingest.mime.headers import Headers, content_param, content_type, decode_tex
 from ingest.mime.html import html_to_text, plain_words
 from ingest.mime.invite import CALENDAR_TYPES, invite_text
 from ingest.mime.settings import NormalizeSettings
+from ingest.mime.smime import signed_content
 from ingest.mime.text import decode_bytes, html_charset, repair, unflow
 from ingest.mime.transfer import decode_part, raw_payload, uu_files
 from schemas.message import Attachment
@@ -255,6 +256,11 @@ def _walk(root: Message, settings: NormalizeSettings, body: Body, html: list[str
             continue
         if ctype in _NOT_ATTACHMENTS:
             continue
+        if ctype in _SMIME_TYPES and depth < settings.max_mime_depth:
+            inner = _opaque_signed(part)
+            if inner is not None:
+                stack.append((inner, depth + 1, attachments_only))
+                continue
         disposition = _disposition(part)
         filename = _filename(part, body.charset_hint)
         is_html = ctype in HTML_TYPES
@@ -290,6 +296,21 @@ def _walk(root: Message, settings: NormalizeSettings, body: Body, html: list[str
 _DELIMITER = re.compile(
     rb"(?m)^--([0-9A-Za-z'()+_,./:=?-]{1,70})[ \t]*\r?\n(?:[A-Za-z-]+:|\r?\n)"
 )
+
+
+_SMIME_TYPES = frozenset({"application/pkcs7-mime", "application/x-pkcs7-mime"})
+
+
+def _opaque_signed(part: Message) -> Message | None:
+    """The MIME entity an opaque-signed S/MIME part wraps, parsed; None when the part is
+    encrypted or unreadable (then it stays an attachment)."""
+    content = signed_content(_payload_bytes(part))
+    if not content:
+        return None
+    try:
+        return email.parser.BytesParser(policy=policy.compat32).parsebytes(content)
+    except Exception:
+        return None
 
 
 def _recovered_children(part: Message) -> list[Message]:
