@@ -16,12 +16,14 @@ from email import policy
 from email.message import Message
 
 from ingest.mime.choice import HTML_TYPES, prefer_html
-from ingest.mime.headers import Headers, content_param, content_type, decode_text
+from ingest.mime.headers import content_param, content_type
 from ingest.mime.html import html_to_text, plain_words
 from ingest.mime.invite import CALENDAR_TYPES, invite_text
+from ingest.mime.names import content_param_disposition as content_param_disposition  # old path
+from ingest.mime.names import filename_of
 from ingest.mime.settings import NormalizeSettings
 from ingest.mime.smime import signed_content
-from ingest.mime.text import decode_bytes, html_charset, repair, unflow
+from ingest.mime.text import decode_bytes, html_charset, unflow
 from ingest.mime.transfer import decode_part, raw_payload, uu_files
 from schemas.message import Attachment
 
@@ -63,60 +65,6 @@ def _disposition(part: Message) -> str:
     except Exception:
         return ""
     return value or ""
-
-
-_ONLY_EMPTY_WORDS = re.compile(r"(?:\s*=\?[^?\s]*\?[bBqQ]\?\?=)+\s*")
-
-
-def _filename(part: Message, charset_hint: str | None = None) -> str:
-    name = (
-        content_param_disposition(part, "filename", charset_hint)
-        or content_param(part, "name")
-        or ""
-    )
-    if not name or _ONLY_EMPTY_WORDS.fullmatch(name):
-        return ""  # "=?utf-8?b??=" is a name with nothing in it
-    return decode_text("subject", name)[:255]
-
-
-def _eight_bit_filename(part: Message, charset_hint: str | None) -> str | None:
-    """A filename written as raw 8-bit bytes: compat32 turns those into U+FFFD when it reads
-    parameters, so the raw header is decoded first (UTF-8, else the usual fallbacks)."""
-    headers = Headers(part)
-    for header in ("content-disposition", "content-type"):
-        raw = headers.raw(header)
-        if raw is None or raw.isascii():
-            continue
-        probe = Message()
-        probe[header] = repair(raw, charset_hint=content_param(part, "charset") or charset_hint)
-        try:
-            value = probe.get_param("filename" if header == "content-disposition" else "name",
-                                    header=header)
-        except Exception:
-            continue
-        if isinstance(value, str) and value.strip():
-            return value
-    return None
-
-
-def content_param_disposition(
-    part: Message, name: str, charset_hint: str | None = None
-) -> str | None:
-    eight_bit = _eight_bit_filename(part, charset_hint)
-    if eight_bit:
-        return eight_bit
-    try:
-        value = part.get_filename()
-    except Exception:
-        value = None
-    if value:
-        return repair(value)
-    raw = Headers(part).raw("content-disposition") or ""
-    key = f"{name}="
-    at = raw.lower().find(key)
-    if at < 0:
-        return None
-    return raw[at + len(key):].split(";", 1)[0].strip().strip('"') or None
 
 
 def _text(part: Message, settings: NormalizeSettings, html: bool = False) -> str:
@@ -262,7 +210,7 @@ def _walk(root: Message, settings: NormalizeSettings, body: Body, html: list[str
                 stack.append((inner, depth + 1, attachments_only))
                 continue
         disposition = _disposition(part)
-        filename = _filename(part, body.charset_hint)
+        filename = filename_of(part, body.charset_hint)
         is_html = ctype in HTML_TYPES
         is_body_text = (
             (maintype == "text" or is_html)
