@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email.parser
 import hashlib
+import mimetypes
 import re
 from dataclasses import dataclass, field
 from email import policy
@@ -25,6 +26,7 @@ from ingest.mime.settings import NormalizeSettings
 from ingest.mime.smime import signed_content
 from ingest.mime.text import decode_bytes, html_charset, unflow
 from ingest.mime.transfer import decode_part, raw_payload, uu_files
+from ingest.mime.winmail import TNEF_TYPES, Winmail, read_winmail
 from schemas.message import Attachment
 
 _BOUNDARY_SCAN_BYTES = 64 * 1024
@@ -47,8 +49,9 @@ class Body:
     parts_seen: int = 0
     # digest -> content, only when asked for (resolving a content_ref from the raw record)
     contents: dict[str, bytes] | None = None
-    # the text of calendar invites, shown only when the mail has no other body
-    invites: list[str] = field(default_factory=list)
+    # text found where mail has no body part: a calendar invite's description, the text
+    # inside winmail.dat; shown only when the mail has no other body
+    fallback_text: list[str] = field(default_factory=list)
     # the HTML parts read (decoded, unsanitized), whether or not the text came from them
     html: list[str] = field(default_factory=list)
     # the charset the message declares, for names written in raw 8-bit bytes
@@ -146,8 +149,8 @@ def collect(
     if not any(t.strip() for t in body.plain) and html:
         body.plain = [html_to_text(h) for h in html]
         body.html_only = True
-    if not any(t.strip() for t in body.plain) and body.invites:
-        body.plain = body.invites
+    if not any(t.strip() for t in body.plain) and body.fallback_text:
+        body.plain = body.fallback_text
     return body
 
 
@@ -236,7 +239,12 @@ def _walk(root: Message, settings: NormalizeSettings, body: Body, html: list[str
                 continue  # the machine-readable alternative of the text that was read
             invite = invite_text(_text(part, settings))
             if invite:
-                body.invites.append(invite)
+                body.fallback_text.append(invite)
+        if (ctype in TNEF_TYPES or filename.lower() == "winmail.dat") and not attachments_only:
+            winmail = read_winmail(_payload_bytes(part))
+            if winmail is not None:
+                _unpack_winmail(winmail, body, settings)
+                continue
         if len(body.attachments) < settings.max_attachments:
             body.attachments.append(_attachment(part, ctype, filename, body))
 
@@ -244,6 +252,24 @@ def _walk(root: Message, settings: NormalizeSettings, body: Body, html: list[str
 _DELIMITER = re.compile(
     rb"(?m)^--([0-9A-Za-z'()+_,./:=?-]{1,70})[ \t]*\r?\n(?:[A-Za-z-]+:|\r?\n)"
 )
+
+
+# Python's own table only, not the machine's /etc/mime.types: the same mail must give the
+# same event on every machine
+_BUILTIN_TYPES = mimetypes.MimeTypes()
+
+
+def _unpack_winmail(winmail: Winmail, body: Body, settings: NormalizeSettings) -> None:
+    """The files inside winmail.dat are the attachments the customer sent; its text is the
+    body when the mail has no other."""
+    for f in winmail.files:
+        if len(body.attachments) < settings.max_attachments:
+            ctype = _BUILTIN_TYPES.guess_type(f.name)[0] or "application/octet-stream"
+            body.attachments.append(_file(f.name, ctype, f.data, False, body))
+    if winmail.text.strip():
+        body.fallback_text.append(winmail.text)
+    elif winmail.html.strip():
+        body.fallback_text.append(html_to_text(winmail.html))
 
 
 _SMIME_TYPES = frozenset({"application/pkcs7-mime", "application/x-pkcs7-mime"})
