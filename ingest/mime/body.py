@@ -30,6 +30,7 @@ from ingest.mime.winmail import TNEF_TYPES, Winmail, read_winmail
 from schemas.message import Attachment
 
 _BOUNDARY_SCAN_BYTES = 64 * 1024
+_HTML_DOCUMENT = re.compile(r"\s*(?:<!doctype html|<html[\s>])", re.IGNORECASE)
 # text types that are files, not words to read (invites are read by ingest.mime.invite)
 _NOT_BODY_TEXT = CALENDAR_TYPES | {"text/vcard", "text/x-vcard", "text/directory"}
 _NOT_ATTACHMENTS = frozenset(
@@ -232,8 +233,18 @@ def _walk(root: Message, settings: NormalizeSettings, body: Body, html: list[str
             if is_html:
                 html.append(_text(part, settings, html=True)[: settings.max_html_bytes])
             else:
-                body.plain.append(_plain_text(part, settings, body))
+                text = _plain_text(part, settings, body)
+                # HTML sent as text/plain (web forms, some ticket systems): shown as text
+                body.plain.append(html_to_text(text) if _HTML_DOCUMENT.match(text) else text)
             continue
+        if (
+            not filename and not attachments_only and ctype in ("text/plain", *HTML_TYPES)
+            and disposition == "attachment"
+        ):
+            # a nameless text part marked "attachment" (some mobile clients mark the body so):
+            # the body, when the mail has no other
+            text = _text(part, settings, html=ctype != "text/plain")
+            body.fallback_text.append(html_to_text(text) if ctype != "text/plain" else text)
         if ctype in CALENDAR_TYPES:
             if attachments_only:
                 continue  # the machine-readable alternative of the text that was read
