@@ -56,6 +56,10 @@ class Headers:
             by_name.setdefault(name.strip().lower(), []).append(text[:max_value_chars])
         self._by_name = by_name
 
+    def has_eight_bit(self) -> bool:
+        """Whether any value holds raw 8-bit bytes (compat32 keeps them as surrogates)."""
+        return any(not v.isascii() for values in self._by_name.values() for v in values)
+
     def __contains__(self, name: str) -> bool:
         return name in self._by_name
 

@@ -29,10 +29,18 @@ def filename_of(part: Message, charset_hint: str | None = None) -> str:
 def _eight_bit_filename(part: Message, charset_hint: str | None) -> str | None:
     """A filename written as raw 8-bit bytes: compat32 turns those into U+FFFD when it reads
     parameters, so the raw header is decoded first (UTF-8, else the usual fallbacks)."""
-    headers = Headers(part)
+    try:
+        items = part.raw_items()
+        eight_bit = {
+            name.lower(): value for name, value in items
+            if isinstance(value, str) and not value.isascii()
+            and name.lower() in ("content-disposition", "content-type")
+        }
+    except Exception:
+        return None
     for header in ("content-disposition", "content-type"):
-        raw = headers.raw(header)
-        if raw is None or raw.isascii():
+        raw = eight_bit.get(header)
+        if raw is None:
             continue
         probe = Message()
         probe[header] = repair(raw, charset_hint=content_param(part, "charset") or charset_hint)

@@ -255,7 +255,9 @@ def _normalize(
     settings: NormalizeSettings,
 ) -> InboundMessage:
     limit = settings.max_recipients
-    headers.charset_hint = declared_charset(msg, settings.max_mime_parts)
+    if headers.has_eight_bit():
+        # only then is it needed; finding it costs a walk over the parts' parameters
+        headers.charset_hint = declared_charset(msg, settings.max_mime_parts)
     sender = _sender(headers, limit)
     to = addresses(headers, "to", limit)
     cc = addresses(headers, "cc", limit)
