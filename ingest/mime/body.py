@@ -77,7 +77,9 @@ def _text(part: Message, settings: NormalizeSettings, html: bool = False) -> str
     if html and not charset:
         charset = html_charset(data)
     text = decode_bytes(data, charset, settings.charset_detection_bytes)
-    if (content_param(part, "format") or "").lower() == "flowed":
+    raw_type = part.get("content-type")
+    flowed = isinstance(raw_type, str) and "flowed" in raw_type.lower()
+    if flowed and (content_param(part, "format") or "").lower() == "flowed":
         text = unflow(text, delsp=(content_param(part, "delsp") or "").lower() == "yes")
     return text
 

@@ -58,7 +58,7 @@ class Headers:
 
     def has_eight_bit(self) -> bool:
         """Whether any value holds raw 8-bit bytes (compat32 keeps them as surrogates)."""
-        return any(not v.isascii() for values in self._by_name.values() for v in values)
+        return not "".join("".join(values) for values in self._by_name.values()).isascii()
 
     def __contains__(self, name: str) -> bool:
         return name in self._by_name

@@ -152,6 +152,10 @@ def _ends_attribution(window: str, lines: list[str], j: int) -> bool:
     return not following or following.startswith(">")
 
 
+_DIGIT_OR_AT = re.compile(r"[\d@]")
+_DIGIT = re.compile(r"\d")
+
+
 def _attribution(lines: list[str], i: int) -> bool:
     """"<date> <name> <address> <verb>:" in any language: a paragraph of at most three lines
     that names an address, has a date or time in it, and ends with a colon."""
@@ -160,13 +164,13 @@ def _attribution(lines: list[str], i: int) -> bool:
         part = lines[j].strip()
         if not part or (j > i and part.startswith(">") and part != ">:"):
             return False
-        if j == i and not any(c.isdigit() or c == "@" for c in part):
+        if j == i and _DIGIT_OR_AT.search(part) is None:
             return False  # an attribution starts with its date or the sender's address
         window = f"{window} {part}" if window else part
         if (
             window.endswith((":", "："))
             and _ANY_LANGUAGE_ATTRIBUTION.match(window)
-            and any(c.isdigit() for c in window)
+            and _DIGIT.search(window) is not None
         ):
             return True
     return False

@@ -187,12 +187,13 @@ _TOLERATED_BAD_SHARE = 0.01
 
 
 _MOSTLY_UTF8_SHARE = 0.9
+_HIGH_BYTES = bytes(range(0x80, 0x100))
 
 
 def _mostly_utf8(data: bytes) -> bool:
     """UTF-8 with a damaged byte or two (a cut sequence, a stray Latin-1 byte): nearly all
     8-bit bytes form valid multibyte sequences, which no other charset produces by chance."""
-    high = sum(1 for b in data if b >= 0x80)
+    high = len(data) - len(data.translate(None, _HIGH_BYTES))
     valid = sum(len(m) for m in _UTF8_MULTIBYTE.findall(data))
     return valid >= 4 and valid >= _MOSTLY_UTF8_SHARE * high
 
@@ -247,7 +248,7 @@ def _looks_like_utf8(data: bytes) -> bool:
 
 
 def _mostly_latin(data: bytes) -> bool:
-    high = sum(1 for b in data if b >= 0x80)
+    high = len(data) - len(data.translate(None, _HIGH_BYTES))
     return high * 20 < len(data)
 
 

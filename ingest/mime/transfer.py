@@ -27,6 +27,8 @@ _ALIASES = {
 _B64_LINE = re.compile(rb"[A-Za-z0-9+/]+={0,2}")
 _B64_SEGMENT = re.compile(rb"[A-Za-z0-9+/]+=*")
 _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/=\s]")
+_CONTROL_BYTES = bytes(b for b in range(0x20) if b not in (0x09, 0x0A, 0x0D))
+_HIGH_BYTES = bytes(range(0x80, 0x100))
 _MIN_GUESSED_BASE64 = 60
 _UU_BEGIN = re.compile(rb"(?m)^begin(?:-base64)? +[0-7]{3,4} +(\S[^\r\n]*?)\s*$")
 _UU_END = re.compile(rb"(?m)^end\s*$")
@@ -136,8 +138,11 @@ def base64_bytes(data: bytes) -> bytes:
 def looks_base64(data: bytes) -> bool:
     """A body that was base64 before a relay dropped its header: nothing but whole lines of
     the alphabet, the first a multiple of four long, enough of them to not be a lone token."""
-    lines = data.split()
-    if sum(len(line) for line in lines) < _MIN_GUESSED_BASE64 or len(lines[0]) % 4:
+    body = data.strip()
+    if len(body) < _MIN_GUESSED_BASE64 or b" " in body or _NOT_BASE64.search(body):
+        return False  # what people write has spaces; this check is all most text costs
+    lines = body.split()
+    if len(lines[0]) % 4:
         return False
     return all(_B64_LINE.fullmatch(line) for line in lines)
 
@@ -147,13 +152,13 @@ def _is_text(data: bytes) -> bool:
     almost no control characters."""
     if not data or (b" " not in data and b"\n" not in data):
         return False
-    controls = sum(1 for b in data if b < 0x20 and b not in (0x09, 0x0A, 0x0D))
+    controls = len(data) - len(data.translate(None, _CONTROL_BYTES))
     if controls * 100 > len(data):
         return False
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
-        high = sum(1 for b in data if b >= 0x80)
+        high = len(data) - len(data.translate(None, _HIGH_BYTES))
         return high * 4 < len(data)
     return True
 
