@@ -214,12 +214,29 @@ def _forwarded_text(msg: Message, settings: NormalizeSettings) -> str:
     return ""
 
 
-def _full_text(msg: Message, body: Body, settings: NormalizeSettings) -> str:
-    """Every readable word of the mail, in order, before quotes and signature are split off."""
-    full_text = repair("\n\n".join(t.strip("\n") for t in body.plain if t.strip()))
-    if not full_text.strip() and content_type(msg) != "multipart/report":
-        full_text = _forwarded_text(msg, settings)
-    return full_text
+def _texts(msg: Message, body: Body, settings: NormalizeSettings) -> tuple[str, str]:
+    """The mail's own text, and every readable word of it in order (before quotes and the
+    signature are split off): a note with a forwarded mail attached gets the forward too,
+    under its banner, where the quote splitter puts it with the quoted history."""
+    own = _own_text(body)
+    forwarded = _forwarded(msg, body, settings)
+    if not own.strip():
+        return own, forwarded
+    return own, f"{own}\n\n{forwarded}" if forwarded else own
+
+
+def _own_text(body: Body) -> str:
+    return repair("\n\n".join(t.strip("\n") for t in body.plain if t.strip()))
+
+
+def _forwarded(msg: Message, body: Body, settings: NormalizeSettings) -> str:
+    if content_type(msg) == "multipart/report" or not _has_attached_message(body):
+        return ""  # the returned message of a bounce is not what anyone wrote to us
+    return _forwarded_text(msg, settings)
+
+
+def _has_attached_message(body: Body) -> bool:
+    return any(a.content_type == "message/rfc822" for a in body.attachments)
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +255,7 @@ def readable_body(raw: bytes, settings: NormalizeSettings = DEFAULT_SETTINGS) ->
     try:
         msg = _parse_bytes(bytes(raw))
         body = collect(msg, settings)
-        text = _full_text(msg, body, settings)
+        text = _texts(msg, body, settings)[1]
         html = "\n".join(h for h in body.html if h.strip())
     except Exception:  # same totality as parse_email: a bad raw record simply has nothing
         return ReadableBody(text="", html="")
@@ -264,13 +281,16 @@ def _normalize(
     subject = headers.text("subject")[:998]
     internet_id = message_id(headers)
     body = collect(msg, settings, charset_hint=headers.charset_hint)
+    own_text, full_text = _texts(msg, body, settings)
     # what is kept is bounded by max_text_chars anyway; do not scan megabytes for quotes
-    full_text = _full_text(msg, body, settings)[: 2 * settings.max_text_chars]
+    full_text = full_text[: 2 * settings.max_text_chars]
     parts = split_reply(full_text, settings.signature_search_lines)
     # the bounced recipient is never the daemon that reports it, nor our own mailbox
     own = {sender.address, mailbox.lower()}
     own.discard("")
-    bounce = _bounce(msg, headers, sender, subject, full_text, own)
+    # a bounce is read from its own text, not from a message it returns
+    bounce = _bounce(msg, headers, sender, subject, own_text if own_text.strip() else full_text,
+                     own)
     return InboundMessage(
         message_id=email_message_id(internet_id, raw),
         channel="email",
