@@ -42,6 +42,11 @@ _CHARSET_ALIASES = {
     "macintosh": "mac_roman",
     "tis-620": "cp874",
     "windows-874": "cp874",
+    "windows-31j": "cp932",
+    "x-windows-949": "cp949",
+    "windows-949": "cp949",
+    "gb_2312-80": "gb18030",
+    "gb_2312": "gb18030",
     "x-user-defined": "cp1252",
     "unknown-8bit": "",
     "x-unknown": "",
@@ -60,14 +65,18 @@ def codec_for(charset: str | None) -> str | None:
     if not charset:
         return None
     name = charset.strip().strip("\"';").strip().lower()
-    for candidate in (name, name.removeprefix("x-"), name.replace(" ", "-")):
+    variants = (name, name.removeprefix("x-"), name.replace(" ", "-"),
+                re.sub(r"^(?:cp|win|windows)[-_]?(\d{3,4})$", r"cp\1", name))
+    for candidate in variants:
         candidate = _CHARSET_ALIASES.get(candidate, candidate)
         if not candidate:
             return None
         try:
-            return codecs.lookup(candidate).name
+            found = codecs.lookup(candidate).name
         except (LookupError, ValueError):
             continue
+        # every spelling of Latin-1 ("iso_8859-1", "l1", "csISOLatin1") means cp1252 in mail
+        return "cp1252" if found == "iso8859-1" else found
     return None
 
 
