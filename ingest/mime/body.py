@@ -30,6 +30,10 @@ from ingest.mime.winmail import TNEF_TYPES, Winmail, read_winmail
 from schemas.message import Attachment
 
 _BOUNDARY_SCAN_BYTES = 64 * 1024
+# an attached mail (message/news is a Usenet article in the same format)
+ATTACHED_MESSAGE_TYPES = frozenset({"message/rfc822", "message/news", "message/global"})
+# subtypes that name text whatever the main type says ("application/plain" is seen)
+_TEXT_SUBTYPES = frozenset({"plain", "text", "html", "x-html"})
 _HTML_DOCUMENT = re.compile(r"\s*(?:<!doctype html|<html[\s>])", re.IGNORECASE)
 # text types that are files, not words to read (invites are read by ingest.mime.invite)
 _NOT_BODY_TEXT = CALENDAR_TYPES | {"text/vcard", "text/x-vcard", "text/directory"}
@@ -86,7 +90,7 @@ def _text(part: Message, settings: NormalizeSettings, html: bool = False) -> str
 
 def _attachment(part: Message, ctype: str, filename: str, body: Body) -> Attachment:
     data = _payload_bytes(part)
-    if ctype == "message/rfc822" and not data:
+    if ctype in ATTACHED_MESSAGE_TYPES and not data:
         data = _message_bytes(part)
     return _file(filename, ctype, data, _disposition(part) == "inline", body)
 
@@ -247,6 +251,13 @@ def _walk(root: Message, settings: NormalizeSettings, body: Body, html: list[str
             # the body, when the mail has no other
             text = _text(part, settings, html=ctype != "text/plain")
             body.fallback_text.append(html_to_text(text) if ctype != "text/plain" else text)
+        if (
+            not filename and not attachments_only and maintype != "text"
+            and ctype.split("/", 1)[-1] in _TEXT_SUBTYPES
+        ):
+            # a text body under a wrong main type: the body, when the mail has no other
+            text = _text(part, settings, html="html" in ctype)
+            body.fallback_text.append(html_to_text(text) if "html" in ctype else text)
         if ctype in CALENDAR_TYPES:
             if attachments_only:
                 continue  # the machine-readable alternative of the text that was read

@@ -21,7 +21,7 @@ from email import policy
 from email.message import Message
 
 from ingest.mime import bounce as bounces
-from ingest.mime.body import Body, collect
+from ingest.mime.body import ATTACHED_MESSAGE_TYPES, Body, collect
 from ingest.mime.flags import message_flags
 from ingest.mime.headers import (
     Headers,
@@ -194,7 +194,7 @@ def _forwarded_text(msg: Message, settings: NormalizeSettings) -> str:
             continue
         if not isinstance(payload, list):
             continue
-        if ctype == "message/rfc822" and payload and isinstance(payload[0], Message):
+        if ctype in ATTACHED_MESSAGE_TYPES and payload and isinstance(payload[0], Message):
             inner = payload[0]
             inner_headers = Headers(inner)
             text = "\n\n".join(
@@ -236,7 +236,7 @@ def _forwarded(msg: Message, body: Body, settings: NormalizeSettings) -> str:
 
 
 def _has_attached_message(body: Body) -> bool:
-    return any(a.content_type == "message/rfc822" for a in body.attachments)
+    return any(a.content_type in ATTACHED_MESSAGE_TYPES for a in body.attachments)
 
 
 @dataclass(frozen=True, slots=True)
