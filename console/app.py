@@ -8,6 +8,7 @@ checks -- with the signed-in agent as ``agent``, and queued on ``ticket.commands
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -127,7 +128,9 @@ def build_app(store: ConsoleStore, passwords: PasswordFile, settings: ConsoleSet
                 t.customer_id), "others": others, "statuses": STATUSES,
             "priorities": PRIORITIES, "agents": sorted(store.agents.values(),
                                                        key=lambda a: a.agent_id),
-            "idem": f"{viewer.session.nonce}-{t.version}",
+            # a fresh token per rendered form: a double submit is one command, a new page a
+            # new one (even when the ticket has not changed in between)
+            "idem": secrets.token_urlsafe(12),
         }
 
     async def ticket(request: Request, viewer: Viewer) -> Response:

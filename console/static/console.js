@@ -27,7 +27,14 @@
   // --- live updates -------------------------------------------------------------------------
   async function refresh(target, url) {
     const r = await fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } });
-    if (r.ok) { target.innerHTML = await r.text(); tick(); select(selected); }
+    if (r.ok) { target.innerHTML = await r.text(); tick(); select(selected); syncForms(); }
+  }
+  // the action forms beside the live part show the ticket's current status and priority
+  function syncForms() {
+    [["ticket-status", "status-select"], ["ticket-priority", "priority-select"]].forEach(function (p) {
+      const shown = document.getElementById(p[0]), select = document.getElementById(p[1]);
+      if (shown && select && document.activeElement !== select) select.value = shown.textContent.trim();
+    });
   }
   let pending = null;
   function soon(fn) { if (pending) return; pending = setTimeout(function () { pending = null; fn(); }, 250); }

@@ -123,6 +123,10 @@ def test_every_action_is_queued_under_the_signed_in_agent(tmp_path: Path) -> Non
     c.post(f"/tickets/{t.number}/reply", data={"text": "Refund sent", "csrf": csrf,
                                                "idem": "i1"})
     assert console.submitted[-1].command_id == console.submitted[0].command_id
+    # each rendering of the page carries its own token: a second reply is a second command
+    idems = [re.findall(r'name="idem" value="([^"]+)-reply"', c.get(f"/tickets/{t.number}").text)
+             for _ in range(2)]
+    assert len(idems[0]) == 1 and idems[0] != idems[1]
     bad = c.post(f"/tickets/{t.number}/status", data={"status": "bogus", "csrf": csrf})
     assert bad.status_code == 400 and "unknown status" in bad.text
 
