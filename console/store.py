@@ -5,7 +5,7 @@ is announced to the live streams (:class:`Changes`) as ``(kind, ticket id or age
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
 from schemas.directory import Agent, CustomerRecord
@@ -55,6 +55,9 @@ class ConsoleStore:
         self.agents: dict[str, Agent] = {}
         self.customers: dict[str, CustomerRecord] = {}
         self.changes = Changes()
+        # every ticket with events, in the order first seen: reports fold over these (a
+        # ticket's events may be read before its state, or its state compacted away)
+        self.ticket_ids: dict[str, None] = {}
 
     def apply_state(self, key: str, ticket: Ticket | None) -> None:
         self.view.apply_state(key, ticket)
@@ -62,6 +65,7 @@ class ConsoleStore:
 
     def apply_event(self, event: TicketEvent) -> None:
         self.view.apply_event(event)
+        self.ticket_ids.setdefault(event.ticket_id)
         self.changes.publish(("event", event.ticket_id))
 
     def apply_agent(self, key: str, agent: Agent | None) -> None:
@@ -79,3 +83,8 @@ class ConsoleStore:
 
     def agent(self, agent_id: str) -> Agent | None:
         return self.agents.get(agent_id)
+
+    def all_events(self) -> Iterator[TicketEvent]:
+        """Every event held, ticket by ticket, each ticket's in log order."""
+        for ticket_id in list(self.ticket_ids):
+            yield from self.view.events(ticket_id)
