@@ -34,7 +34,8 @@ from console.passwords import PasswordFile
 from console.reports_web import report_routes
 from console.settings import ConsoleSettings
 from console.store import ConsoleStore
-from console.web import PRE_COOKIE, Viewer, Web, guarded, safe_next
+from console.throttle import SignInThrottle
+from console.web import PRE_COOKIE, Viewer, Web, guarded, safe_next, same_origin
 from schemas.commands import AgentAction
 from schemas.directory import Presence
 from schemas.ticket_events import Priority, Status
@@ -62,6 +63,7 @@ def build_app(store: ConsoleStore, passwords: PasswordFile, settings: ConsoleSet
               ready: Callable[[], bool] = lambda: True,
               allowed_hosts: Sequence[str] | None = None) -> Starlette:
     web = Web(key, store.agent, clock, settings.secure_cookies, settings.session_ttl_s)
+    throttle = SignInThrottle(settings.sign_in_max_failures, settings.sign_in_window_s)
 
     # -- sign-in ---------------------------------------------------------------------------
 
@@ -75,15 +77,22 @@ def build_app(store: ConsoleStore, passwords: PasswordFile, settings: ConsoleSet
     async def login(request: Request) -> Response:
         form = await request.form()
         pre = request.cookies.get(PRE_COOKIE)
-        if not pre or form.get("csrf") != pre:
+        if not pre or form.get("csrf") != pre or not same_origin(request):
             return PlainTextResponse("missing or wrong CSRF token", status_code=403)
         agent_id = str(form.get("agent") or "").strip()
         password = str(form.get("password") or "")
+        keys = (f"agent:{agent_id}", f"addr:{request.client.host if request.client else '-'}")
+        now = clock().timestamp()
+        if throttle.blocked(keys, now):
+            return web.render(request, "login.html", 429, pre=pre, failed="throttled",
+                              agent=agent_id, next=safe_next(str(form.get("next") or "")))
         # the hash is always checked (also for unknown agents) so timing does not tell
         ok = await asyncio.to_thread(passwords.check, agent_id, password)
         if not ok or store.agent(agent_id) is None:
-            return web.render(request, "login.html", 401, pre=pre, failed=True,
+            throttle.failed(keys, now)
+            return web.render(request, "login.html", 401, pre=pre, failed="bad_login",
                               agent=agent_id, next=safe_next(str(form.get("next") or "")))
+        throttle.succeeded(keys[:1])
         response = RedirectResponse(safe_next(str(form.get("next") or "")), status_code=303)
         web.set_session(response, request, agent_id)
         return response

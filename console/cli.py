@@ -150,7 +150,8 @@ async def _serve(ctx: StageContext, s: ConsoleSettings, host: str, port: int) ->
                             submit, set_presence=set_presence)
             server = uvicorn.Server(uvicorn.Config(
                 app, host=host, port=port, log_level="warning", proxy_headers=True,
-                forwarded_allow_ips=s.forwarded_allow_ips))
+                forwarded_allow_ips=s.forwarded_allow_ips,
+                timeout_graceful_shutdown=int(max(1, s.shutdown_timeout_s))))
             await server.serve()
     finally:
         stop.set()

@@ -14,7 +14,9 @@ DEFAULT = "en"
 EN: dict[str, str] = {
     "app": "helpline console", "skip": "Skip to content", "sign_in": "Sign in",
     "sign_out": "Sign out", "agent_id": "Agent id", "password": "Password",
-    "bad_login": "Unknown agent or wrong password.", "queue": "Queue", "reports": "Reports",
+    "bad_login": "Unknown agent or wrong password.",
+    "throttled": "Too many failed attempts: wait a few minutes and try again.",
+    "queue": "Queue", "reports": "Reports",
     "mine": "My queue", "all_tickets": "All tickets", "ticket": "Ticket", "subject": "Subject",
     "status": "Status", "priority": "Priority", "category": "Category", "channel": "Channel",
     "tier": "Tier", "team": "Team", "assignee": "Assignee", "requester": "Requester",
@@ -48,7 +50,9 @@ EN: dict[str, str] = {
 FR: dict[str, str] = {
     "app": "console helpline", "skip": "Aller au contenu", "sign_in": "Se connecter",
     "sign_out": "Se déconnecter", "agent_id": "Identifiant agent", "password": "Mot de passe",
-    "bad_login": "Agent inconnu ou mot de passe erroné.", "queue": "File", "reports": "Rapports",
+    "bad_login": "Agent inconnu ou mot de passe erroné.",
+    "throttled": "Trop d'échecs : attendez quelques minutes avant de réessayer.",
+    "queue": "File", "reports": "Rapports",
     "mine": "Ma file", "all_tickets": "Tous les tickets", "ticket": "Ticket", "subject": "Objet",
     "status": "Statut", "priority": "Priorité", "category": "Catégorie", "channel": "Canal",
     "tier": "Niveau", "team": "Équipe", "assignee": "Assigné à", "requester": "Demandeur",

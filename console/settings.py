@@ -21,6 +21,12 @@ class ConsoleSettings(BaseModel):
     # when it changes, so a new password works without a restart.
     password_file: str = ".cache/console/passwords.json"
     session_ttl_s: float = Field(default=12 * 3600, gt=0)
+    # Wrong passwords for one agent id or from one address before sign-in is refused for
+    # the rest of the window.
+    sign_in_max_failures: int = Field(default=5, ge=1)
+    sign_in_window_s: float = Field(default=300.0, gt=0)
+    # On stop, open live streams (server-sent events) are cut after this long.
+    shutdown_timeout_s: float = Field(default=5.0, gt=0)
     # Secure cookies: "auto" when the request came over https (X-Forwarded-Proto from a
     # trusted proxy counts, see forwarded_allow_ips), "always" or "never".
     secure_cookies: Literal["auto", "always", "never"] = "auto"

@@ -171,3 +171,29 @@ def test_session_tokens_need_the_key() -> None:
     assert sessions.read(KEY, cookie, T0 + timedelta(seconds=61)) is None
     assert sessions.csrf_ok(KEY, s, sessions.csrf_token(KEY, s))
     assert not sessions.csrf_ok(KEY, s, "") and not sessions.csrf_ok(KEY, s, None)
+
+
+def test_guessing_passwords_is_throttled(tmp_path: Path) -> None:
+    console = _console()
+    c = client(tmp_path, console, sign_in_max_failures=3, sign_in_window_s=60)
+    for _ in range(3):
+        assert sign_in(c, "agent-1", "guess guess guess").status_code == 401
+    blocked = sign_in(c, "agent-1")  # even the right password, until the window passes
+    assert blocked.status_code == 429 and "Too many failed attempts" in blocked.text
+    console.now += timedelta(seconds=61)
+    assert sign_in(c, "agent-1").status_code == 303
+
+
+def test_a_cross_site_post_is_refused_even_with_a_token(tmp_path: Path) -> None:
+    console = _console()
+    c = client(tmp_path, console)
+    sign_in(c, "agent-1")
+    t = next(iter(console.store.view.tickets()))
+    csrf = csrf_of(c.get(f"/tickets/{t.number}").text)
+    for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        r = c.post(f"/tickets/{t.number}/note", data={"text": "x", "csrf": csrf},
+                   headers=headers)
+        assert r.status_code == 403, headers
+    ok = c.post(f"/tickets/{t.number}/note", data={"text": "x", "csrf": csrf},
+                headers={"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"})
+    assert ok.status_code == 303 and len(console.submitted) == 1
