@@ -38,6 +38,7 @@ AGENTS = (
 class Console:
     store: ConsoleStore
     submitted: list[AgentAction] = field(default_factory=list)
+    presence: list[tuple[str, str]] = field(default_factory=list)
     now: datetime = T0 + timedelta(minutes=30)
 
 
@@ -67,7 +68,11 @@ def client(tmp_path: Path, console: Console, base_url: str = "http://testserver"
     async def submit(cmd: AgentAction) -> None:
         console.submitted.append(cmd)
 
+    async def set_presence(agent_id: str, presence: str) -> None:
+        console.presence.append((agent_id, presence))
+
     app = build_app(console.store, passwords, ConsoleSettings(**settings), KEY, submit,
+                    set_presence=set_presence,  # type: ignore[arg-type]
                     clock=lambda: console.now, allowed_hosts=["testserver"])
     return TestClient(app, base_url=base_url, follow_redirects=False)
 
