@@ -30,6 +30,7 @@ from starlette.staticfiles import StaticFiles
 
 from console import queue as queues
 from console import ticket_page
+from console.attachments import FetchRaw, attachment_routes
 from console.passwords import PasswordFile
 from console.reports_web import report_routes
 from console.settings import ConsoleSettings
@@ -59,6 +60,7 @@ ACTIONS = {  # path segment -> the ticket API's action and the form fields it re
 
 def build_app(store: ConsoleStore, passwords: PasswordFile, settings: ConsoleSettings,
               key: bytes, submit: Submit, *, set_presence: SetPresence | None = None,
+              fetch_raw: FetchRaw | None = None,
               clock: Callable[[], datetime] = lambda: datetime.now(UTC),
               ready: Callable[[], bool] = lambda: True,
               allowed_hosts: Sequence[str] | None = None) -> Starlette:
@@ -233,6 +235,7 @@ def build_app(store: ConsoleStore, passwords: PasswordFile, settings: ConsoleSet
         Route("/presence", guarded(web, "agent", presence), methods=["POST"]),
         Route("/live", guarded(web, "agent", live, html=False)),
         *report_routes(web, store, settings, clock),
+        *attachment_routes(web, store, fetch_raw),
         Route("/healthz", health),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

@@ -125,6 +125,11 @@ async def _serve(ctx: StageContext, s: ConsoleSettings, host: str, port: int) ->
     from console.feed import ConsoleFeed
     from console.passwords import PasswordFile
     from console.store import ConsoleStore
+    from ingest.mime.attachments_cli import (
+        AttachmentUnavailable,
+        parse_raw_ref,
+        read_raw_record,
+    )
 
     store = ConsoleStore(s.view_max_events_per_ticket)
     feed = ConsoleFeed(ctx.topics, store)
@@ -146,8 +151,14 @@ async def _serve(ctx: StageContext, s: ConsoleSettings, host: str, port: int) ->
                                               updated_at=datetime.now(UTC))
                 await publisher.publish(AGENTS, agent_id.encode(), updated)
 
+            async def fetch_raw(raw_ref: str) -> bytes:
+                ref = parse_raw_ref(raw_ref)
+                if ref is None:
+                    raise AttachmentUnavailable(f"not a raw record: {raw_ref!r}")
+                return await read_raw_record(ctx.topics, ref)
+
             app = build_app(store, PasswordFile(Path(s.password_file)), s, ctx.signing_key,
-                            submit, set_presence=set_presence)
+                            submit, set_presence=set_presence, fetch_raw=fetch_raw)
             server = uvicorn.Server(uvicorn.Config(
                 app, host=host, port=port, log_level="warning", proxy_headers=True,
                 forwarded_allow_ips=s.forwarded_allow_ips,

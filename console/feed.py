@@ -1,5 +1,6 @@
 """Keeping a :class:`~console.store.ConsoleStore` current from the broker (imperative shell):
-``ticket.state``, ``ticket.events``, ``agents`` and ``customers`` read from their beginning
+``ticket.state``, ``ticket.events``, ``agents``, ``customers`` and ``messages`` (where each
+message's raw mail lies, for attachment downloads) read from their beginning
 without a consumer group (nothing is committed), first to their end, then live."""
 
 from __future__ import annotations
@@ -8,10 +9,10 @@ import asyncio
 
 from console.store import ConsoleStore
 from schemas.stage import TopicIO, TopicReader, TopicRecord
-from schemas.topics import AGENTS, CUSTOMERS, TICKET_EVENTS, TICKET_STATE
+from schemas.topics import AGENTS, CUSTOMERS, MESSAGES, TICKET_EVENTS, TICKET_STATE
 
 FOLLOW_POLL_S = 0.5  # a poll for new records once caught up
-TOPICS = (TICKET_STATE, TICKET_EVENTS, AGENTS, CUSTOMERS)
+TOPICS = (TICKET_STATE, TICKET_EVENTS, AGENTS, CUSTOMERS, MESSAGES)
 
 
 class ConsoleFeed:
@@ -45,6 +46,10 @@ class ConsoleFeed:
             if name == TICKET_EVENTS.name:
                 if r.value is not None:
                     self.store.apply_event(r.value)
+                continue
+            if name == MESSAGES.name:
+                if r.value is not None:
+                    self.store.apply_message(r.value)
                 continue
             if r.key is None:
                 continue

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from schemas.directory import Agent, CustomerRecord
 from schemas.events import TicketEvent
+from schemas.message import InboundMessage
 from schemas.ticket import Ticket
 from tickets.view import TicketView
 
@@ -58,6 +59,9 @@ class ConsoleStore:
         # every ticket with events, in the order first seen: reports fold over these (a
         # ticket's events may be read before its state, or its state compacted away)
         self.ticket_ids: dict[str, None] = {}
+        # message id -> where its raw mail lies (raw.email/<partition>/<offset>), from the
+        # messages topic: attachments are read back from there, never kept in events
+        self.raw_refs: dict[str, str] = {}
 
     def apply_state(self, key: str, ticket: Ticket | None) -> None:
         self.view.apply_state(key, ticket)
@@ -80,6 +84,10 @@ class ConsoleStore:
             self.customers.pop(key, None)
         else:
             self.customers[customer.customer_id] = customer
+
+    def apply_message(self, message: InboundMessage) -> None:
+        if message.raw_ref:
+            self.raw_refs[message.message_id] = message.raw_ref
 
     def agent(self, agent_id: str) -> Agent | None:
         return self.agents.get(agent_id)

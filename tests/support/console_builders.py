@@ -39,6 +39,7 @@ class Console:
     store: ConsoleStore
     submitted: list[AgentAction] = field(default_factory=list)
     presence: list[tuple[str, str]] = field(default_factory=list)
+    fetch_raw: Any = None  # raw_ref -> raw mail bytes (async), for attachment downloads
     now: datetime = T0 + timedelta(minutes=30)
 
 
@@ -73,6 +74,7 @@ def client(tmp_path: Path, console: Console, base_url: str = "http://testserver"
 
     app = build_app(console.store, passwords, ConsoleSettings(**settings), KEY, submit,
                     set_presence=set_presence,  # type: ignore[arg-type]
+                    fetch_raw=console.fetch_raw,
                     clock=lambda: console.now, allowed_hosts=["testserver"])
     return TestClient(app, base_url=base_url, follow_redirects=False)
 
