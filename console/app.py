@@ -8,6 +8,7 @@ checks -- with the signed-in agent as ``agent``, and queued on ``ticket.commands
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -55,6 +56,7 @@ ACTIONS = {  # path segment -> the ticket API's action and the form fields it re
     "reply": ("reply", ("text", "status")), "note": ("note", ("text",)),
     "status": ("set-status", ("status",)), "priority": ("set-priority", ("priority",)),
     "assign": ("assign", ("assignee",)), "escalate": ("escalate", ("reason",)),
+    "merge": ("merge", ("target",)), "link-master": ("link-master", ("target",)),
 }
 
 
@@ -178,6 +180,12 @@ def build_app(store: ConsoleStore, passwords: PasswordFile, settings: ConsoleSet
         except ActionRejected as exc:
             return web.render(request, "error.html", 400, viewer, message="bad_request",
                               detail=str(exc))
+        if cmd.target_ticket_id is not None:  # a number or an id, as the ticket API takes
+            target = store.view.find(cmd.target_ticket_id)
+            if target is None or target.ticket_id == t.ticket_id:
+                return web.render(request, "error.html", 400, viewer, message="bad_request",
+                                  detail=f"no other ticket {cmd.target_ticket_id!r}")
+            cmd = dataclasses.replace(cmd, target_ticket_id=target.ticket_id)
         try:
             await submit(cmd)
         except Exception as exc:  # the broker did not take it: say so, keep nothing half-done

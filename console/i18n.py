@@ -43,7 +43,8 @@ EN: dict[str, str] = {
     "busiest_hours": "Busiest hours", "agent_load": "Per-agent load", "since": "since",
     "tickets": "tickets", "hours": "hours", "per_day": "Tickets per day", "error": "Error",
     "bad_request": "That did not work:", "escalate": "Escalate", "reason": "reason",
-    "hidden_chars": "not shown", "open_ticket": "open", "countdown_in": "in",
+    "hidden_chars": "not shown", "merge_into": "Merge into ticket",
+    "link_master": "Child of master ticket", "open_ticket": "open", "countdown_in": "in",
     "keyboard": "Keys: j/k move in the queue, Enter opens, / filters, r replies.",
 }
 
@@ -80,7 +81,8 @@ FR: dict[str, str] = {
     "agent_load": "Charge par agent", "since": "depuis", "tickets": "tickets",
     "hours": "heures", "per_day": "Tickets par jour", "error": "Erreur",
     "bad_request": "Cela n'a pas fonctionné :", "escalate": "Escalader", "reason": "motif",
-    "hidden_chars": "masqué", "open_ticket": "ouvrir", "countdown_in": "dans",
+    "hidden_chars": "masqué", "merge_into": "Fusionner dans le ticket",
+    "link_master": "Enfant du ticket maître", "open_ticket": "ouvrir", "countdown_in": "dans",
     "keyboard": "Touches : j/k pour se déplacer dans la file, Entrée ouvre, / filtre, "
                 "r répond.",
 }

@@ -127,6 +127,15 @@ def test_every_action_is_queued_under_the_signed_in_agent(tmp_path: Path) -> Non
     idems = [re.findall(r'name="idem" value="([^"]+)-reply"', c.get(f"/tickets/{t.number}").text)
              for _ in range(2)]
     assert len(idems[0]) == 1 and idems[0] != idems[1]
+    master = next(o for o in console.store.view.tickets() if o.subject == "Urgent one")
+    for act in ("merge", "link-master"):
+        assert c.post(f"/tickets/{t.number}/{act}",
+                      data={"target": master.number, "csrf": csrf}).status_code == 303
+        assert (console.submitted[-1].action, console.submitted[-1].target_ticket_id) == (
+            act, master.ticket_id)  # the number resolved to the id, as the ticket API does
+        assert c.post(f"/tickets/{t.number}/{act}",
+                      data={"target": t.number, "csrf": csrf}).status_code == 400
+    assert c.post(f"/tickets/{t.number}/bogus", data={"csrf": csrf}).status_code == 404
     bad = c.post(f"/tickets/{t.number}/status", data={"status": "bogus", "csrf": csrf})
     assert bad.status_code == 400 and "unknown status" in bad.text
 
