@@ -40,7 +40,7 @@ def parse_since(value: str, now: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
+def register(app: typer.Typer, get_ctx: Callable[..., StageContext]) -> None:
     console = typer.Typer(help="The agents' and supervisors' web console.",
                           invoke_without_command=True)
 
@@ -66,7 +66,8 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
         """Set AGENT's console password (stored as an argon2 hash)."""
         from console.passwords import PasswordFile, PasswordRejected
 
-        ctx = get_ctx()
+        # settings only, unless the directory is to be read (the password file is local)
+        ctx = get_ctx() if check_directory else get_ctx(broker=False)
         s = _settings(ctx)
         if check_directory and agent_id not in _directory(ctx, s):
             typer.echo(f"unknown agent {agent_id!r}: load it with `helpline agents load`",

@@ -182,3 +182,16 @@ def test_supervisors_get_charts_json_and_csv(tmp_path: Any) -> None:
     lib = c.get("/static/vendor/chartjs/chart.umd.min.js")
     assert lib.status_code == 200 and "Chart" in lib.text[:2000]
     assert c.get("/static/vendor/chartjs/LICENSE.md").text.startswith("The MIT License")
+
+
+def test_report_windows_read_from_the_command_line() -> None:
+    import pytest
+    import typer
+
+    from console.cli import parse_since
+
+    assert parse_since("7d", NOW) == NOW - timedelta(days=7)
+    assert parse_since("12h", NOW) == NOW - timedelta(hours=12)
+    assert parse_since("2026-03-01", NOW) == T0.replace(hour=0)
+    with pytest.raises(typer.BadParameter):
+        parse_since("last week", NOW)

@@ -197,3 +197,40 @@ def test_a_cross_site_post_is_refused_even_with_a_token(tmp_path: Path) -> None:
     ok = c.post(f"/tickets/{t.number}/note", data={"text": "x", "csrf": csrf},
                 headers={"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"})
     assert ok.status_code == 303 and len(console.submitted) == 1
+
+
+def test_an_agent_cannot_act_as_another(tmp_path: Path) -> None:
+    console = _console()
+    c = client(tmp_path, console)
+    sign_in(c, "agent-1")
+    t = next(iter(console.store.view.tickets()))
+    csrf = csrf_of(c.get(f"/tickets/{t.number}").text)
+    c.post(f"/tickets/{t.number}/reply", data={"text": "hi", "agent": "sup-1", "csrf": csrf})
+    assert [a.agent_id for a in console.submitted] == ["agent-1"]  # the session says who
+
+
+def test_passwd_sets_an_argon2_hash_from_the_command_line(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.console_process import REPO
+
+    target = tmp_path / "pw.json"
+    env = {**os.environ, "HELPLINE_CONSOLE__PASSWORD_FILE": str(target)}
+    env.pop("HELPLINE_CONFIG", None)
+
+    def passwd(password: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "runtime.cli", "console", "passwd",
+                               "agent-5", "--password-stdin", "--no-check-directory"],
+                              cwd=REPO, env=env, input=password + "\n", capture_output=True,
+                              text=True, timeout=60)
+
+    short = passwd("short")
+    assert short.returncode == 2 and "at least 8" in short.stderr and not target.exists()
+    done = passwd("long enough pass")
+    assert done.returncode == 0, done.stderr
+    assert PasswordFile(target).check("agent-5", "long enough pass")
+    assert "long enough" not in target.read_text()
+    assert json.loads(target.read_text())["agent-5"].startswith("$argon2id$")
