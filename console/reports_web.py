@@ -19,6 +19,10 @@ from console.web import SECURITY_HEADERS, Viewer, Web, guarded
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 366
+# A report is folded again when events arrived or this much time passed (ages, the window's
+# start); folding ~100k events takes about half a second on a busy 2-core machine
+# (benchmarks/bench_console.py), so a page that is reloaded or exported does not pay it twice.
+REPORT_REUSE_S = 60.0
 
 
 def _days(request: Request) -> int:
@@ -32,11 +36,19 @@ def report_routes(web: Web, store: ConsoleStore, settings: ConsoleSettings,
                   clock: Callable[[], datetime]) -> list[Route]:
     tz = ZoneInfo(settings.report_timezone)
 
+    kept: dict[int, tuple[int, datetime, dict[str, Any]]] = {}
+
     def report(request: Request) -> tuple[int, dict[str, Any]]:
         days = _days(request)
         now = clock()
+        held = kept.get(days)
+        if held is not None and held[0] == store.events_applied and \
+                (now - held[1]).total_seconds() < REPORT_REUSE_S:
+            return days, held[2]
         fold = ReportFold(now - timedelta(days=days), tz).apply_all(store.all_events())
-        return days, fold.report(now)
+        data = fold.report(now)
+        kept[days] = (store.events_applied, now, data)
+        return days, data
 
     async def page(request: Request, viewer: Viewer) -> Response:
         days, data = report(request)

@@ -62,6 +62,7 @@ class ConsoleStore:
         # message id -> where its raw mail lies (raw.email/<partition>/<offset>), from the
         # messages topic: attachments are read back from there, never kept in events
         self.raw_refs: dict[str, str] = {}
+        self.events_applied = 0  # a change counter: what is computed from events may be kept
 
     def apply_state(self, key: str, ticket: Ticket | None) -> None:
         self.view.apply_state(key, ticket)
@@ -70,6 +71,7 @@ class ConsoleStore:
     def apply_event(self, event: TicketEvent) -> None:
         self.view.apply_event(event)
         self.ticket_ids.setdefault(event.ticket_id)
+        self.events_applied += 1
         self.changes.publish(("event", event.ticket_id))
 
     def apply_agent(self, key: str, agent: Agent | None) -> None:

@@ -195,3 +195,16 @@ def test_report_windows_read_from_the_command_line() -> None:
     assert parse_since("2026-03-01", NOW) == T0.replace(hour=0)
     with pytest.raises(typer.BadParameter):
         parse_since("last week", NOW)
+
+
+def test_a_report_is_folded_again_when_events_arrive(tmp_path: Any) -> None:
+    from tests.support.console_builders import Console, client, console_store, sign_in
+    from tests.support.tickets_builders import email, events_of, feed, make_stage
+
+    console = Console(console_store([email("f1", "a@example.com")]))
+    c = client(tmp_path, console)
+    sign_in(c, "sup-1")
+    assert c.get("/reports.json").json()["tickets"] == 1
+    for e in events_of(feed(make_stage(), [email("f2", "b@example.com", subject="New")])):
+        console.store.apply_event(e)
+    assert c.get("/reports.json").json()["tickets"] == 2
