@@ -45,7 +45,8 @@ EN: dict[str, str] = {
     "bad_request": "That did not work:", "escalate": "Escalate", "reason": "reason",
     "hidden_chars": "not shown", "merge_into": "Merge into ticket",
     "link_master": "Child of master ticket", "open_ticket": "open", "countdown_in": "in",
-    "keyboard": "Keys: j/k move in the queue, Enter opens, / filters, r replies.",
+    "keyboard": "Keys: j/k move in the queue, Enter opens, / filters, r replies, "
+                "Ctrl+Enter sends.",
 }
 
 FR: dict[str, str] = {
@@ -84,7 +85,7 @@ FR: dict[str, str] = {
     "hidden_chars": "masqué", "merge_into": "Fusionner dans le ticket",
     "link_master": "Enfant du ticket maître", "open_ticket": "ouvrir", "countdown_in": "dans",
     "keyboard": "Touches : j/k pour se déplacer dans la file, Entrée ouvre, / filtre, "
-                "r répond.",
+                "r répond, Ctrl+Entrée envoie.",
 }
 
 CATALOGUES = {"en": EN, "fr": FR}

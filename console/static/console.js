@@ -37,7 +37,8 @@
     });
   }
   let pending = null;
-  function soon(fn) { if (pending) return; pending = setTimeout(function () { pending = null; fn(); }, 250); }
+  // changes come in bursts (one message is several events): one refresh per burst
+  function soon(fn) { if (pending) return; pending = setTimeout(function () { pending = null; fn(); }, 500); }
   function reloadPart() {
     if (page === "queue") {
       const q = document.getElementById("queue");
@@ -57,7 +58,11 @@
     }
     on("ticket"); on("event");
     src.addEventListener("reset", reloadPart);
-    src.onopen = function () { state.textContent = "● " + state.dataset.live; state.dataset.connected = "1"; };
+    src.onopen = function () {
+      state.textContent = "● " + state.dataset.live; state.dataset.connected = "1";
+      // what changed between rendering the page and this (re)connection was not streamed
+      reloadPart();
+    };
     src.onerror = function () { state.textContent = state.dataset.reconnecting; state.dataset.connected = ""; };
   }
 
@@ -73,6 +78,9 @@
     all[selected].querySelector("a").focus();
   }
   document.addEventListener("keydown", function (ev) {
+    if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey) && ev.target.form && ev.target.tagName === "TEXTAREA") {
+      ev.preventDefault(); ev.target.form.requestSubmit(); return;  // Ctrl+Enter sends
+    }
     const tag = (ev.target.tagName || "").toLowerCase();
     if (tag === "input" || tag === "textarea" || tag === "select" || ev.ctrlKey || ev.metaKey || ev.altKey) return;
     if (page === "queue" && ev.key === "j") { select(selected + 1); ev.preventDefault(); }

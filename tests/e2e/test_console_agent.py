@@ -114,8 +114,12 @@ def test_an_agent_signs_in_works_the_queue_and_replies(
             wait.until(lambda _: d.find_elements(By.ID, "reply-text"))
             assert d.find_element(By.CSS_SELECTOR, ".msg .body").text == "Where is my refund?"
             assert d.find_element(By.CSS_SELECTOR, "details.quoted").get_attribute("open") is None
-            d.find_element(By.ID, "reply-text").send_keys(REPLY)
-            d.find_element(By.ID, "reply-send").click()
+            # keyboard again: r goes to the reply box, Ctrl+Enter sends
+            d.find_element(By.TAG_NAME, "body").send_keys("r")
+            box = d.switch_to.active_element
+            assert box.get_attribute("id") == "reply-text"
+            box.send_keys(REPLY)
+            box.send_keys(Keys.CONTROL, Keys.ENTER)
             wait.until(lambda _: d.find_elements(By.ID, "done"))
             # the reply comes back through the pipeline and appears without a reload
             wait.until(lambda _: any(REPLY in m.text for m in d.find_elements(
