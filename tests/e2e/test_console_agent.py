@@ -57,6 +57,7 @@ def eventually(probe: Callable[[], T | None], what: str, timeout_s: float = WAIT
 
 def test_an_agent_signs_in_works_the_queue_and_replies(
         kafka_conn: KafkaConnection, tmp_path: Path) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
@@ -86,30 +87,34 @@ def test_an_agent_signs_in_works_the_queue_and_replies(
             asyncio.run(produce(kafka_conn, MESSAGES, [(later.partition_key, later),
                                                        (first.partition_key, first)]))
             d: Any = driver
-            wait = WebDriverWait(d, WAIT_S)
+            # the console re-renders its live parts: an element read may go stale
+            wait = WebDriverWait(d, WAIT_S, ignored_exceptions=(StaleElementReferenceException,))
             d.get(console.url + "/queue")
             assert "/login" in d.current_url  # not signed in: sent to the sign-in form
             d.find_element(By.ID, "agent").send_keys("agent-1")
             d.find_element(By.ID, "password").send_keys(PASSWORD + Keys.ENTER)
             wait.until(lambda _: d.current_url.endswith("/queue"))
 
-            def rows_with_due() -> list[Any]:
-                # both tickets queued for the team with their SLA due (live: no reload)
-                rows = d.find_elements(By.CSS_SELECTOR, "table.queue tbody tr")
-                dues = d.find_elements(By.CSS_SELECTOR, "table.queue .countdown[data-due]")
-                return rows if len(rows) == 2 and len(dues) == 2 else []
+            def rows_with_due() -> list[tuple[str, str, str]]:
+                # both tickets queued for the team with their SLA due (live: no reload); read
+                # in one go, as the table is re-rendered when something changes
+                rows = [(r.get_attribute("data-ticket"),
+                         r.find_element(By.CSS_SELECTOR, ".countdown").get_attribute("data-due"),
+                         r.text)
+                        for r in d.find_elements(By.CSS_SELECTOR, "table.queue tbody tr")
+                        if r.find_elements(By.CSS_SELECTOR, ".countdown[data-due]")]
+                return rows if len(rows) == 2 else []
 
             rows = wait.until(lambda _: rows_with_due())
-            dues = [r.find_element(By.CSS_SELECTOR, ".countdown").get_attribute("data-due")
-                    for r in rows]
+            dues = [due for _, due, _ in rows]
             assert dues == sorted(dues) and dues[0] != dues[1]
-            assert "Refund not received" in rows[0].text  # the older one is due first
-            number = rows[0].get_attribute("data-ticket")
+            assert "Refund not received" in rows[0][2]  # the older one is due first
+            number = rows[0][0]
             d.save_screenshot(str(ARTIFACTS / "console-queue.png"))
 
             # keyboard: j selects the first row, Enter opens it
             d.find_element(By.TAG_NAME, "body").send_keys("j")
-            assert d.switch_to.active_element.text == number
+            wait.until(lambda _: d.switch_to.active_element.text == number)
             d.switch_to.active_element.send_keys(Keys.ENTER)
             wait.until(lambda _: d.find_elements(By.ID, "reply-text"))
             assert d.find_element(By.CSS_SELECTOR, ".msg .body").text == "Where is my refund?"

@@ -47,6 +47,7 @@ def _chat_settings() -> ChatSettings:
 
 def test_a_visitor_sees_the_agents_answer_live(kafka_conn: KafkaConnection,
                                                tmp_path: Path) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
@@ -64,7 +65,9 @@ def test_a_visitor_sees_the_agents_answer_live(kafka_conn: KafkaConnection,
             chromium(tmp_path / "agent", lang="fr-FR") as agent_driver:
         v: Any = visitor_driver
         a: Any = agent_driver
-        vwait, await_ = WebDriverWait(v, WAIT_S), WebDriverWait(a, WAIT_S)
+        # the console re-renders its live parts: an element read may go stale, try again
+        vwait = WebDriverWait(v, WAIT_S)
+        await_ = WebDriverWait(a, WAIT_S, ignored_exceptions=(StaleElementReferenceException,))
 
         v.get(chat.url + "/demo?site=demo")
         vwait.until(lambda _: v.find_element(By.ID, "hl-chat").get_attribute("data-ready"))
@@ -81,9 +84,12 @@ def test_a_visitor_sees_the_agents_answer_live(kafka_conn: KafkaConnection,
         a.find_element(By.ID, "agent").send_keys("agent-1")
         a.find_element(By.ID, "password").send_keys(PASSWORD + Keys.ENTER)
         await_.until(lambda _: a.current_url.endswith("/queue"))
-        link = await_.until(lambda _: a.find_elements(By.CSS_SELECTOR, "a.ticket-link"))[0]
-        assert "chat" in a.find_element(By.CSS_SELECTOR, "table.queue tbody tr").text
-        link.click()
+        row = await_.until(lambda _: [(r.text, r.find_element(By.CSS_SELECTOR, "a.ticket-link")
+                                        .get_attribute("href"))
+                                       for r in a.find_elements(By.CSS_SELECTOR,
+                                                                "table.queue tbody tr")])[0]
+        assert "chat" in row[0]
+        a.get(row[1])
         await_.until(lambda _: a.find_elements(By.ID, "reply-text"))
         assert "Where is my parcel?" in a.find_element(By.ID, "conversation").text
         a.find_element(By.ID, "reply-text").send_keys(ANSWER)
