@@ -27,7 +27,15 @@
   // --- live updates -------------------------------------------------------------------------
   async function refresh(target, url) {
     const r = await fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } });
-    if (r.ok) { target.innerHTML = await r.text(); tick(); select(selected); syncForms(); }
+    if (r.ok) {
+      const had = document.activeElement && target.contains(document.activeElement);
+      target.innerHTML = await r.text(); tick(); syncForms();
+      // the selected ticket stays selected (by number: rows may have moved), and focused
+      // if it was, so the next key press goes where the agent expects
+      const all = rows();
+      const at = all.findIndex(function (row) { return row.dataset.ticket === selectedTicket; });
+      if (at >= 0) select(at, had); else selected = -1;
+    }
   }
   // the action forms beside the live part show the ticket's current status and priority
   function syncForms() {
@@ -67,15 +75,16 @@
   }
 
   // --- keyboard -------------------------------------------------------------------------------
-  let selected = -1;
+  let selected = -1, selectedTicket = null;
   function rows() { return Array.from(document.querySelectorAll("table.queue tbody tr")); }
-  function select(i) {
+  function select(i, focus) {
     const all = rows();
     all.forEach(function (r) { r.classList.remove("selected"); });
     if (!all.length || i < 0) return;
     selected = Math.max(0, Math.min(i, all.length - 1));
+    selectedTicket = all[selected].dataset.ticket;
     all[selected].classList.add("selected");
-    all[selected].querySelector("a").focus();
+    if (focus !== false) all[selected].querySelector("a").focus();
   }
   document.addEventListener("keydown", function (ev) {
     if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey) && ev.target.form && ev.target.tagName === "TEXTAREA") {

@@ -58,6 +58,7 @@ def eventually(probe: Callable[[], T | None], what: str, timeout_s: float = WAIT
 def test_an_agent_signs_in_works_the_queue_and_replies(
         kafka_conn: KafkaConnection, tmp_path: Path) -> None:
     from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
@@ -113,14 +114,16 @@ def test_an_agent_signs_in_works_the_queue_and_replies(
             d.save_screenshot(str(ARTIFACTS / "console-queue.png"))
 
             # keyboard: j selects the first row, Enter opens it
-            d.find_element(By.TAG_NAME, "body").send_keys("j")
+            # (keys go to whatever has focus, as a person's would: the table may be re-rendered
+            # between two key presses, and the console keeps the selected row focused)
+            ActionChains(d).send_keys("j").perform()
             wait.until(lambda _: d.switch_to.active_element.text == number)
-            d.switch_to.active_element.send_keys(Keys.ENTER)
+            ActionChains(d).send_keys(Keys.ENTER).perform()
             wait.until(lambda _: d.find_elements(By.ID, "reply-text"))
             assert d.find_element(By.CSS_SELECTOR, ".msg .body").text == "Where is my refund?"
             assert d.find_element(By.CSS_SELECTOR, "details.quoted").get_attribute("open") is None
             # keyboard again: r goes to the reply box, Ctrl+Enter sends
-            d.find_element(By.TAG_NAME, "body").send_keys("r")
+            ActionChains(d).send_keys("r").perform()
             box = d.switch_to.active_element
             assert box.get_attribute("id") == "reply-text"
             box.send_keys(REPLY)
