@@ -34,6 +34,7 @@ from console import ticket_page
 from console.attachments import FetchRaw, attachment_routes
 from console.passwords import PasswordFile
 from console.reports_web import report_routes
+from console.roles import role_of
 from console.settings import ConsoleSettings
 from console.store import ConsoleStore
 from console.throttle import SignInThrottle
@@ -224,6 +225,13 @@ def build_app(store: ConsoleStore, passwords: PasswordFile, settings: ConsoleSet
                                  headers={"Cache-Control": "no-store",
                                           "X-Accel-Buffering": "no"})
 
+    async def admin_agents(request: Request, viewer: Viewer) -> Response:
+        has_password = set(passwords.hashes())
+        agents = sorted(store.agents.values(), key=lambda a: a.agent_id)
+        return web.render(request, "agents.html", viewer=viewer, agents=agents,
+                          roles={a.agent_id: role_of(a) for a in agents},
+                          has_password=has_password)
+
     async def health(request: Request) -> Response:
         ok = ready()
         return JSONResponse({"ready": ok, "tickets": len(store.view),
@@ -242,6 +250,7 @@ def build_app(store: ConsoleStore, passwords: PasswordFile, settings: ConsoleSet
         Route("/tickets/{ref}/{action:str}", guarded(web, "agent", act), methods=["POST"]),
         Route("/presence", guarded(web, "agent", presence), methods=["POST"]),
         Route("/live", guarded(web, "agent", live, html=False)),
+        Route("/admin/agents", guarded(web, "admin", admin_agents)),
         *report_routes(web, store, settings, clock),
         *attachment_routes(web, store, fetch_raw),
         Route("/healthz", health),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ def environment() -> Environment:
                       autoescape=select_autoescape(["html"], default=True),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["iso"] = lambda d: d.isoformat(timespec="seconds") if d else ""
-    env.filters["hm"] = lambda d: d.strftime("%Y-%m-%d %H:%M") if d else "–"
+    env.filters["hm"] = lambda d: d.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if d else "–"
     return env
 
 

@@ -31,6 +31,7 @@ AGENTS = (
     Agent(agent_id="agent-1", name="Ann Agent", teams=("billing",), presence="online"),
     Agent(agent_id="agent-2", name="Bob Agent", teams=("tech",)),
     Agent(agent_id="sup-1", name="Sue Supervisor", teams=("billing",), roles=("supervisor",)),
+    Agent(agent_id="adm-1", name="Al Admin", roles=("admin",)),
 )
 
 

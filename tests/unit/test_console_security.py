@@ -234,3 +234,14 @@ def test_passwd_sets_an_argon2_hash_from_the_command_line(tmp_path: Path) -> Non
     assert PasswordFile(target).check("agent-5", "long enough pass")
     assert "long enough" not in target.read_text()
     assert json.loads(target.read_text())["agent-5"].startswith("$argon2id$")
+
+
+def test_the_agents_page_is_for_admins(tmp_path: Path) -> None:
+    console = _console()
+    for agent_id, status in (("agent-1", 403), ("sup-1", 403), ("adm-1", 200)):
+        c = client(tmp_path, console)
+        sign_in(c, agent_id)
+        r = c.get("/admin/agents")
+        assert r.status_code == status, agent_id
+    assert 'data-agent="sup-1"' in r.text and "$argon2" not in r.text
+    assert r.text.count(">set<") == 4  # every directory agent has a password here
