@@ -55,6 +55,14 @@ def register(app: typer.Typer, get_ctx: Callable[..., StageContext]) -> None:
         s = _settings(sctx)
         asyncio.run(_serve(sctx, s, host or s.host, s.port if port is None else port))
 
+    @console.command("serve")
+    def serve_cmd(host: Annotated[str | None, typer.Option()] = None,
+                  port: Annotated[int | None, typer.Option()] = None) -> None:
+        """Serve the console (the same as `helpline console` alone)."""
+        sctx = get_ctx()
+        s = _settings(sctx)
+        asyncio.run(_serve(sctx, s, host or s.host, s.port if port is None else port))
+
     @console.command("passwd")
     def passwd(
         agent_id: str,
