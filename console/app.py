@@ -67,7 +67,8 @@ def build_app(store: ConsoleStore, passwords: PasswordFile, settings: ConsoleSet
               clock: Callable[[], datetime] = lambda: datetime.now(UTC),
               ready: Callable[[], bool] = lambda: True,
               allowed_hosts: Sequence[str] | None = None) -> Starlette:
-    web = Web(key, store.agent, clock, settings.secure_cookies, settings.session_ttl_s)
+    web = Web(key, store.agent, clock, settings.secure_cookies, settings.session_ttl_s,
+              lambda agent_id: passwords.hashes().get(agent_id))
     throttle = SignInThrottle(settings.sign_in_max_failures, settings.sign_in_window_s)
 
     # -- sign-in ---------------------------------------------------------------------------

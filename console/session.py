@@ -33,6 +33,9 @@ class Session:
     agent_id: str
     nonce: str
     expires: float  # unix seconds
+    # A fingerprint of the password hash the session was opened with: a new password (or
+    # none) ends every session opened with the old one.
+    credential: str = ""
 
 
 def _b64(data: bytes) -> str:
@@ -47,10 +50,17 @@ def _sign(key: bytes, body: str) -> str:
     return _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
 
 
-def issue(key: bytes, agent_id: str, now: datetime, ttl_s: float) -> tuple[Session, str]:
+def fingerprint(key: bytes, password_hash: str | None) -> str:
+    """A short keyed digest of a stored password hash (never the hash itself in a cookie)."""
+    return _sign(key, f"credential:{password_hash or ''}")[:22]
+
+
+def issue(key: bytes, agent_id: str, now: datetime, ttl_s: float,
+          credential: str = "") -> tuple[Session, str]:
     """A new session for ``agent_id`` and its cookie value."""
-    session = Session(agent_id, secrets.token_urlsafe(16), now.timestamp() + ttl_s)
-    body = _b64(orjson.dumps({"a": session.agent_id, "n": session.nonce, "e": session.expires}))
+    session = Session(agent_id, secrets.token_urlsafe(16), now.timestamp() + ttl_s, credential)
+    body = _b64(orjson.dumps({"a": session.agent_id, "n": session.nonce, "e": session.expires,
+                              "c": session.credential}))
     return session, f"{body}.{_sign(key, body)}"
 
 
@@ -63,7 +73,8 @@ def read(key: bytes, cookie: str | None, now: datetime) -> Session | None:
         return None
     try:
         data = orjson.loads(_unb64(body))
-        session = Session(str(data["a"]), str(data["n"]), float(data["e"]))
+        session = Session(str(data["a"]), str(data["n"]), float(data["e"]),
+                          str(data.get("c", "")))
     except (ValueError, KeyError, TypeError):
         return None
     return session if session.expires > now.timestamp() else None

@@ -54,8 +54,10 @@ class Viewer:
 
 class Web:
     def __init__(self, key: bytes, agents: Callable[[str], Agent | None],
-                 clock: Callable[[], datetime], secure_cookies: str, ttl_s: float) -> None:
+                 clock: Callable[[], datetime], secure_cookies: str, ttl_s: float,
+                 password_hash: Callable[[str], str | None] = lambda _: None) -> None:
         self.session_key = sessions.derive_key(key, "session")
+        self.password_hash = password_hash
         self.csrf_key = sessions.derive_key(key, "csrf")
         self.agents = agents
         self.clock = clock
@@ -70,6 +72,9 @@ class Web:
         s = sessions.read(self.session_key, request.cookies.get(sessions.COOKIE), self.clock())
         if s is None or s.nonce in self.revoked:
             return None
+        if s.credential != sessions.fingerprint(self.session_key,
+                                                self.password_hash(s.agent_id)):
+            return None  # the password changed (or was removed) since this sign-in
         agent = self.agents(s.agent_id)
         if agent is None:  # removed from the directory: the session ends with it
             return None
@@ -81,7 +86,9 @@ class Web:
         return self.secure_cookies == "always"
 
     def set_session(self, response: Response, request: Request, agent_id: str) -> None:
-        _, value = sessions.issue(self.session_key, agent_id, self.clock(), self.ttl_s)
+        credential = sessions.fingerprint(self.session_key, self.password_hash(agent_id))
+        _, value = sessions.issue(self.session_key, agent_id, self.clock(), self.ttl_s,
+                                  credential)
         response.set_cookie(sessions.COOKIE, value, max_age=int(self.ttl_s), httponly=True,
                             samesite="strict", secure=self.secure(request), path="/")
         response.delete_cookie(PRE_COOKIE, path="/login")

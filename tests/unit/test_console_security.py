@@ -245,3 +245,16 @@ def test_the_agents_page_is_for_admins(tmp_path: Path) -> None:
         assert r.status_code == status, agent_id
     assert 'data-agent="sup-1"' in r.text and "$argon2" not in r.text
     assert r.text.count(">set<") == 4  # every directory agent has a password here
+
+
+def test_a_new_password_ends_the_old_sessions(tmp_path: Path) -> None:
+    console = _console()
+    c = client(tmp_path, console)
+    sign_in(c, "agent-1")
+    assert c.get("/queue").status_code == 200
+    PasswordFile(tmp_path / "passwords.json").set("agent-1", "a brand new password")
+    assert c.get("/queue").status_code == 303
+    assert sign_in(c, "agent-1", "a brand new password").status_code == 303
+    assert c.get("/queue").status_code == 200
+    PasswordFile(tmp_path / "passwords.json").remove("agent-1")
+    assert c.get("/queue").status_code == 303
