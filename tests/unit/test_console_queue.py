@@ -174,3 +174,31 @@ def test_messages_split_into_body_quote_and_signature(
         text: str, body: str, quoted: str, signature: str) -> None:
     parts = split_message(text)
     assert (parts.body, parts.quoted, parts.signature) == (body, quoted, signature)
+
+
+def test_the_ticket_page_explains_the_classification(tmp_path: Path) -> None:
+    from schemas.classify_events import Classified, ModelPrediction, RuleMatch
+    from schemas.events import Actor, TicketEvent
+
+    console = _console()
+    t = next(t for t in console.store.view.tickets() if t.subject == "Late one")
+    console.store.apply_event(TicketEvent(
+        event_id="cls-1", ticket_id=t.ticket_id, ticket_number=t.number,
+        at=T0 + timedelta(minutes=1), actor=Actor(kind="rule", id="default"),
+        payload=Classified(
+            category="billing", team="billing", language="en",
+            matched_rules=(RuleMatch(rule_id="r7", name="refund words",
+                                     reasons=("subject contains 'refund'",)),),
+            predictions=(ModelPrediction(target="category", label="billing",
+                                         confidence=0.87, model_version="m-3"),
+                         ModelPrediction(target="priority", abstained=True,
+                                         reason="low-confidence", best_guess="high",
+                                         confidence=0.41)),
+            model_version="m-3")))
+    c = client(tmp_path, console)
+    sign_in(c, "agent-1")
+    html = c.get(f"/tickets/{t.number}").text
+    assert "<strong>refund words</strong>" in html
+    assert "subject contains &#39;refund&#39;" in html
+    assert "category: billing — confidence 87%" in html
+    assert "priority: abstained (low-confidence, high) — confidence 41%" in html
