@@ -111,6 +111,14 @@ def test_an_agent_signs_in_works_the_queue_and_replies(
             assert dues == sorted(dues) and dues[0] != dues[1]
             assert "Refund not received" in rows[0][2]  # the older one is due first
             number = rows[0][0]
+            # a new ticket appears in the open queue by itself (the page is not reloaded)
+            d.execute_script("window.__sameQueuePage = true")
+            newest = email("e2e-newest", "yann@example.com", subject="Login fails",
+                           text="I cannot log in", at=now)
+            asyncio.run(produce(kafka_conn, MESSAGES, [(newest.partition_key, newest)]))
+            wait.until(lambda _: len(d.find_elements(
+                By.CSS_SELECTOR, "table.queue .countdown[data-due]")) == 3)
+            assert d.execute_script("return window.__sameQueuePage") is True
             d.save_screenshot(str(ARTIFACTS / "console-queue.png"))
 
             # keyboard: j selects the first row, Enter opens it
