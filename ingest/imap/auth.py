@@ -1,12 +1,21 @@
 """How the IMAP connector proves who it is: a password, or an OAuth2 access token (XOAUTH2)
-obtained from a token provider at every (re)connect, so a refreshed token is picked up."""
+obtained from a token provider at every (re)connect, so a refreshed token is picked up.
+
+A provider may print (or keep in its file) either the bare token or the token endpoint's own
+JSON answer (RFC 6749 section 5.1: ``access_token`` and ``expires_in``; or an RFC 3339
+``expiry`` as ``oauth2l fetch --output_format json`` prints). With the JSON the connector knows
+when the token expires and exports it (``helpline_imap_oauth_token_expiry_timestamp_seconds``),
+so an alert fires before a mailbox goes quiet for want of a fresh token."""
 
 from __future__ import annotations
 
 import subprocess
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
+
+import orjson
 
 from ingest.settings import MailboxSettings
 
@@ -17,6 +26,41 @@ class TokenUnavailable(Exception):
 
 class TokenProvider(Protocol):
     def access_token(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    value: str
+    expires_at: datetime | None = None  # unknown for a bare token
+
+
+def read_token(text: str, now: datetime) -> AccessToken:
+    """A provider's output: a bare token, or the token endpoint's JSON answer."""
+    text = text.strip()
+    if not text.startswith("{"):
+        return AccessToken(text)
+    try:
+        doc = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise TokenUnavailable(f"token JSON does not parse: {exc}") from None
+    token = doc.get("access_token") if isinstance(doc, dict) else None
+    if not isinstance(token, str) or not token:
+        raise TokenUnavailable("token JSON has no access_token")
+    expires_in, expiry = doc.get("expires_in"), doc.get("expiry")
+    if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
+        return AccessToken(token, now + timedelta(seconds=expires_in))
+    if isinstance(expiry, str):
+        try:
+            at = datetime.fromisoformat(expiry.replace("Z", "+00:00"))
+        except ValueError:
+            raise TokenUnavailable(f"token JSON: expiry {expiry[:40]!r} is not a time") from None
+        return AccessToken(token, at if at.tzinfo else at.replace(tzinfo=UTC))
+    return AccessToken(token)
+
+
+def fetch_token(provider: TokenProvider, now: datetime) -> AccessToken:
+    """The provider's current token, with its expiry when the provider says it."""
+    return read_token(provider.access_token(), now)
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,7 +114,9 @@ class FolderWatcher:
     async def _serve(self, stop: asyncio.Event) -> None:
         m = self.mailbox
         idle = m.use_idle and self.session.supports_idle
-        self.status.update(m.name, self.folder, idle_supported=self.session.supports_idle)
+        # the session's token expiry, where the session is a real one (test fakes have none)
+        self.status.update(m.name, self.folder, idle_supported=self.session.supports_idle,
+                           token_expires_at=getattr(self.session, "token_expires_at", None))
         while not stop.is_set():
             self._state("syncing")
             await self.sync_once()
