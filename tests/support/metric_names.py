@@ -47,6 +47,8 @@ def families() -> set[str]:
 
 
 def exported() -> set[str]:
-    """The names PromQL sees: counters with ``_total``, histograms' series."""
+    """The names PromQL sees: counters with ``_total``, histograms' series, and the
+    ``_created`` timestamps prometheus_client exports beside counters and histograms."""
     names = families()
-    return names | {n + s for n in names for s in ("_total", "_bucket", "_count", "_sum")}
+    return names | {n + s for n in names
+                    for s in ("_total", "_bucket", "_count", "_sum", "_created")}
