@@ -107,9 +107,13 @@ class EmailSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     mailboxes: tuple[MailboxSettings, ...] = ()
-    # Where the IMAP connector keeps its (UIDVALIDITY, last UID) checkpoints: one small file per
-    # mailbox, written atomically. Must be on a persistent volume.
+    # Where the IMAP connector keeps its (UIDVALIDITY, last UID) checkpoints: "file", one small
+    # file per mailbox in checkpoint_dir, written atomically (must be on a persistent volume);
+    # or "kafka", the compacted topic imap.checkpoints, so the connector needs no disk.
+    checkpoint_store: Literal["file", "kafka"] = "file"
     checkpoint_dir: str = ".cache/imap-checkpoints"
+    # "kafka": how long the broker may take to give the checkpoints at start or take one.
+    checkpoint_timeout_s: float = Field(default=30.0, gt=0)
     # Message-ID fingerprints remembered per folder (8 bytes each), so a resync after a
     # UIDVALIDITY change does not republish mail Kafka already has.
     remembered_message_ids: int = Field(default=200_000, ge=0)

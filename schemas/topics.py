@@ -16,7 +16,7 @@ from schemas.directory import Agent, CustomerRecord, RulesetRecord
 from schemas.events import TicketEvent
 from schemas.message import InboundMessage
 from schemas.notification import ChatReply, Notification, NotificationResult
-from schemas.raw import RawChatMessage, RawEmail
+from schemas.raw import ImapCheckpoint, RawChatMessage, RawEmail
 from schemas.route_events import RouteTicketState
 from schemas.ticket import Ticket
 
@@ -119,6 +119,12 @@ ROUTE_STATE = TopicSpec(
     description="the route stage's per-ticket facts, SLA clocks and fired timers (compacted)",
 )
 
+IMAP_CHECKPOINTS = TopicSpec(
+    "imap.checkpoints", ImapCheckpoint, key="mailbox", cleanup="compact", retention_ms=None,
+    partitions=1, description="the IMAP connector's progress per mailbox (compacted), when "
+    "email.checkpoint_store = \"kafka\"",
+)
+
 DEAD_LETTERS = tuple(
     TopicSpec(dlq_name(s), DeadLetter, key="source key", retention_ms=None,
               description=f"what the {s} stage could not process, with the original bytes",
@@ -129,6 +135,6 @@ DEAD_LETTERS = tuple(
 ALL: tuple[TopicSpec, ...] = (
     RAW_EMAIL, RAW_CHAT, MESSAGES, TICKET_COMMANDS, TICKET_EVENTS, TICKET_STATE, CUSTOMERS, RULES,
     AGENTS, NOTIFY_OUTBOX, NOTIFY_RESULTS, NOTIFY_SENTLOG, CHAT_OUTBOUND, ROUTE_STATE,
-    *DEAD_LETTERS,
+    IMAP_CHECKPOINTS, *DEAD_LETTERS,
 )
 BY_NAME: dict[str, TopicSpec] = {t.name: t for t in ALL}
