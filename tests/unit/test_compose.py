@@ -1,14 +1,16 @@
 """The small-site compose stack (deploy/compose/compose.yaml) is accepted by the compose tool's
-own ``config`` command, and holds together: Kafka in KRaft mode, every stage and connector, the
+own ``config`` command -- Docker Compose v5, built by scripts/setup from the Go module proxy,
+which validates against the Compose Specification's schema and needs no engine -- and holds
+together: Kafka in KRaft mode, every stage and connector, the
 ticket API, Prometheus scraping every worker with helpline's alerts, Grafana with the dashboard;
 every service it depends on exists, every file it mounts is in the repository, and the
 configuration it mounts is a valid helpline config."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
-import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,15 +24,15 @@ REPO = Path(__file__).resolve().parents[2]
 COMPOSE_DIR = REPO / "deploy" / "compose"
 
 
-def podman_compose() -> str:
-    beside = Path(sys.executable).parent / "podman-compose"  # the venv's, from PyPI
-    found = str(beside) if beside.exists() else shutil.which("podman-compose")
-    assert found, "podman-compose not found: it comes with the test extras"
+def docker_compose() -> str:
+    local = REPO / ".cache" / "go-bin" / "docker-compose"
+    found = str(local) if os.access(local, os.X_OK) else shutil.which("docker-compose")
+    assert found, "docker compose not found: scripts/setup builds it into .cache/go-bin"
     return found
 
 
 def config(directory: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([podman_compose(), "config"], cwd=directory, capture_output=True,
+    return subprocess.run([docker_compose(), "config"], cwd=directory, capture_output=True,
                           text=True, timeout=60, check=False)
 
 
@@ -40,6 +42,19 @@ def resolved() -> dict[str, Any]:
     assert done.returncode == 0, done.stderr
     doc: dict[str, Any] = yaml.safe_load(done.stdout)
     return doc
+
+
+def binds(service: dict[str, Any]) -> list[tuple[Path, str]]:
+    """(host path, container path) of each bind mount, as ``config`` resolved them."""
+    out = []
+    for v in service.get("volumes", []):
+        if isinstance(v, dict):
+            if v.get("type") == "bind":
+                out.append((Path(v["source"]), v["target"]))
+        elif str(v).startswith("."):
+            source, target = str(v).split(":")[:2]
+            out.append((COMPOSE_DIR / source, target))
+    return out
 
 
 def test_the_compose_tool_accepts_the_file() -> None:
@@ -52,8 +67,13 @@ def test_the_compose_tool_accepts_the_file() -> None:
 
 
 def test_the_compose_tool_refuses_a_broken_file(tmp_path: Path) -> None:
-    (tmp_path / "compose.yaml").write_text("services:\n  a:\n    <<: *undefined\n")
-    assert config(tmp_path).returncode != 0
+    compose = tmp_path / "compose.yaml"
+    compose.write_text("services:\n  a:\n    imag: x\n")  # a misspelt key
+    done = config(tmp_path)
+    assert done.returncode != 0 and "imag" in done.stderr
+    compose.write_text("services:\n  a:\n    image: x\n    depends_on: [b]\n")
+    done = config(tmp_path)
+    assert done.returncode != 0 and "undefined service" in done.stderr
 
 
 def test_kafka_runs_in_kraft_mode_and_the_workers_wait_for_the_topics() -> None:
@@ -74,10 +94,8 @@ def test_every_dependency_and_mounted_file_exists() -> None:
     for name, s in services.items():
         for dep in s.get("depends_on", {}):
             assert dep in services, (name, dep)
-        for volume in s.get("volumes", []):
-            source = str(volume).split(":")[0]
-            if source.startswith("."):
-                assert (COMPOSE_DIR / source).exists(), (name, source)
+        for source, _ in binds(s):
+            assert source.exists(), (name, source)
 
 
 def test_prometheus_scrapes_every_worker_with_the_alerts() -> None:
@@ -90,8 +108,10 @@ def test_prometheus_scrapes_every_worker_with_the_alerts() -> None:
                if s.get("command", [None])[0] == "worker" and "profiles" not in s}
     assert set(scraped) == workers
     assert all(target == f"{name}:8080" for name, target in scraped.items())
-    mounts = " ".join(services["prometheus"]["volumes"])
-    assert "alerts.yml:/etc/prometheus/alerts.yml" in mounts
+    mounts = {target: source for source, target in binds(services["prometheus"])}
+    assert mounts["/etc/prometheus/alerts.yml"] == REPO / "deploy" / "prometheus" / "alerts.yml"
+    assert mounts["/etc/prometheus/prometheus.yml"] == (
+        REPO / "deploy" / "prometheus" / "prometheus.yml")
     assert prom["rule_files"] == ["/etc/prometheus/alerts.yml"]
 
 
