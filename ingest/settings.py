@@ -37,6 +37,18 @@ class MailboxSettings(BaseModel):
     oauth2_token_command: tuple[str, ...] | None = None
     oauth2_token_file: str | None = None
     oauth2_token_timeout_s: float = Field(default=30.0, gt=0)
+    # Or helpline refreshes the access token itself with the refresh-token grant (RFC 6749
+    # section 6) at the provider's token endpoint (Google: https://oauth2.googleapis.com/token,
+    # Microsoft: https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token), before it
+    # expires. The refresh token is read from its file at every refresh, so a new one
+    # (re-consent) is picked up without a restart; "invalid_grant" marks the mailbox auth_failed.
+    oauth2_token_endpoint: str | None = None
+    oauth2_client_id: str | None = None
+    oauth2_client_secret: SecretStr | None = None
+    oauth2_refresh_token_file: str | None = None
+    oauth2_scope: str | None = None
+    # Get a new access token this long before the current one expires.
+    oauth2_refresh_margin_s: float = Field(default=300.0, ge=0)
     folders: tuple[str, ...] = Field(default=("INBOX",), min_length=1)
     # After the raw message was acknowledged by Kafka, move it here (e.g. "Helpline/Done").
     move_to: str | None = None
@@ -76,12 +88,17 @@ class MailboxSettings(BaseModel):
             self.password is not None,
             self.oauth2_token_command is not None,
             self.oauth2_token_file is not None,
+            self.oauth2_token_endpoint is not None,
         ]
         if sum(given) != 1:
             raise ValueError(
                 f"mailbox {self.name!r}: set exactly one of password, oauth2_token_command, "
-                "oauth2_token_file"
+                "oauth2_token_file, oauth2_token_endpoint"
             )
+        if self.oauth2_token_endpoint is not None and (
+                self.oauth2_client_id is None or self.oauth2_refresh_token_file is None):
+            raise ValueError(f"mailbox {self.name!r}: oauth2_token_endpoint needs "
+                             "oauth2_client_id and oauth2_refresh_token_file")
         return self
 
 

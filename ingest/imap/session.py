@@ -22,7 +22,7 @@ from imapclient.exceptions import LoginError
 from imapclient.imapclient import _parse_untagged_response
 from imapclient.util import to_unicode
 
-from ingest.imap.auth import Credentials, TokenUnavailable, fetch_token
+from ingest.imap.auth import Credentials, TokenEndpointDown, TokenUnavailable, fetch_token
 from ingest.imap.checkpoint import message_id_key
 from ingest.imap.fetch import (
     FETCH_ITEMS,
@@ -142,6 +142,8 @@ class ImapSession:
         if creds.tokens is not None:
             try:
                 token = fetch_token(creds.tokens, datetime.now(UTC))
+            except TokenEndpointDown as exc:  # like a server that is down: back off, retry
+                raise ConnectionProblem(str(exc)) from None
             except TokenUnavailable as exc:
                 raise AuthRejected(str(exc)) from None
             self.token_expires_at = token.expires_at

@@ -64,3 +64,30 @@ def test_the_expiry_is_exported_per_folder_and_absent_when_unknown() -> None:
                if s.name == "helpline_imap_oauth_token_expiry_timestamp_seconds"]
     assert samples == [({"mailbox": "support", "folder": "INBOX"},
                         (NOW + timedelta(hours=1)).timestamp())]
+
+
+def test_a_token_is_due_within_its_margin_and_never_without_an_expiry() -> None:
+    from ingest.imap.auth import token_due
+
+    assert not token_due(None, NOW, 300)
+    assert not token_due(NOW + timedelta(seconds=301), NOW, 300)
+    assert token_due(NOW + timedelta(seconds=300), NOW, 300)
+    assert token_due(NOW - timedelta(seconds=1), NOW, 0)
+
+
+def test_the_refresh_token_grant_needs_a_client_and_a_refresh_token_file() -> None:
+    from pydantic import ValidationError
+
+    from ingest.settings import MailboxSettings
+
+    base = {"name": "support", "host": "imap.example", "user": "support@example.com",
+            "oauth2_token_endpoint": "https://oauth2.example/token"}
+    with pytest.raises(ValidationError, match="oauth2_client_id and oauth2_refresh_token_file"):
+        MailboxSettings(**base)
+    with pytest.raises(ValidationError, match="exactly one of"):
+        MailboxSettings(**base, password="x", oauth2_client_id="c",
+                        oauth2_refresh_token_file="/run/secrets/rt")
+    m = MailboxSettings(**base, oauth2_client_id="c", oauth2_refresh_token_file="/run/rt")
+    from ingest.imap.auth import RefreshTokenProvider, credentials_for
+
+    assert isinstance(credentials_for(m).tokens, RefreshTokenProvider)
