@@ -61,3 +61,16 @@ def test_the_kubernetes_rule_carries_the_same_groups() -> None:
     k8s = load(DEPLOY / "k8s" / "monitoring" / "rules.yaml")
     assert k8s["kind"] == "PrometheusRule"
     assert k8s["spec"]["groups"] == load(RULES)["groups"]
+
+
+def test_promtool_accepts_the_compose_stacks_prometheus_config(tmp_path: Path) -> None:
+    # the config names the rules where compose mounts them; here they sit beside it
+    config = (DEPLOY / "prometheus" / "prometheus.yml").read_text(encoding="utf-8")
+    assert "/etc/prometheus/alerts.yml" in config
+    (tmp_path / "prometheus.yml").write_text(
+        config.replace("/etc/prometheus/alerts.yml", "alerts.yml"), encoding="utf-8")
+    (tmp_path / "alerts.yml").write_bytes(RULES.read_bytes())
+    done = subprocess.run([promtool(), "check", "config", "prometheus.yml"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"SUCCESS: {len(alerts())} rules found" in done.stdout
