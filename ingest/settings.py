@@ -32,6 +32,9 @@ class MailboxSettings(BaseModel):
     tls_ca_file: str | None = None
     user: str
     password: SecretStr | None = None
+    # Or the password in a file (a mounted Secret), read at every (re)connect: a rotated
+    # password is used from the next login on, without a restart.
+    password_file: str | None = None
     # OAuth2 (XOAUTH2): an access token read at every (re)connect from the command's stdout or
     # from a file some other process keeps fresh. Either this or a password.
     oauth2_token_command: tuple[str, ...] | None = None
@@ -86,14 +89,15 @@ class MailboxSettings(BaseModel):
     def _one_credential(self) -> MailboxSettings:
         given = [
             self.password is not None,
+            self.password_file is not None,
             self.oauth2_token_command is not None,
             self.oauth2_token_file is not None,
             self.oauth2_token_endpoint is not None,
         ]
         if sum(given) != 1:
             raise ValueError(
-                f"mailbox {self.name!r}: set exactly one of password, oauth2_token_command, "
-                "oauth2_token_file, oauth2_token_endpoint"
+                f"mailbox {self.name!r}: set exactly one of password, password_file, "
+                "oauth2_token_command, oauth2_token_file, oauth2_token_endpoint"
             )
         if self.oauth2_token_endpoint is not None and (
                 self.oauth2_client_id is None or self.oauth2_refresh_token_file is None):

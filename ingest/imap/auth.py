@@ -197,11 +197,26 @@ class Credentials:
     user: str
     password: str | None = None
     tokens: TokenProvider | None = None
+    password_file: str | None = None  # read at every login: rotation without a restart
+
+    def current_password(self) -> str:
+        if self.password_file is None:
+            return self.password or ""
+        try:
+            text = Path(self.password_file).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise TokenUnavailable(f"cannot read password file: {exc.strerror}") from None
+        password = text.rstrip("\r\n")
+        if not password:
+            raise TokenUnavailable("password file is empty")
+        return password
 
 
 def credentials_for(mailbox: MailboxSettings) -> Credentials:
     if mailbox.password is not None:
         return Credentials(mailbox.user, password=mailbox.password.get_secret_value())
+    if mailbox.password_file is not None:
+        return Credentials(mailbox.user, password_file=mailbox.password_file)
     if mailbox.oauth2_token_command is not None:
         return Credentials(mailbox.user, tokens=CommandTokenProvider(
             mailbox.oauth2_token_command, mailbox.oauth2_token_timeout_s))

@@ -149,7 +149,11 @@ class ImapSession:
             self.token_expires_at = token.expires_at
             client.oauth2_login(creds.user, token.value)
         else:
-            client.login(creds.user, creds.password or "")
+            try:
+                password = creds.current_password()
+            except TokenUnavailable as exc:
+                raise AuthRejected(str(exc)) from None
+            client.login(creds.user, password)
         self.capabilities = frozenset(to_unicode(c).upper() for c in client.capabilities())
 
     @property

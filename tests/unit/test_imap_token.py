@@ -91,3 +91,19 @@ def test_the_refresh_token_grant_needs_a_client_and_a_refresh_token_file() -> No
     from ingest.imap.auth import RefreshTokenProvider, credentials_for
 
     assert isinstance(credentials_for(m).tokens, RefreshTokenProvider)
+
+
+def test_a_password_file_is_read_at_every_login(tmp_path) -> None:
+    from ingest.imap.auth import credentials_for
+    from ingest.settings import MailboxSettings
+
+    secret = tmp_path / "password"
+    secret.write_text("first\n")
+    creds = credentials_for(MailboxSettings(name="support", host="imap.example", user="s",
+                                            password_file=str(secret)))
+    assert creds.current_password() == "first"
+    secret.write_text("rotated\n")
+    assert creds.current_password() == "rotated"
+    secret.write_text("")
+    with pytest.raises(TokenUnavailable, match="password file is empty"):
+        creds.current_password()
