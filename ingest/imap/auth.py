@@ -19,9 +19,10 @@ import httpx
 import orjson
 
 from ingest.settings import MailboxSettings
+from schemas.errors import HelplineError
 
 
-class TokenUnavailable(Exception):
+class TokenUnavailable(HelplineError):
     """The token provider could not produce an access token: the credentials are refused
     (the mailbox needs an operator)."""
 
@@ -29,6 +30,8 @@ class TokenUnavailable(Exception):
 class TokenEndpointDown(TokenUnavailable):
     """The token endpoint could not be reached or failed (5xx): try again soon, as for an
     IMAP server that is down."""
+
+    retriable = True
 
 
 class TokenProvider(Protocol):

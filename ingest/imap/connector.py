@@ -16,7 +16,6 @@ import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 from typing import Any, TypeVar
 
 from ingest.imap.auth import token_due
@@ -34,6 +33,8 @@ from ingest.imap.session import AuthRejected, FetchedMail, ImapFailure, MailSess
 from ingest.imap.status import FolderState, StatusBoard
 from ingest.imap.store import CheckpointLock, MessageIdLog
 from ingest.settings import MailboxSettings
+from schemas.clock import Clock
+from schemas.errors import HelplineError
 from schemas.raw import RawEmail
 from schemas.stage import Publisher
 from schemas.topics import RAW_EMAIL
@@ -41,13 +42,14 @@ from schemas.topics import RAW_EMAIL
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Clock = Callable[[], datetime]
 # Message sizes are asked for this many FETCH batches' worth of UIDs at a time.
 SIZE_STRETCH_BATCHES = 10
 
 
-class PublishFailed(Exception):
+class PublishFailed(HelplineError):
     """Kafka did not acknowledge some raw messages; the checkpoint stopped before them."""
+
+    retriable = True
 
 
 class FolderWatcher:
