@@ -32,11 +32,26 @@ class MailboxSettings(BaseModel):
     tls_ca_file: str | None = None
     user: str
     password: SecretStr | None = None
+    # Or the password in a file (a mounted Secret), read at every (re)connect: a rotated
+    # password is used from the next login on, without a restart.
+    password_file: str | None = None
     # OAuth2 (XOAUTH2): an access token read at every (re)connect from the command's stdout or
     # from a file some other process keeps fresh. Either this or a password.
     oauth2_token_command: tuple[str, ...] | None = None
     oauth2_token_file: str | None = None
     oauth2_token_timeout_s: float = Field(default=30.0, gt=0)
+    # Or helpline refreshes the access token itself with the refresh-token grant (RFC 6749
+    # section 6) at the provider's token endpoint (Google: https://oauth2.googleapis.com/token,
+    # Microsoft: https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token), before it
+    # expires. The refresh token is read from its file at every refresh, so a new one
+    # (re-consent) is picked up without a restart; "invalid_grant" marks the mailbox auth_failed.
+    oauth2_token_endpoint: str | None = None
+    oauth2_client_id: str | None = None
+    oauth2_client_secret: SecretStr | None = None
+    oauth2_refresh_token_file: str | None = None
+    oauth2_scope: str | None = None
+    # Get a new access token this long before the current one expires.
+    oauth2_refresh_margin_s: float = Field(default=300.0, ge=0)
     folders: tuple[str, ...] = Field(default=("INBOX",), min_length=1)
     # After the raw message was acknowledged by Kafka, move it here (e.g. "Helpline/Done").
     move_to: str | None = None
@@ -74,14 +89,20 @@ class MailboxSettings(BaseModel):
     def _one_credential(self) -> MailboxSettings:
         given = [
             self.password is not None,
+            self.password_file is not None,
             self.oauth2_token_command is not None,
             self.oauth2_token_file is not None,
+            self.oauth2_token_endpoint is not None,
         ]
         if sum(given) != 1:
             raise ValueError(
-                f"mailbox {self.name!r}: set exactly one of password, oauth2_token_command, "
-                "oauth2_token_file"
+                f"mailbox {self.name!r}: set exactly one of password, password_file, "
+                "oauth2_token_command, oauth2_token_file, oauth2_token_endpoint"
             )
+        if self.oauth2_token_endpoint is not None and (
+                self.oauth2_client_id is None or self.oauth2_refresh_token_file is None):
+            raise ValueError(f"mailbox {self.name!r}: oauth2_token_endpoint needs "
+                             "oauth2_client_id and oauth2_refresh_token_file")
         return self
 
 
@@ -107,9 +128,13 @@ class EmailSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     mailboxes: tuple[MailboxSettings, ...] = ()
-    # Where the IMAP connector keeps its (UIDVALIDITY, last UID) checkpoints: one small file per
-    # mailbox, written atomically. Must be on a persistent volume.
+    # Where the IMAP connector keeps its (UIDVALIDITY, last UID) checkpoints: "file", one small
+    # file per mailbox in checkpoint_dir, written atomically (must be on a persistent volume);
+    # or "kafka", the compacted topic imap.checkpoints, so the connector needs no disk.
+    checkpoint_store: Literal["file", "kafka"] = "file"
     checkpoint_dir: str = ".cache/imap-checkpoints"
+    # "kafka": how long the broker may take to give the checkpoints at start or take one.
+    checkpoint_timeout_s: float = Field(default=30.0, gt=0)
     # Message-ID fingerprints remembered per folder (8 bytes each), so a resync after a
     # UIDVALIDITY change does not republish mail Kafka already has.
     remembered_message_ids: int = Field(default=200_000, ge=0)

@@ -102,6 +102,9 @@ class Dispatcher:
         if n is not None:
             self.meter.count("notify_notifications", kind=n.kind, channel=n.channel,
                              outcome=r.outcome, reason=outcome_reason(r))
+            if r.outcome == "sent":  # times from the records: a replay observes the same
+                self.meter.observe("notify_end_to_end", (r.at - n.created_at).total_seconds(),
+                                   kind=n.kind, channel=n.channel)
 
     def followups(self, r: NotificationResult, now: datetime) -> list[Out]:
         """Records that follow a final outcome; identical when re-emitted after a redelivery

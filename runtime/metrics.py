@@ -336,6 +336,10 @@ class ReportCollector(Collector):
                                   "watched folder is in", labels=["mailbox", "folder", "state"])
         counts = {k: CounterMetricFamily(f"helpline_imap_{k}", h, labels=["mailbox", "folder"])
                   for k, h in self.COUNTS}
+        expiry = GaugeMetricFamily(
+            "helpline_imap_oauth_token_expiry_timestamp_seconds", "when the OAuth2 access "
+            "token of the folder's last login expires (Unix time), where its provider said it",
+            labels=["mailbox", "folder"])
         for f in _folders(folders):
             where = [str(f.get("mailbox", "")), str(f.get("folder", ""))]
             current = str(f.get("state", ""))
@@ -344,8 +348,12 @@ class ReportCollector(Collector):
             for k in counts:
                 value = f.get(k)
                 counts[k].add_metric(where, float(value) if isinstance(value, int) else 0.0)
+            expires = f.get("token_expires_at")
+            if isinstance(expires, int | float):
+                expiry.add_metric(where, float(expires))
         yield state
         yield from counts.values()
+        yield expiry
 
     def describe(self) -> Iterable[Metric]:
         return []  # unknown until the first scrape (folders come from the config)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5)
 SEND_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+# a customer's message to the auto-ack sent: every stage, every hop, a relay's answer
+END_TO_END_BUCKETS = (0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 OTHER = "other"  # what a label value outside its declared set is exported as
 
 
@@ -66,6 +68,10 @@ CATALOGUE: dict[str, MetricSpec] = {
     "notify_send": MetricSpec(
         "histogram", "time of one send attempt (SMTP transaction, webhook POST)",
         (("channel", _NOTIFY_CHANNELS), ("outcome", _set("ok", "error"))), SEND_BUCKETS),
+    "notify_end_to_end": MetricSpec(
+        "histogram", "from a notification's cause to its send: for an auto-ack, from the "
+        "customer's message reaching helpline to the acknowledgement leaving it",
+        (("kind", _NOTIFY_KINDS), ("channel", _NOTIFY_CHANNELS)), END_TO_END_BUCKETS),
     "tickets_intake": MetricSpec(
         "counter", "inbound messages by where they went: a new ticket, a follow-up of a "
         "closed one, threaded (by reply token, references, number in the subject, chat "

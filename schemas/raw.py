@@ -51,3 +51,25 @@ class RawChatMessage:
     page_url: str | None = None
     fields: Mapping[str, str] = empty_map()
     extra: Extra = extra_field()
+
+
+@record
+class ImapFolderMark:
+    """How far one folder is on Kafka: every UID up to ``last_uid`` under ``uidvalidity``."""
+
+    folder: str
+    uidvalidity: int
+    last_uid: int
+    resync_below: int | None = None  # a resync after a UIDVALIDITY change is under way
+    extra: Extra = extra_field()
+
+
+@record
+class ImapCheckpoint:
+    """The IMAP connector's checkpoint of one mailbox, the latest per mailbox kept by a
+    compacted topic: a connector restarted anywhere, with no disk, goes on where it was."""
+
+    schema_version: int = 1
+    mailbox: str
+    folders: tuple[ImapFolderMark, ...] = ()
+    extra: Extra = extra_field()

@@ -23,7 +23,7 @@ from schemas.directory import Agent, CustomerRecord, RulesetRecord
 from schemas.events import TicketEvent
 from schemas.message import InboundMessage
 from schemas.notification import ChatReply, Notification, NotificationResult
-from schemas.raw import RawChatMessage, RawEmail
+from schemas.raw import ImapCheckpoint, RawChatMessage, RawEmail
 from schemas.route_events import RouteTicketState
 from schemas.ticket import Ticket
 
@@ -128,6 +128,11 @@ ROUTE_STATE = TopicSpec(
     description="the route stage's per-ticket facts, SLA clocks and fired timers (compacted)",
 )
 
+IMAP_CHECKPOINTS = TopicSpec(
+    "imap.checkpoints", ImapCheckpoint, key="mailbox", cleanup="compact", retention_ms=None,
+    partitions=1, description="the IMAP connector's progress per mailbox (compacted), when "
+    "email.checkpoint_store = \"kafka\"",
+)
 
 
 def dead_letter_topic(stage: str) -> TopicSpec:
@@ -184,7 +189,9 @@ PIPELINE: tuple[StageTopics, ...] = (
            tables=(NOTIFY_SENTLOG,)),
 )
 CONNECTORS: tuple[ConnectorTopics, ...] = (
-    ConnectorTopics("imap", "ingest.imap.service", outputs=(RAW_EMAIL,)),
+    # imap.checkpoints: its own progress, read whole at start (email.checkpoint_store = "kafka")
+    ConnectorTopics("imap", "ingest.imap.service", outputs=(RAW_EMAIL, IMAP_CHECKPOINTS),
+                    reads=(IMAP_CHECKPOINTS,)),
     ConnectorTopics("smtp", "ingest.smtp.service", outputs=(RAW_EMAIL,)),
     ConnectorTopics("chat", "ingest.chat.service", outputs=(RAW_CHAT,), reads=(CHAT_OUTBOUND,)),
 )
@@ -209,6 +216,6 @@ ALL: tuple[TopicSpec, ...] = (
     RAW_EMAIL, RAW_CHAT, MESSAGES, TICKET_COMMANDS, TICKET_EVENTS, TICKET_STATE, TICKETS_BIN,
     CUSTOMERS, RULES,
     AGENTS, NOTIFY_OUTBOX, NOTIFY_RESULTS, NOTIFY_SENTLOG, CHAT_OUTBOUND, ROUTE_STATE,
-    *DEAD_LETTERS,
+    IMAP_CHECKPOINTS, *DEAD_LETTERS,
 )
 BY_NAME: dict[str, TopicSpec] = {t.name: t for t in ALL}

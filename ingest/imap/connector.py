@@ -16,8 +16,10 @@ import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any, TypeVar
 
+from ingest.imap.auth import token_due
 from ingest.imap.checkpoint import (
     FolderCheckpoint,
     advance,
@@ -83,6 +85,7 @@ class FolderWatcher:
         # keeps refusing (e.g. over the topic's size limit) must not block the folder forever.
         self._strikes: dict[tuple[int, int], int] = {}
         self._skipped: set[int] = set()  # resync: already on Kafka, not acknowledged now
+        self._renewed_from: datetime | None = None  # the token last reconnected to replace
 
     # -- the outer loop: connect, serve, back off ---------------------------------------------
 
@@ -116,12 +119,16 @@ class FolderWatcher:
     async def _serve(self, stop: asyncio.Event) -> None:
         m = self.mailbox
         idle = m.use_idle and self.session.supports_idle
-        self.status.update(m.name, self.folder, idle_supported=self.session.supports_idle)
+        # the session's token expiry, where the session is a real one (test fakes have none)
+        self.status.update(m.name, self.folder, idle_supported=self.session.supports_idle,
+                           token_expires_at=getattr(self.session, "token_expires_at", None))
         while not stop.is_set():
             self._state("syncing")
             await self.sync_once()
             if stop.is_set():
                 return
+            if self._token_due(m.idle_timeout_s if idle else m.poll_interval_s):
+                return  # log in again with a fresh OAuth2 token before this one expires
             if idle:
                 self._state("idle")
                 await self._call(
@@ -131,6 +138,17 @@ class FolderWatcher:
             else:
                 self._state("polling")
                 await self._sleep(stop, m.poll_interval_s)
+
+    def _token_due(self, wait_s: float) -> bool:
+        """Whether the login's token would come within the refresh margin of its expiry
+        during the next wait (IDLE or poll interval)."""
+        expires = getattr(self.session, "token_expires_at", None)  # real sessions only
+        if expires is None or expires == self._renewed_from:
+            return False  # the provider gave the same token again: no reconnect loop
+        if not token_due(expires, self.clock(), self.mailbox.oauth2_refresh_margin_s + wait_s):
+            return False
+        self._renewed_from = expires
+        return True
 
     # -- one pass over the folder --------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import logging
 
 from ingest.imap.auth import credentials_for
 from ingest.imap.connector import FolderWatcher
+from ingest.imap.kafka_store import KafkaCheckpointStore
 from ingest.imap.session import ImapSession
 from ingest.imap.status import StatusBoard
 from ingest.imap.store import (
@@ -58,7 +59,11 @@ async def run(
     status: StatusBoard | None = None,
 ) -> None:
     settings: EmailSettings = ctx.section("email")
-    await run_mailboxes(settings, publisher, stop, status or STATUS)
+    store: CheckpointStore | None = None
+    if settings.checkpoint_store == "kafka":
+        store = await KafkaCheckpointStore.restore(ctx.topics, publisher,
+                                                   settings.checkpoint_timeout_s)
+    await run_mailboxes(settings, publisher, stop, status or STATUS, store)
 
 
 # what `helpline worker imap` runs (runtime.workers); its board says not ready while a mailbox

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from imapclient import IMAPClient
@@ -21,7 +22,7 @@ from imapclient.exceptions import LoginError
 from imapclient.imapclient import _parse_untagged_response
 from imapclient.util import to_unicode
 
-from ingest.imap.auth import Credentials, TokenUnavailable
+from ingest.imap.auth import Credentials, TokenEndpointDown, TokenUnavailable, fetch_token
 from ingest.imap.checkpoint import message_id_key
 from ingest.imap.fetch import (
     FETCH_ITEMS,
@@ -119,6 +120,8 @@ class ImapSession:
         self.credentials = credentials
         self._client: IMAPClient | None = None
         self.capabilities: frozenset[str] = frozenset()
+        # when the OAuth2 token of the last login expires, if its provider said so
+        self.token_expires_at: datetime | None = None
 
     # -- connection --------------------------------------------------------------------------
 
@@ -141,12 +144,19 @@ class ImapSession:
         creds = self.credentials
         if creds.tokens is not None:
             try:
-                token = creds.tokens.access_token()
+                token = fetch_token(creds.tokens, datetime.now(UTC))
+            except TokenEndpointDown as exc:  # like a server that is down: back off, retry
+                raise ConnectionProblem(str(exc)) from None
             except TokenUnavailable as exc:
                 raise AuthRejected(str(exc)) from None
-            client.oauth2_login(creds.user, token)
+            self.token_expires_at = token.expires_at
+            client.oauth2_login(creds.user, token.value)
         else:
-            client.login(creds.user, creds.password or "")
+            try:
+                password = creds.current_password()
+            except TokenUnavailable as exc:
+                raise AuthRejected(str(exc)) from None
+            client.login(creds.user, password)
         self.capabilities = frozenset(to_unicode(c).upper() for c in client.capabilities())
 
     @property

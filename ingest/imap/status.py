@@ -34,6 +34,7 @@ class FolderHealth:
     # messages Kafka kept refusing (e.g. over its size limit), left on the server
     quarantined: int = 0
     last_ingest_at: datetime | None = None
+    token_expires_at: datetime | None = None  # the OAuth2 token's, when its provider said it
 
     @property
     def needs_reauth(self) -> bool:
@@ -79,13 +80,17 @@ class StatusBoard:
         return {
             "service": "imap",
             "ready": self.healthy(),
-            "folders": [
-                {
-                    "mailbox": f.mailbox, "folder": f.folder, "state": f.state,
-                    "detail": f.detail, "idle": f.idle_supported, "ingested": f.ingested,
-                    "quarantined": f.quarantined, "resyncs": f.resyncs, "failures": f.failures,
-                    "last_ingest_at": f.last_ingest_at.isoformat() if f.last_ingest_at else None,
-                }
-                for f in self.snapshot()
-            ],
+            "folders": [_folder_report(f) for f in self.snapshot()],
         }
+
+
+def _folder_report(f: FolderHealth) -> dict[str, object]:
+    entry: dict[str, object] = {
+        "mailbox": f.mailbox, "folder": f.folder, "state": f.state,
+        "detail": f.detail, "idle": f.idle_supported, "ingested": f.ingested,
+        "quarantined": f.quarantined, "resyncs": f.resyncs, "failures": f.failures,
+        "last_ingest_at": f.last_ingest_at.isoformat() if f.last_ingest_at else None,
+    }
+    if f.token_expires_at is not None:  # OAuth2 mailboxes whose provider said it
+        entry["token_expires_at"] = f.token_expires_at.timestamp()
+    return entry

@@ -358,6 +358,13 @@ def test_notify_counts_outcomes_reasons_retries_and_send_time(
     assert value(s, d, channel="webhook", outcome="permanent") == 1
     assert value(s, "helpline_notify_send_seconds_count", channel="email", outcome="ok") == 1
     assert value(s, "helpline_notify_send_seconds_count", channel="email", outcome="error") >= 1
+    # cause to send: one per notification sent, none for the failed or suppressed ones
+    e2e = "helpline_notify_end_to_end_seconds_count"
+    assert value(s, e2e, kind="sla-warning", channel="email") == 1
+    assert value(s, e2e, kind="sla-warning", channel="webhook") == 1
+    assert value(s, e2e, kind="auto-ack", channel="email") == 0
+    assert value(s, "helpline_notify_end_to_end_seconds_sum", kind="sla-warning",
+                 channel="email") >= 0
     assert not any("@" in v for _, labels in s for _, v in labels)
 
 

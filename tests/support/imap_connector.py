@@ -48,7 +48,8 @@ def write_config(
     if conn is not None:
         lines += ["[kafka]", f"bootstrap_servers = {_toml(conn.bootstrap_servers)}",
                   f"topic_prefix = {_toml(conn.topic_prefix)}", ""]
-    lines += ["[email]", f"checkpoint_dir = {_toml(settings.checkpoint_dir)}",
+    lines += ["[email]", f"checkpoint_store = {_toml(settings.checkpoint_store)}",
+              f"checkpoint_dir = {_toml(settings.checkpoint_dir)}",
               f"shutdown_timeout_s = {settings.shutdown_timeout_s}", ""]
     for m in settings.mailboxes:
         lines += ["[[email.mailboxes]]"]

@@ -6,19 +6,12 @@ silently turn an alert off)."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 
-from ingest.imap.status import StatusBoard
-from runtime.metrics import CATALOGUE, PromMeter, StageMetrics
-from schemas.events import Actor, Classified, TicketEvent
-from schemas.stage import Out
-from schemas.topics import TICKET_EVENTS
+from tests.support.metric_names import exported, families
 
 K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 README = K8S.parent / "README.md"
@@ -31,42 +24,6 @@ def docs(path: Path) -> list[dict[str, Any]]:
 def overlay(name: str) -> list[dict[str, Any]]:
     kust = docs(K8S / name / "kustomization.yaml")[0]
     return [d for res in kust["resources"] for d in docs(K8S / name / res)]
-
-
-def families() -> set[str]:
-    """Every metric family a helpline worker can export (counters without ``_total``)."""
-    r = CollectorRegistry()
-    m = StageMetrics.create(r)
-    m.ready("x", True)
-    m.records_in("x", "t", 1)
-    m.records_out("x", "t", 1)
-    m.dead_letter("x", "t", "E")
-    m.batch_seconds("x", 0.1)
-    m.lag("x", "t", 0, 1)
-    ev = TicketEvent(event_id="e", ticket_id="t", ticket_number="n",
-                     at=datetime(2026, 1, 1, tzinfo=UTC), actor=Actor(kind="system"),
-                     payload=Classified())
-    m.outputs("x", [Out(TICKET_EVENTS, b"t", ev)])
-    board = StatusBoard()
-    board.transition("support", "INBOX", "idle", datetime(2026, 1, 1, tzinfo=UTC))
-    m.watch(board.report)
-    meter = PromMeter(r)
-    for name, spec in CATALOGUE.items():
-        labels = {k: "x" for k in spec.labels}
-        if spec.kind == "counter":
-            meter.count(name, 1, **labels)
-        else:
-            meter.observe(name, 1.0, **labels)
-    text = generate_latest(r).decode()
-    # prometheus_client adds a "<name>_created" timestamp beside each counter and histogram
-    return {f.name for f in text_string_to_metric_families(text)
-            if not f.name.endswith("_created")}
-
-
-def exported() -> set[str]:
-    """The names PromQL sees: counters with ``_total``, histograms' series."""
-    names = families()
-    return names | {n + s for n in names for s in ("_total", "_bucket", "_count", "_sum")}
 
 
 def test_every_manifest_parses() -> None:
@@ -84,7 +41,9 @@ def test_podmonitor_selects_every_worker_pod_on_its_http_port() -> None:
     wanted = spec["selector"]["matchLabels"]
     ports = {e["port"] for e in spec["podMetricsEndpoints"]}
     assert all(e["path"] == "/metrics" for e in spec["podMetricsEndpoints"])
-    workers = [d for d in overlay("base") if d["kind"] == "Deployment"]
+    # the workers (`helpline worker <stage>`); the ticket API serves no /metrics
+    workers = [d for d in overlay("base") if d["kind"] == "Deployment"
+               and "worker" in d["spec"]["template"]["spec"]["containers"][0]["args"]]
     assert {w["metadata"]["name"] for w in workers} >= {
         f"helpline-{n}" for n in ("normalize", "tickets", "classify", "route", "notify",
                                   "imap", "smtp", "chat")}
