@@ -150,6 +150,53 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
                         "abstained": p.abstained, "best_guess": p.best_guess, "reason": p.reason,
                     }).decode() + "\n")
 
+    @model.command("push")
+    def push_model_cmd(
+        directory: Annotated[Path, typer.Argument(exists=True, file_okay=False,
+                                                  help="a directory written by `model train`")],
+        name: Annotated[str | None, typer.Option(
+            "--name", help="model slot (default: the card's target, e.g. category)")] = None,
+        shadow: Annotated[bool, typer.Option(
+            "--shadow", help="run beside the active model without acting; "
+                             "`model promote NAME` makes it active")] = False,
+    ) -> None:
+        """Sign a trained model and publish it to the models topic; classify workers verify
+        the signature and their library versions, then hot-reload it."""
+        from classify.model import read_card
+        from classify.model_push import push_model, read_model_dir
+        from classify.publish import PublishError
+        from classify.stage import model_signing_key
+
+        ctx = get_ctx()
+        settings = ctx.section("classify")
+        with _reported():
+            card_text, weights = read_model_dir(directory)
+            card = read_card(card_text, str(directory))
+            slot = name or card.target
+            try:
+                manifest = asyncio.run(push_model(
+                    ctx.topics, slot, card_text, weights,
+                    model_signing_key(settings, ctx.signing_key),
+                    "shadow" if shadow else "active", datetime.now(UTC),
+                    settings.model_chunk_bytes, settings.model_push_timeout_s))
+            except PublishError as exc:
+                typer.echo(f"helpline: model not pushed: {exc}", err=True)
+                raise SystemExit(1) from None
+            typer.echo(f"pushed model {slot!r} version {manifest.version} "
+                       f"({'shadow' if shadow else 'active'}, target {card.target}, "
+                       f"{len(weights)} bytes in {manifest.count} chunks)")
+
+    @model.command("promote")
+    def promote(name: Annotated[str, typer.Argument(help="the model slot")]) -> None:
+        """Make the shadow model of NAME the active one (the same signed model)."""
+        from classify.model_push import promote_shadow
+
+        ctx = get_ctx()
+        with _reported():
+            manifest = asyncio.run(promote_shadow(
+                ctx.topics, name, ctx.section("classify").model_push_timeout_s))
+            typer.echo(f"model {name!r} version {manifest.version} is now active")
+
     app.add_typer(rules, name="rules")
     app.add_typer(model, name="model")
 

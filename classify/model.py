@@ -19,6 +19,7 @@ a directory you trust (your own ``helpline model train`` output).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -85,6 +86,9 @@ class ModelCard:
     # Models trained on the same texts with the same feature options share this id, and the
     # classifier vectorises a ticket once for all of them.
     features_id: str = ""
+    # The libraries that pickled the weights (scikit-learn, numpy, scipy, joblib, python):
+    # a worker refuses a pushed model its own libraries may not unpickle faithfully.
+    libraries: dict[str, str] = field(default_factory=dict)
 
 
 class TicketClassifier:
@@ -276,8 +280,20 @@ def train_model(texts: Sequence[str], labels: Sequence[str],
         scope_threshold=round(scope_threshold, 6), max_chars=options.max_chars, version="",
         weights_sha256="", sklearn_version=sklearn.__version__, trained_rows=len(y_fit),
         validation=validation, features_id=_features_id(options.features, features),
+        libraries=library_versions(),
     )
     return TicketClassifier(card, features, classifier, centroids)
+
+
+def library_versions() -> dict[str, str]:
+    """The versions of what pickles and unpickles a model, as recorded in its card."""
+    import platform
+
+    import scipy
+
+    return {"scikit-learn": sklearn.__version__, "numpy": np.__version__,
+            "scipy": scipy.__version__, "joblib": joblib.__version__,
+            "python": ".".join(platform.python_version_tuple()[:2])}
 
 
 def save_model(model: TicketClassifier, directory: Path) -> ModelCard:
@@ -297,23 +313,35 @@ class ModelLoadError(Exception):
     """The model directory is missing, incomplete, or its weights do not match ``model.json``."""
 
 
+def read_card(text: str | bytes, where: str) -> ModelCard:
+    """A ``model.json`` as a :class:`ModelCard`; :class:`ModelLoadError` if it is not one or
+    is of another model format."""
+    try:
+        meta = json.loads(text)
+        meta["labels"] = tuple(meta["labels"])
+        card = ModelCard(**meta)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ModelLoadError(f"{where}: unreadable model card: {exc}") from None
+    if card.format_version != FORMAT_VERSION:
+        raise ModelLoadError(f"{where}: model format {card.format_version}, this helpline "
+                             f"reads format {FORMAT_VERSION}; retrain it with "
+                             "`helpline model train`")
+    return card
+
+
 def load_model(directory: Path) -> TicketClassifier:
     """Load a model written by :func:`save_model`. Runs pickled code: trusted directories only."""
     meta_path, weights = directory / METADATA, directory / WEIGHTS
     if not meta_path.is_file() or not weights.is_file():
         raise ModelLoadError(f"{directory}: no {METADATA} and {WEIGHTS} here")
-    try:
-        meta = json.loads(meta_path.read_text())
-        meta["labels"] = tuple(meta["labels"])
-        card = ModelCard(**meta)
-    except (ValueError, TypeError, KeyError) as exc:
-        raise ModelLoadError(f"{meta_path}: unreadable model card: {exc}") from None
-    if card.format_version != FORMAT_VERSION:
-        raise ModelLoadError(f"{meta_path}: model format {card.format_version}, this helpline "
-                             f"reads format {FORMAT_VERSION}; retrain it with "
-                             "`helpline model train`")
-    data = weights.read_bytes()
+    card = read_card(meta_path.read_text(), str(meta_path))
+    return model_from_bytes(card, weights.read_bytes(), str(weights))
+
+
+def model_from_bytes(card: ModelCard, data: bytes, where: str) -> TicketClassifier:
+    """Unpickle weights whose sha256 the card records. The caller vouches for them (a
+    trusted directory, or a pushed model whose signature was verified first)."""
     if hashlib.sha256(data).hexdigest() != card.weights_sha256:
-        raise ModelLoadError(f"{weights}: sha256 differs from {METADATA}; refusing to load")
-    parts = joblib.load(weights)
+        raise ModelLoadError(f"{where}: sha256 differs from {METADATA}; refusing to load")
+    parts = joblib.load(io.BytesIO(data))
     return TicketClassifier(card, parts["features"], parts["classifier"], parts["centroids"])

@@ -71,3 +71,31 @@ class RulesetRecord:
     format: Literal["toml", "yaml"] = "toml"
     pushed_at: datetime
     extra: Extra = extra_field()
+
+
+ModelMode = Literal["active", "shadow"]
+
+
+@record
+class ModelPart:
+    """A piece of a trained classifier pushed by ``helpline model push`` onto the compacted
+    ``models`` topic. The weights travel in chunks keyed ``<version>/<index>`` (a broker
+    refuses records past ~1 MiB); then a manifest keyed by the slot (``<name>``, or
+    ``<name>:shadow``) carries the model card and an HMAC over card and weights. A classify
+    worker verifies that signature before it unpickles anything."""
+
+    schema_version: int = 1
+    name: str  # the slot: one active (and at most one shadow) model per name
+    version: str  # the card's version (sha256 of the weights, 16 hex digits)
+    index: int  # a chunk's position; the manifest has index == count
+    count: int  # how many chunks the weights were cut into
+    data: bytes = b""  # a chunk's bytes (empty in the manifest)
+    card: str = ""  # manifest: model.json text, byte for byte as signed
+    signature: str = ""  # manifest: hex HMAC-SHA256 of card, NUL, weights
+    mode: ModelMode = "active"
+    pushed_at: datetime | None = None
+    extra: Extra = extra_field()
+
+    @property
+    def is_manifest(self) -> bool:
+        return self.index == self.count

@@ -12,7 +12,7 @@ from typing import Literal
 
 from schemas.commands import AgentAction
 from schemas.deadletter import DeadLetter
-from schemas.directory import Agent, CustomerRecord, RulesetRecord
+from schemas.directory import Agent, CustomerRecord, ModelPart, RulesetRecord
 from schemas.events import TicketEvent
 from schemas.message import InboundMessage
 from schemas.notification import ChatReply, Notification, NotificationResult
@@ -92,6 +92,11 @@ RULES = TopicSpec(
     "rules", RulesetRecord, key="ruleset name", cleanup="compact", retention_ms=None,
     partitions=1, description="classification rule sets (compacted)",
 )
+MODELS = TopicSpec(
+    "models", ModelPart, key="version/chunk, or the model slot (manifest)", cleanup="compact",
+    retention_ms=None, partitions=1,
+    description="trained classifiers in signed chunks, hot-reloaded by classify (compacted)",
+)
 AGENTS = TopicSpec(
     "agents", Agent, key="agent id", cleanup="compact", retention_ms=None, partitions=1,
     description="agents, skills, capacity, presence (compacted)",
@@ -128,7 +133,7 @@ DEAD_LETTERS = tuple(
 
 ALL: tuple[TopicSpec, ...] = (
     RAW_EMAIL, RAW_CHAT, MESSAGES, TICKET_COMMANDS, TICKET_EVENTS, TICKET_STATE, CUSTOMERS, RULES,
-    AGENTS, NOTIFY_OUTBOX, NOTIFY_RESULTS, NOTIFY_SENTLOG, CHAT_OUTBOUND, ROUTE_STATE,
+    MODELS, AGENTS, NOTIFY_OUTBOX, NOTIFY_RESULTS, NOTIFY_SENTLOG, CHAT_OUTBOUND, ROUTE_STATE,
     *DEAD_LETTERS,
 )
 BY_NAME: dict[str, TopicSpec] = {t.name: t for t in ALL}

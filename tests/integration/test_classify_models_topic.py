@@ -1,0 +1,72 @@
+"""Models through the broker, as rules are: ``helpline model push`` publishes a trained model in
+signed chunks to the compacted models topic, a running classify stage picks it up and
+classifies with it, and a model signed with another key is refused while the stage keeps the
+one it had."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from classify.classifier import Classifier
+from classify.evaluation import read_labelled_csv
+from classify.model import METADATA, WEIGHTS, TrainingOptions, save_model, train_model
+from classify.model_push import push_model
+from classify.model_topic import signing_key
+from classify.settings import ClassifySettings
+from classify.stage import ClassifyStage, model_signing_key
+from runtime.runner import StageRunner
+from runtime.settings import RunnerSettings, Settings
+from runtime.topic_io import KafkaTopicIO
+from schemas.stage import KafkaConnection
+from schemas.topics import TICKET_EVENTS
+from tests.support.classify_events import classified, opened, until
+from tests.support.kafka import produce, read_topic
+from tests.support.processes import run_cli
+
+pytestmark = pytest.mark.integration
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "classify"
+
+
+def test_a_pushed_model_is_verified_hot_loaded_and_used_a_bad_signature_refused(
+        kafka_conn: KafkaConnection, tmp_path: Path) -> None:
+    texts, labels = read_labelled_csv(GOLDEN / "tickets.csv", ["text"], "category")
+    card = save_model(train_model(texts, labels, TrainingOptions(seed=13)), tmp_path / "m")
+    pushed = run_cli(kafka_conn, "model", "push", str(tmp_path / "m"))
+    assert pushed.returncode == 0, pushed.stderr
+    assert f"pushed model 'category' version {card.version}" in pushed.stdout
+
+    key = model_signing_key(ClassifySettings(), Settings().signing_key)
+    stage = ClassifyStage(Classifier(None), ClassifySettings(), key)
+    runner = StageRunner(stage, kafka_conn, RunnerSettings(batch_timeout_ms=20))
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(runner.run(stop))
+        try:
+            await until(lambda: bool(stage.report()["models"]), task, 60)
+            assert stage.report()["models"][0]["version"] == card.version
+            events = opened("t1", "Invoice", "I was charged twice on my invoice, refund please")
+            await produce(kafka_conn, TICKET_EVENTS, [(e.ticket_id.encode(), e) for e in events])
+            c = classified(await read_topic(kafka_conn, TICKET_EVENTS, expect=3))["t1"]
+            assert c.model_version == card.version and c.model_status == "applied"
+            assert c.predictions[0].best_guess == "billing"
+
+            # another key (an attacker's, or a misconfigured pusher's): refused, model kept
+            await push_model(KafkaTopicIO(kafka_conn), "category",
+                             (tmp_path / "m" / METADATA).read_text(),
+                             (tmp_path / "m" / WEIGHTS).read_bytes(),
+                             signing_key("not the deployment's key", b""), "active",
+                             datetime.now(UTC), 64 * 1024, 60)
+            await until(lambda: "category" in stage.report()["model_errors"], task, 60)
+            assert "bad signature" in stage.report()["model_errors"]["category"]
+            assert stage.classifier.models[0].card.version == card.version
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
+
+    asyncio.run(go())
