@@ -120,7 +120,7 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
                      help="text column of --out-of-scope")] = "text") -> None:
         """Score a model on labelled data: accuracy, macro-F1, per-class precision/recall,
         confusion matrix, abstention (JSON)."""
-        from classify.evaluation import abstention_on, read_labelled_csv, score
+        from classify.evaluation import abstention_on, open_set, read_labelled_csv, score
         from classify.model import load_model
 
         with _reported():
@@ -131,6 +131,7 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
             if out_of_scope is not None:
                 oos, _ = read_labelled_csv(out_of_scope, [out_of_scope_col], None)
                 report["out_of_scope"] = abstention_on(loaded, oos)
+                report["open_set"] = open_set(loaded, texts, oos)
             _print_json(report)
 
     @model.command("predict")
