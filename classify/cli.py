@@ -77,11 +77,17 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
                    f"({len(ruleset.rules)} rules, {file_format})")
 
     @model.command("train")
-    def train(data: DataOpt, text_col: TextOpt, label_col: LabelOpt,
+    def train(text_col: TextOpt, label_col: LabelOpt,
               out: Annotated[Path, typer.Option("--out", help="directory to write the model")],
+              data: Annotated[Path | None, typer.Option(
+                  "--data", help="CSV file with a header row (with --from-topic: the cold "
+                                 "start)", exists=True, dir_okay=False)] = None,
               target: Annotated[str, typer.Option(
                   help="ticket field predicted: category, department, priority, type")]
               = "category",
+              from_topic: Annotated[bool, typer.Option(
+                  "--from-topic", help="add the desk's own labelled tickets: agents' "
+                                       "corrections on the model.examples topic")] = False,
               holdout: Annotated[float, typer.Option(
                   help="fraction held out (stratified) and scored after training")] = 0.0,
               target_precision: Annotated[float, typer.Option(
@@ -90,12 +96,28 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
                   help="words+chars (most accurate) or words (faster on long text)")]
               = "words+chars",
               seed: int = 13) -> None:
-        """Train on labelled tickets; print the model card (and held-out scores) as JSON."""
+        """Train on labelled tickets; print the model card (and held-out scores) as JSON.
+        With --from-topic, also on agents' corrections, and print per-class drift."""
         from classify.evaluation import read_labelled_csv, score
         from classify.model import TrainingOptions, save_model, train_model
 
         with _reported():
-            texts, labels = read_labelled_csv(data, text_col, label_col)
+            texts: list[str] = []
+            labels: list[str] = []
+            if data is not None:
+                texts, labels = read_labelled_csv(data, text_col, label_col)
+            report: dict[str, Any] = {}
+            desk: tuple[list[str], list[str]] = ([], [])
+            if from_topic:
+                from classify.learning import drift, read_examples
+
+                ctx = get_ctx()
+                examples = asyncio.run(read_examples(
+                    ctx.topics, target, ctx.section("classify").model_push_timeout_s))
+                report["drift"] = drift(labels, examples)
+                desk = ([x.text for x in examples], [x.label for x in examples])
+            elif data is None:
+                raise ValueError("give --data, --from-topic, or both")
             held: tuple[list[str], list[str]] = ([], [])
             if holdout > 0:
                 from sklearn.model_selection import train_test_split
@@ -105,11 +127,13 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
                 held = (x_test, y_test)
             options = TrainingOptions(target=target, target_precision=target_precision, seed=seed,
                                       features=features)
-            trained = train_model(texts, labels, options)
+            trained = train_model([*texts, *desk[0]], [*labels, *desk[1]], options)
             card = save_model(trained, out)
-            report: dict[str, Any] = {"model": asdict(card)}
+            report = {"model": asdict(card), **report}
             if held[0]:
                 report["holdout"] = score(trained.predict(held[0]), held[1])
+            if desk[0]:  # in-sample: how much of the desk's corrections the model now follows
+                report["desk_examples_fit"] = score(trained.predict(desk[0]), desk[1])
             _print_json(report)
 
     @model.command("evaluate")

@@ -41,5 +41,10 @@ class ClassifySettings(BaseModel):
     max_text_chars: int = Field(default=20_000, ge=100)  # of a message, for rules and models
     # Tickets whose `created` event is remembered until their first message is classified.
     pending_tickets_max: int = Field(default=100_000, ge=100)
+    # Agents' corrections (a changed priority, another team, a merge, an escalation) become
+    # labelled tickets on the model.examples topic, for `helpline model train --from-topic`.
+    learn_from_agents: bool = True
+    # Tickets whose first message and classification are remembered to label a correction.
+    examples_tickets_max: int = Field(default=20_000, ge=100)
     # Classify every inbound message (create and update triggers), or only a ticket's first.
     classify_follow_ups: bool = True

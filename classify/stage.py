@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from classify.classifier import Classifier, ClassifierOptions
+from classify.corrections import Corrections, example_key
 from classify.facts import CustomerFacts, TicketFacts
 from classify.language import LanguageDetection
 from classify.model import TicketClassifier, load_model
@@ -35,7 +36,15 @@ from schemas.directory import CustomerRecord, ModelPart, RulesetRecord
 from schemas.events import Actor, Created, MessageAdded, TicketEvent
 from schemas.stage import In, Out, StageContext
 from schemas.ticket import Ticket
-from schemas.topics import CUSTOMERS, MODELS, RULES, TICKET_EVENTS, TICKET_STATE, TopicSpec
+from schemas.topics import (
+    CUSTOMERS,
+    MODEL_EXAMPLES,
+    MODELS,
+    RULES,
+    TICKET_EVENTS,
+    TICKET_STATE,
+    TopicSpec,
+)
 
 log = logging.getLogger(__name__)
 ACTOR = Actor(kind="rule", id="classify")
@@ -96,6 +105,9 @@ class ClassifyStage:
         # key (a stage built without a context) every pushed model is refused as unsigned
         self.models = ModelSlots(classifier.models, model_key)
         self._shadows: list[tuple[str, Classifier]] = []
+        # agents' corrections of what this stage decided, as labelled tickets
+        self.corrections = (Corrections(settings.examples_tickets_max)
+                            if settings.learn_from_agents else None)
         self.ruleset: Ruleset = EMPTY
         self.rules_errors: tuple[RuleFileError, ...] = ()
         self.customers: dict[str, CustomerFacts] = {}
@@ -160,10 +172,14 @@ class ClassifyStage:
 
     def process(self, batch: Sequence[In], now: datetime) -> list[Out]:
         work: list[tuple[TicketEvent, TicketFacts, datetime]] = []
+        examples: list[Out] = []
         for record in batch:
             event = record.value
             if not isinstance(event, TicketEvent):
                 continue
+            if self.corrections is not None:
+                examples.extend(Out(MODEL_EXAMPLES, example_key(x), x)
+                                for x in self.corrections.observe(event))
             payload = event.payload
             if isinstance(payload, Created):
                 self._remember_created(event, payload)
@@ -174,13 +190,13 @@ class ClassifyStage:
                 if facts is not None:
                     work.append((event, facts, payload.received_at))
         if not work:
-            return []
+            return examples
         batch_facts, times = [f for _, f, _ in work], [t for _, _, t in work]
         results = self.classifier.classify(batch_facts, times, self.ruleset)
         for name, shadow in self._shadows:  # would-be decisions, counted, never emitted
             would = shadow.classify(batch_facts, times, self.ruleset)
             self.models.count_shadow(name, results, would)
-        return [
+        outs = [
             Out(TICKET_EVENTS, event.ticket_id.encode(), TicketEvent(
                 event_id=classified_event_id(event.ticket_id, event.event_id),
                 ticket_id=event.ticket_id, ticket_number=event.ticket_number,
@@ -188,6 +204,10 @@ class ClassifyStage:
             ))
             for (event, _, at), result in zip(work, results, strict=True)
         ]
+        if self.corrections is not None:
+            for out in outs:  # this stage never reads its own events back: tell the fold
+                self.corrections.observe(out.value)
+        return examples + outs
 
     def tick(self, now: datetime) -> list[Out]:
         return []

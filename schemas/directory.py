@@ -99,3 +99,23 @@ class ModelPart:
     @property
     def is_manifest(self) -> bool:
         return self.index == self.count
+
+
+@record
+class LabelledExample:
+    """What an agent's correction teaches the classifier: the ticket's first message and the
+    value an agent gave a field the classifier had set (a changed priority, a reassignment to
+    another team, a merge into a ticket of another category, an escalation and its reason).
+    Written by the classify stage to the compacted ``model.examples`` topic, keyed
+    ``<ticket id>/<target>`` (the latest correction of a field wins); read by
+    ``helpline model train --from-topic``."""
+
+    schema_version: int = 1
+    ticket_id: str
+    target: str  # category / team / priority / department / type / escalation
+    label: str  # what the agent decided
+    previous: str | None = None  # what classification had said
+    text: str = ""  # subject and body of the message that opened the ticket
+    source: str = ""  # the event that taught it: priority-changed, assigned, merged, …
+    at: datetime | None = None
+    extra: Extra = extra_field()

@@ -12,7 +12,13 @@ from typing import Literal
 
 from schemas.commands import AgentAction
 from schemas.deadletter import DeadLetter
-from schemas.directory import Agent, CustomerRecord, ModelPart, RulesetRecord
+from schemas.directory import (
+    Agent,
+    CustomerRecord,
+    LabelledExample,
+    ModelPart,
+    RulesetRecord,
+)
 from schemas.events import TicketEvent
 from schemas.message import InboundMessage
 from schemas.notification import ChatReply, Notification, NotificationResult
@@ -97,6 +103,11 @@ MODELS = TopicSpec(
     retention_ms=None, partitions=1,
     description="trained classifiers in signed chunks, hot-reloaded by classify (compacted)",
 )
+MODEL_EXAMPLES = TopicSpec(
+    "model.examples", LabelledExample, key="ticket id/target", cleanup="compact",
+    retention_ms=None,
+    description="agents' corrections of classification, as labelled tickets (compacted)",
+)
 AGENTS = TopicSpec(
     "agents", Agent, key="agent id", cleanup="compact", retention_ms=None, partitions=1,
     description="agents, skills, capacity, presence (compacted)",
@@ -133,7 +144,8 @@ DEAD_LETTERS = tuple(
 
 ALL: tuple[TopicSpec, ...] = (
     RAW_EMAIL, RAW_CHAT, MESSAGES, TICKET_COMMANDS, TICKET_EVENTS, TICKET_STATE, CUSTOMERS, RULES,
-    MODELS, AGENTS, NOTIFY_OUTBOX, NOTIFY_RESULTS, NOTIFY_SENTLOG, CHAT_OUTBOUND, ROUTE_STATE,
+    MODELS, MODEL_EXAMPLES, AGENTS, NOTIFY_OUTBOX, NOTIFY_RESULTS, NOTIFY_SENTLOG, CHAT_OUTBOUND,
+    ROUTE_STATE,
     *DEAD_LETTERS,
 )
 BY_NAME: dict[str, TopicSpec] = {t.name: t for t in ALL}
