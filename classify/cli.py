@@ -6,7 +6,7 @@ import asyncio
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -29,6 +29,9 @@ ModelOpt = Annotated[Path, typer.Option("--model", help="a directory written by 
                                                         "(joblib weights: trusted paths only)")]
 RulesFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False,
                                            help="a rules file, TOML or YAML")]
+AgainstOpt = Annotated[str | None, typer.Option(
+    "--against", help="try it on the ticket history of this span first (30d, 12h): how "
+                      "many tickets would change category, team or priority")]
 FormatOpt = Annotated[str | None, typer.Option(
     "--format", help="toml or yaml (default: yaml for .yaml/.yml files, else toml)")]
 
@@ -43,11 +46,18 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
     model = typer.Typer(help="The ML classifier: train, evaluate, predict.", no_args_is_help=True)
 
     @rules.command("check")
-    def check(file: RulesFile, fmt: FormatOpt = None) -> None:
-        """Compile a rules file; print every error with its line and column (exit 1 if any)."""
+    def check(file: RulesFile, fmt: FormatOpt = None, against: AgainstOpt = None) -> None:
+        """Compile a rules file; print every error with its line and column (exit 1 if any).
+        With --against 30d: how many tickets of that history it would classify differently."""
         source, chosen = _read_rules(file, fmt)
         rs = _compiled(file, source, chosen, "default")
         typer.echo(f"{file}: ok, {len(rs.rules)} rules, mode {rs.mode}, version {rs.version}")
+        if against is not None:
+            def use_rules(stage: Any) -> None:
+                stage.ruleset = rs
+
+            with _reported():
+                _print_json(_what_if(get_ctx(), against, use_rules))
 
     @rules.command("push")
     def push(
@@ -211,6 +221,26 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
                        f"({'shadow' if shadow else 'active'}, target {card.target}, "
                        f"{len(weights)} bytes in {manifest.count} chunks)")
 
+    @model.command("compare")
+    def compare(model_dir: Annotated[Path, typer.Argument(
+                    exists=True, file_okay=False, help="a directory written by `model train` "
+                    "(joblib weights: trusted paths only)")],
+                against: AgainstOpt = "30d") -> None:
+        """What a candidate model would change over history, beside what runs now (the rules
+        and models on their topics): tickets whose category, team or priority would differ,
+        with examples."""
+        from classify.model import load_model
+        from classify.what_if import with_model
+
+        with _reported():
+            candidate = load_model(model_dir)
+
+            def use_model(stage: Any) -> None:
+                with_model(stage, candidate)
+
+            _print_json({"model": candidate.card.version, "target": candidate.card.target,
+                         **_what_if(get_ctx(), against or "30d", use_model)})
+
     @model.command("promote")
     def promote(name: Annotated[str, typer.Argument(help="the model slot")]) -> None:
         """Make the shadow model of NAME the active one (the same signed model)."""
@@ -237,6 +267,30 @@ def _reported() -> Iterator[None]:
     except (ValueError, OSError, ModelLoadError) as exc:
         typer.echo(f"helpline: {exc}", err=True)
         raise SystemExit(1) from None
+
+
+def _what_if(ctx: StageContext, against: str, change: Callable[[Any], None]
+             ) -> dict[str, Any]:
+    """The classify stage as configured now and as changed, over the last ``against``."""
+    from classify.stage import build_stage
+    from classify.what_if import parse_span, what_if
+
+    span = parse_span(against)
+    settings = ctx.section("classify").model_copy(update={"learn_from_agents": False})
+    stages = [build_stage(replace(ctx, sections=_Sections(ctx.sections, settings)))
+              for _ in range(2)]
+    return asyncio.run(what_if(ctx.topics, stages[0], stages[1], span, datetime.now(UTC),
+                               settings.model_push_timeout_s, change))
+
+
+class _Sections:
+    """``ctx.sections`` with another [classify] section."""
+
+    def __init__(self, sections: Any, classify: Any) -> None:
+        self._sections, self.classify = sections, classify
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sections, name)
 
 
 def _read_rules(file: Path, fmt: str | None) -> tuple[str, RuleFormat]:
