@@ -65,6 +65,26 @@ def test_a_pushed_model_is_verified_hot_loaded_and_used_a_bad_signature_refused(
             await until(lambda: "category" in stage.report()["model_errors"], task, 60)
             assert "bad signature" in stage.report()["model_errors"]["category"]
             assert stage.classifier.models[0].card.version == card.version
+
+            # a shadow model: loaded beside, counted, not acting; then promoted
+            flipped = ["delivery" if y == "billing" else y for y in labels]
+            shadow_card = save_model(train_model(texts, flipped, TrainingOptions(seed=13)),
+                                     tmp_path / "s")
+            pushed = await asyncio.to_thread(run_cli, kafka_conn, "model", "push",
+                                             str(tmp_path / "s"), "--shadow")
+            assert pushed.returncode == 0, pushed.stderr
+            await until(lambda: "category" in stage.report()["shadow"], task, 60)
+            more = opened("t2", "Invoice", "charged twice on this invoice")
+            await produce(kafka_conn, TICKET_EVENTS, [(e.ticket_id.encode(), e) for e in more])
+            await until(lambda: stage.report()["shadow"]["category"]["tickets"] == 1, task, 60)
+            assert stage.report()["shadow"]["category"]["changed"]["category"] == 1
+            assert stage.classifier.models[0].card.version == card.version  # still acting
+            promoted = await asyncio.to_thread(run_cli, kafka_conn, "model", "promote",
+                                               "category")
+            assert promoted.returncode == 0, promoted.stderr
+            await until(lambda: stage.classifier.models[0].card.version
+                        == shadow_card.version, task, 60)
+            await until(lambda: stage.report()["shadow"] == {}, task, 60)
         finally:
             stop.set()
             await asyncio.wait_for(task, 30)
