@@ -90,3 +90,50 @@ def test_a_pushed_model_is_verified_hot_loaded_and_used_a_bad_signature_refused(
             await asyncio.wait_for(task, 30)
 
     asyncio.run(go())
+
+
+def test_a_classify_worker_reports_its_model_version_in_health_and_metrics(
+        kafka_conn: KafkaConnection, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from runtime.kafka import free_port
+
+    texts, labels = read_labelled_csv(GOLDEN / "tickets.csv", ["text"], "category")
+    card = save_model(train_model(texts, labels, TrainingOptions(seed=13)), tmp_path / "m")
+    assert run_cli(kafka_conn, "model", "push", str(tmp_path / "m")).returncode == 0
+    port = free_port()
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+           "HELPLINE_KAFKA__BOOTSTRAP_SERVERS": kafka_conn.bootstrap_servers,
+           "HELPLINE_KAFKA__TOPIC_PREFIX": kafka_conn.topic_prefix,
+           "HELPLINE_OBSERVABILITY__HTTP_PORT": str(port),
+           **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "runtime.cli", "worker", "classify", "--instance-id", "m1"],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        health: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()
+            except httpx.TransportError:
+                health = {}
+            if health.get("models"):
+                break
+            time.sleep(0.3)
+        assert health.get("models") == [{"name": "category", "mode": "active",
+                                         "target": "category", "version": card.version,
+                                         "trained_rows": card.trained_rows}], health
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        assert f'version="{card.version}"' in metrics
+        assert "helpline_classify_models_refused 0.0" in metrics
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        out, _ = worker.communicate(timeout=30)
+    assert worker.returncode == 0, out.decode(errors="replace")[-2000:]
