@@ -12,6 +12,12 @@ Keys on the topic: chunks ``<version>/<index>`` (content-addressed, so a shadow 
 overwrites the active model's bytes), manifests ``<name>`` (active) or ``<name>:shadow``.
 Manifests are written after their chunks on the topic's single partition, so a reader that
 replays the topic from its start always has a model's chunks when its manifest arrives.
+
+What the signature does not cover: the slot name and the active/shadow mode (so that
+``helpline model promote`` needs no key), and freshness. Whoever may write to the topic
+without the key can therefore move a model that *was* signed into another slot, or put back
+an older signed version; never run a model nobody signed. Restrict writes to the topic
+(Kafka ACLs) to the operators' push.
 """
 
 from __future__ import annotations
