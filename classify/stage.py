@@ -34,13 +34,14 @@ from classify.settings import ClassifySettings
 from schemas.classify_events import Classified
 from schemas.directory import CustomerRecord, ModelPart, RulesetRecord
 from schemas.events import Actor, Created, MessageAdded, TicketEvent
-from schemas.stage import In, Out, StageContext
+from schemas.stage import In, Out, Stage, StageContext
 from schemas.ticket import Ticket
 from schemas.topics import (
     CUSTOMERS,
     MODEL_EXAMPLES,
     MODELS,
     RULES,
+    STAGE_TOPICS,
     TICKET_EVENTS,
     TICKET_STATE,
     TopicSpec,
@@ -91,10 +92,10 @@ class TicketSnapshot:
                               e.causation_id)
 
 
-class ClassifyStage:
+class ClassifyStage(Stage):
     name = "classify"
-    inputs: tuple[TopicSpec, ...] = (TICKET_EVENTS,)
-    tables: tuple[TopicSpec, ...] = (RULES, MODELS, CUSTOMERS, TICKET_STATE)
+    inputs: tuple[TopicSpec, ...] = STAGE_TOPICS["classify"].inputs
+    tables: tuple[TopicSpec, ...] = STAGE_TOPICS["classify"].tables
     tick_interval: float | None = None
 
     def __init__(self, classifier: Classifier, settings: ClassifySettings,

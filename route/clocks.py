@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from route.calendar import opening_hours
 from route.config import RoutingConfig
 from route.facts import evolve
 from route.sla import (
@@ -48,13 +49,22 @@ def dues(state: RouteTicketState) -> Dues:
     return (state.sla_policy, due("first-response"), due("next-response"), due("resolution"))
 
 
-def applied(state: RouteTicketState) -> SlaApplied | None:
+def applied(
+    state: RouteTicketState, cfg: RoutingConfig | None = None, at: datetime | None = None
+) -> SlaApplied | None:
+    """The SLA as announced; with ``cfg``, it carries the calendar's hours and the closed days
+    up to the first due time (from ``at``), so the ack quotes what computed the due time."""
     if state.sla_policy is None:
         return None
     _, first, nxt, resolution = dues(state)
+    policy = policy_of(state, cfg) if cfg is not None else None
+    hours = None
+    if policy is not None and cfg is not None:
+        since = at or state.created_at
+        hours = opening_hours(calendar_of(policy, cfg.calendars), since, first or nxt)
     return SlaApplied(
         policy=state.sla_policy, first_response_due=first, next_response_due=nxt,
-        resolution_due=resolution,
+        resolution_due=resolution, hours=hours,
     )
 
 

@@ -15,6 +15,7 @@ from route import clocks, escalation, facts, reactions
 from route.alerts import ROUTE_ACTOR_ID, notifications, supervisors_of, ticket_event
 from route.calendar import BusinessCalendar
 from route.config import RoutingConfig
+from route.decisions import Emission
 from route.escalation import EscalationDecision
 from route.facts import evolve
 from route.model import AgentView, Team, working_calendar
@@ -26,11 +27,9 @@ from schemas.classify_events import Classified
 from schemas.directory import Agent, CustomerRecord
 from schemas.events import TicketEvent
 from schemas.message import Address
-from schemas.notification import Notification
 from schemas.route_events import Assigned, Escalated, Queued, RouteTicketState, Unassigned
 from schemas.ticket_events import Created, MessageAdded, PriorityChanged, StatusChanged
 
-Emission = TicketEvent | Notification
 FAR = datetime.max.replace(tzinfo=UTC)
 NO_LOAD: Counter[str] = Counter()
 _JUST_BEFORE = timedelta(microseconds=1)
@@ -180,7 +179,7 @@ class Router:
         if isinstance(p, Created | Classified | PriorityChanged):
             s = clocks.apply_policy(s, self.cfg, at)
         if isinstance(p, MessageAdded):
-            if p.direction == "inbound":
+            if p.direction == "inbound" and not facts.is_robot(p):
                 s = clocks.on_customer_message(s, self.cfg, p.received_at)
             elif facts.is_response(event):
                 s = clocks.on_response(s, at)
@@ -203,7 +202,7 @@ class Router:
         waiting = not s.classified and self.cfg.classify_wait.total_seconds() > 0
         first_classified = isinstance(p, Classified) and not (before and before.classified)
         if not waiting and (clocks.new_deadlines(before, s) or first_classified):
-            applied = clocks.applied(s)
+            applied = clocks.applied(s, self.cfg, at)
             if applied is not None:
                 out.append(ticket_event(s, applied, at, cause))
         if isinstance(p, Escalated):  # by an agent: the tier's team takes over, if it has one
@@ -319,7 +318,7 @@ class Router:
                 self.cfg, s, "assignment", f"{s.ticket_id}:{cause}:assigned", at,
                 [Address(address=agent.email)],
                 {"agent": agent.agent_id, "strategy": decision.strategy},
-                "Ticket assigned to you",
+                "Ticket assigned to you", reader=agent,
             )
         return s, out
 

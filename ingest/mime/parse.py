@@ -11,6 +11,7 @@ broken, becomes a message with whatever could be read from it.
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.parser
 import hashlib
@@ -35,6 +36,7 @@ from ingest.mime.language import guess_language
 from ingest.mime.quotes import split_reply
 from ingest.mime.settings import NormalizeSettings
 from ingest.mime.text import repair
+from schemas.errors import HelplineError
 from schemas.message import Address, Bounce, InboundMessage
 
 DEFAULT_SETTINGS = NormalizeSettings()
@@ -43,10 +45,8 @@ _OBS_FIELD_NAME = re.compile(rb"(?m)^([A-Za-z][A-Za-z0-9-]{0,76})[ \t]+:")
 _HEADER_SCAN_BYTES = 64 * 1024
 
 
-class UnparseableEmail(ValueError):
+class UnparseableEmail(HelplineError, ValueError):
     """Bytes that are not an email message. ``reason`` is one line, safe to log."""
-
-    retriable = False
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -140,6 +140,17 @@ def _truncate(text: str, limit: int) -> str:
 
 
 def _bounce(
+    msg: Message, headers: Headers, sender: Address, subject: str, body_text: str,
+    own: set[str],
+) -> Bounce | None:
+    found = _bounce_of(msg, headers, sender, subject, body_text, own)
+    if found is None:
+        return None
+    refs = bounces.original_references(msg)
+    return dataclasses.replace(found, original_references=refs) if refs else found
+
+
+def _bounce_of(
     msg: Message, headers: Headers, sender: Address, subject: str, body_text: str,
     own: set[str],
 ) -> Bounce | None:
