@@ -6,7 +6,7 @@ import asyncio
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -29,6 +29,9 @@ ModelOpt = Annotated[Path, typer.Option("--model", help="a directory written by 
                                                         "(joblib weights: trusted paths only)")]
 RulesFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False,
                                            help="a rules file, TOML or YAML")]
+AgainstOpt = Annotated[str | None, typer.Option(
+    "--against", help="try it on the ticket history of this span first (30d, 12h): how "
+                      "many tickets would change category, team or priority")]
 FormatOpt = Annotated[str | None, typer.Option(
     "--format", help="toml or yaml (default: yaml for .yaml/.yml files, else toml)")]
 
@@ -43,11 +46,18 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
     model = typer.Typer(help="The ML classifier: train, evaluate, predict.", no_args_is_help=True)
 
     @rules.command("check")
-    def check(file: RulesFile, fmt: FormatOpt = None) -> None:
-        """Compile a rules file; print every error with its line and column (exit 1 if any)."""
+    def check(file: RulesFile, fmt: FormatOpt = None, against: AgainstOpt = None) -> None:
+        """Compile a rules file; print every error with its line and column (exit 1 if any).
+        With --against 30d: how many tickets of that history it would classify differently."""
         source, chosen = _read_rules(file, fmt)
         rs = _compiled(file, source, chosen, "default")
         typer.echo(f"{file}: ok, {len(rs.rules)} rules, mode {rs.mode}, version {rs.version}")
+        if against is not None:
+            def use_rules(stage: Any) -> None:
+                stage.ruleset = rs
+
+            with _reported():
+                _print_json(_what_if(get_ctx(), against, use_rules))
 
     @rules.command("push")
     def push(
@@ -77,11 +87,17 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
                    f"({len(ruleset.rules)} rules, {file_format})")
 
     @model.command("train")
-    def train(data: DataOpt, text_col: TextOpt, label_col: LabelOpt,
+    def train(text_col: TextOpt, label_col: LabelOpt,
               out: Annotated[Path, typer.Option("--out", help="directory to write the model")],
+              data: Annotated[Path | None, typer.Option(
+                  "--data", help="CSV file with a header row (with --from-topic: the cold "
+                                 "start)", exists=True, dir_okay=False)] = None,
               target: Annotated[str, typer.Option(
                   help="ticket field predicted: category, department, priority, type")]
               = "category",
+              from_topic: Annotated[bool, typer.Option(
+                  "--from-topic", help="add the desk's own labelled tickets: agents' "
+                                       "corrections on the model.examples topic")] = False,
               holdout: Annotated[float, typer.Option(
                   help="fraction held out (stratified) and scored after training")] = 0.0,
               target_precision: Annotated[float, typer.Option(
@@ -90,12 +106,28 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
                   help="words+chars (most accurate) or words (faster on long text)")]
               = "words+chars",
               seed: int = 13) -> None:
-        """Train on labelled tickets; print the model card (and held-out scores) as JSON."""
+        """Train on labelled tickets; print the model card (and held-out scores) as JSON.
+        With --from-topic, also on agents' corrections, and print per-class drift."""
         from classify.evaluation import read_labelled_csv, score
         from classify.model import TrainingOptions, save_model, train_model
 
         with _reported():
-            texts, labels = read_labelled_csv(data, text_col, label_col)
+            texts: list[str] = []
+            labels: list[str] = []
+            if data is not None:
+                texts, labels = read_labelled_csv(data, text_col, label_col)
+            report: dict[str, Any] = {}
+            desk: tuple[list[str], list[str]] = ([], [])
+            if from_topic:
+                from classify.learning import drift, read_examples
+
+                ctx = get_ctx()
+                examples = asyncio.run(read_examples(
+                    ctx.topics, target, ctx.section("classify").model_push_timeout_s))
+                report["drift"] = drift(labels, examples)
+                desk = ([x.text for x in examples], [x.label for x in examples])
+            elif data is None:
+                raise ValueError("give --data, --from-topic, or both")
             held: tuple[list[str], list[str]] = ([], [])
             if holdout > 0:
                 from sklearn.model_selection import train_test_split
@@ -105,11 +137,13 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
                 held = (x_test, y_test)
             options = TrainingOptions(target=target, target_precision=target_precision, seed=seed,
                                       features=features)
-            trained = train_model(texts, labels, options)
+            trained = train_model([*texts, *desk[0]], [*labels, *desk[1]], options)
             card = save_model(trained, out)
-            report: dict[str, Any] = {"model": asdict(card)}
+            report = {"model": asdict(card), **report}
             if held[0]:
                 report["holdout"] = score(trained.predict(held[0]), held[1])
+            if desk[0]:  # in-sample: how much of the desk's corrections the model now follows
+                report["desk_examples_fit"] = score(trained.predict(desk[0]), desk[1])
             _print_json(report)
 
     @model.command("evaluate")
@@ -120,7 +154,7 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
                      help="text column of --out-of-scope")] = "text") -> None:
         """Score a model on labelled data: accuracy, macro-F1, per-class precision/recall,
         confusion matrix, abstention (JSON)."""
-        from classify.evaluation import abstention_on, read_labelled_csv, score
+        from classify.evaluation import abstention_on, open_set, read_labelled_csv, score
         from classify.model import load_model
 
         with _reported():
@@ -131,6 +165,7 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
             if out_of_scope is not None:
                 oos, _ = read_labelled_csv(out_of_scope, [out_of_scope_col], None)
                 report["out_of_scope"] = abstention_on(loaded, oos)
+                report["open_set"] = open_set(loaded, texts, oos)
             _print_json(report)
 
     @model.command("predict")
@@ -150,6 +185,73 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
                         "abstained": p.abstained, "best_guess": p.best_guess, "reason": p.reason,
                     }).decode() + "\n")
 
+    @model.command("push")
+    def push_model_cmd(
+        directory: Annotated[Path, typer.Argument(exists=True, file_okay=False,
+                                                  help="a directory written by `model train`")],
+        name: Annotated[str | None, typer.Option(
+            "--name", help="model slot (default: the card's target, e.g. category)")] = None,
+        shadow: Annotated[bool, typer.Option(
+            "--shadow", help="run beside the active model without acting; "
+                             "`model promote NAME` makes it active")] = False,
+    ) -> None:
+        """Sign a trained model and publish it to the models topic; classify workers verify
+        the signature and their library versions, then hot-reload it."""
+        from classify.model import read_card
+        from classify.model_push import push_model, read_model_dir
+        from classify.publish import PublishError
+        from classify.stage import model_signing_key
+
+        ctx = get_ctx()
+        settings = ctx.section("classify")
+        with _reported():
+            card_text, weights = read_model_dir(directory)
+            card = read_card(card_text, str(directory))
+            slot = name or card.target
+            try:
+                manifest = asyncio.run(push_model(
+                    ctx.topics, slot, card_text, weights,
+                    model_signing_key(settings, ctx.signing_key),
+                    "shadow" if shadow else "active", datetime.now(UTC),
+                    settings.model_chunk_bytes, settings.model_push_timeout_s))
+            except PublishError as exc:
+                typer.echo(f"helpline: model not pushed: {exc}", err=True)
+                raise SystemExit(1) from None
+            typer.echo(f"pushed model {slot!r} version {manifest.version} "
+                       f"({'shadow' if shadow else 'active'}, target {card.target}, "
+                       f"{len(weights)} bytes in {manifest.count} chunks)")
+
+    @model.command("compare")
+    def compare(model_dir: Annotated[Path, typer.Argument(
+                    exists=True, file_okay=False, help="a directory written by `model train` "
+                    "(joblib weights: trusted paths only)")],
+                against: AgainstOpt = "30d") -> None:
+        """What a candidate model would change over history, beside what runs now (the rules
+        and models on their topics): tickets whose category, team or priority would differ,
+        with examples."""
+        from classify.model import load_model
+        from classify.what_if import with_model
+
+        with _reported():
+            candidate = load_model(model_dir)
+
+            def use_model(stage: Any) -> None:
+                with_model(stage, candidate)
+
+            _print_json({"model": candidate.card.version, "target": candidate.card.target,
+                         **_what_if(get_ctx(), against or "30d", use_model)})
+
+    @model.command("promote")
+    def promote(name: Annotated[str, typer.Argument(help="the model slot")]) -> None:
+        """Make the shadow model of NAME the active one (the same signed model)."""
+        from classify.model_push import promote_shadow
+
+        ctx = get_ctx()
+        with _reported():
+            manifest = asyncio.run(promote_shadow(
+                ctx.topics, name, ctx.section("classify").model_push_timeout_s))
+            typer.echo(f"model {name!r} version {manifest.version} is now active")
+
     app.add_typer(rules, name="rules")
     app.add_typer(model, name="model")
 
@@ -165,6 +267,30 @@ def _reported() -> Iterator[None]:
     except (ValueError, OSError, ModelLoadError) as exc:
         typer.echo(f"helpline: {exc}", err=True)
         raise SystemExit(1) from None
+
+
+def _what_if(ctx: StageContext, against: str, change: Callable[[Any], None]
+             ) -> dict[str, Any]:
+    """The classify stage as configured now and as changed, over the last ``against``."""
+    from classify.stage import build_stage
+    from classify.what_if import parse_span, what_if
+
+    span = parse_span(against)
+    settings = ctx.section("classify").model_copy(update={"learn_from_agents": False})
+    stages = [build_stage(replace(ctx, sections=_Sections(ctx.sections, settings)))
+              for _ in range(2)]
+    return asyncio.run(what_if(ctx.topics, stages[0], stages[1], span, datetime.now(UTC),
+                               settings.model_push_timeout_s, change))
+
+
+class _Sections:
+    """``ctx.sections`` with another [classify] section."""
+
+    def __init__(self, sections: Any, classify: Any) -> None:
+        self._sections, self.classify = sections, classify
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sections, name)
 
 
 def _read_rules(file: Path, fmt: str | None) -> tuple[str, RuleFormat]:

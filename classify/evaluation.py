@@ -77,3 +77,35 @@ def abstention_on(model: TicketClassifier, texts: Sequence[str]) -> dict[str, An
         "abstention_rate": round(sum(p.abstained for p in predictions) / n, 4) if n else 0.0,
         "by_reason": reasons,
     }
+
+
+def open_set(model: TicketClassifier, known: Sequence[str],
+             unknown: Sequence[str]) -> dict[str, Any]:
+    """How well the model's confidence tells text of its own labels (``known``) from text of
+    labels it never saw (``unknown``): AUROC of confidence (1.0: every known ticket is more
+    confident than every unknown one; 0.5: chance), and what the chosen operating point (the
+    thresholds of the card) abstains on each side."""
+    inside, outside = model.predict(known), model.predict(unknown)
+    return open_set_figures([p.confidence for p in inside], [p.confidence for p in outside],
+                            [p.abstained for p in inside], [p.abstained for p in outside])
+
+
+def open_set_figures(known: Sequence[float], unknown: Sequence[float],
+                     known_abstained: Sequence[bool], unknown_abstained: Sequence[bool],
+                     ) -> dict[str, Any]:
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    if not known or not unknown:
+        raise ValueError("open-set figures need known and unknown texts")
+    truth = [1] * len(known) + [0] * len(unknown)
+    scores = [*known, *unknown]
+    fpr, tpr, _ = roc_curve(truth, scores)
+    # share of unknown texts still accepted when 95 % of known ones are
+    at95 = float(fpr[next(i for i, t in enumerate(tpr) if t >= 0.95)])
+    return {
+        "known": len(known), "unknown": len(unknown),
+        "auroc": round(float(roc_auc_score(truth, scores)), 4),
+        "fpr_at_95_tpr": round(at95, 4),
+        "abstained_known": round(sum(known_abstained) / len(known), 4),
+        "abstained_unknown": round(sum(unknown_abstained) / len(unknown), 4),
+    }

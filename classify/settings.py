@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 
 class ClassifySettings(BaseModel):
@@ -14,6 +14,14 @@ class ClassifySettings(BaseModel):
     # the ticket field it predicts. Empty: rules only, and the classified event says so.
     # The weights are joblib (pickle): list only directories you trust.
     model_dirs: tuple[str, ...] = ()
+    # HMAC key of models pushed with `helpline model push`: a worker loads a pushed model only
+    # if its signature checks with this key. None: a key derived from the global secret_key.
+    model_signing_key: SecretStr | None = None
+    # Pushed models are cut into chunks of this many bytes (the broker's record limit is
+    # ~1 MiB by default, and bytes travel base64-encoded).
+    model_chunk_bytes: int = Field(default=512 * 1024, ge=1024, le=8 * 1024 * 1024)
+    # How long `helpline model push` waits for the broker to acknowledge every chunk.
+    model_push_timeout_s: float = Field(default=120.0, gt=0)
     # Team for tickets a model abstained on, when no rule set a team. None: leave unset.
     triage_team: str | None = "Triage"
     # Language detection
@@ -33,5 +41,10 @@ class ClassifySettings(BaseModel):
     max_text_chars: int = Field(default=20_000, ge=100)  # of a message, for rules and models
     # Tickets whose `created` event is remembered until their first message is classified.
     pending_tickets_max: int = Field(default=100_000, ge=100)
+    # Agents' corrections (a changed priority, another team, a merge, an escalation) become
+    # labelled tickets on the model.examples topic, for `helpline model train --from-topic`.
+    learn_from_agents: bool = True
+    # Tickets whose first message and classification are remembered to label a correction.
+    examples_tickets_max: int = Field(default=20_000, ge=100)
     # Classify every inbound message (create and update triggers), or only a ticket's first.
     classify_follow_ups: bool = True

@@ -22,18 +22,30 @@ from pathlib import Path
 from typing import Any
 
 from classify.classifier import Classifier, ClassifierOptions
+from classify.corrections import Corrections, example_key
 from classify.facts import CustomerFacts, TicketFacts
 from classify.language import LanguageDetection
 from classify.model import TicketClassifier, load_model
+from classify.model_slots import ModelSlots
+from classify.model_topic import signing_key
 from classify.rules import EMPTY, Ruleset
 from classify.rules_loader import RuleFileError, load_rules
 from classify.settings import ClassifySettings
 from schemas.classify_events import Classified
-from schemas.directory import CustomerRecord, RulesetRecord
+from schemas.directory import CustomerRecord, ModelPart, RulesetRecord
 from schemas.events import Actor, Created, MessageAdded, TicketEvent
 from schemas.stage import In, Out, Stage, StageContext
 from schemas.ticket import Ticket
-from schemas.topics import CUSTOMERS, RULES, STAGE_TOPICS, TICKET_EVENTS, TICKET_STATE, TopicSpec
+from schemas.topics import (
+    CUSTOMERS,
+    MODEL_EXAMPLES,
+    MODELS,
+    RULES,
+    STAGE_TOPICS,
+    TICKET_EVENTS,
+    TICKET_STATE,
+    TopicSpec,
+)
 
 log = logging.getLogger(__name__)
 ACTOR = Actor(kind="rule", id="classify")
@@ -86,9 +98,17 @@ class ClassifyStage(Stage):
     tables: tuple[TopicSpec, ...] = STAGE_TOPICS["classify"].tables
     tick_interval: float | None = None
 
-    def __init__(self, classifier: Classifier, settings: ClassifySettings) -> None:
+    def __init__(self, classifier: Classifier, settings: ClassifySettings,
+                 model_key: bytes = b"") -> None:
         self.classifier = classifier
         self.settings = settings
+        # models pushed to the models topic replace the configured ones slot by slot; with no
+        # key (a stage built without a context) every pushed model is refused as unsigned
+        self.models = ModelSlots(classifier.models, model_key)
+        self._shadows: list[tuple[str, Classifier]] = []
+        # agents' corrections of what this stage decided, as labelled tickets
+        self.corrections = (Corrections(settings.examples_tickets_max)
+                            if settings.learn_from_agents else None)
         self.ruleset: Ruleset = EMPTY
         self.rules_errors: tuple[RuleFileError, ...] = ()
         self.customers: dict[str, CustomerFacts] = {}
@@ -101,6 +121,9 @@ class ClassifyStage(Stage):
         if topic is RULES or topic.name == RULES.name:
             if isinstance(value, RulesetRecord):
                 self._load_rules(value)
+        elif topic.name == MODELS.name:
+            if value is None or isinstance(value, ModelPart):
+                self._load_model(key, value)
         elif topic.name == CUSTOMERS.name:
             self._restore_customer(key.decode(), value)
         elif topic.name == TICKET_STATE.name:
@@ -126,6 +149,17 @@ class ClassifyStage(Stage):
                                         "version": checked.ruleset.version,
                                         "rules": len(checked.ruleset.rules)})
 
+    def _load_model(self, key: bytes, part: ModelPart | None) -> None:
+        if self.models.put(key, part):
+            self.classifier = self.models.classifier(self.classifier)
+        self._shadows = self.models.shadow_classifiers(self.classifier)
+
+    def report(self) -> dict[str, Any]:
+        """What health endpoints and metrics show of this stage: the models it runs (name,
+        target, version, active or shadow), the ones it refused and why, the rules version."""
+        return {**self.models.report(), "ruleset_version": self.ruleset.version,
+                "rules_errors": [str(e) for e in self.rules_errors]}
+
     def _restore_customer(self, customer_id: str, value: Any | None) -> None:
         if not isinstance(value, CustomerRecord) or value.deleted:
             self.customers.pop(customer_id, None)
@@ -139,10 +173,14 @@ class ClassifyStage(Stage):
 
     def process(self, batch: Sequence[In], now: datetime) -> list[Out]:
         work: list[tuple[TicketEvent, TicketFacts, datetime]] = []
+        examples: list[Out] = []
         for record in batch:
             event = record.value
             if not isinstance(event, TicketEvent):
                 continue
+            if self.corrections is not None:
+                examples.extend(Out(MODEL_EXAMPLES, example_key(x), x)
+                                for x in self.corrections.observe(event))
             payload = event.payload
             if isinstance(payload, Created):
                 self._remember_created(event, payload)
@@ -153,10 +191,13 @@ class ClassifyStage(Stage):
                 if facts is not None:
                     work.append((event, facts, payload.received_at))
         if not work:
-            return []
-        results = self.classifier.classify([f for _, f, _ in work], [t for _, _, t in work],
-                                           self.ruleset)
-        return [
+            return examples
+        batch_facts, times = [f for _, f, _ in work], [t for _, _, t in work]
+        results = self.classifier.classify(batch_facts, times, self.ruleset)
+        for name, shadow in self._shadows:  # would-be decisions, counted, never emitted
+            would = shadow.classify(batch_facts, times, self.ruleset)
+            self.models.count_shadow(name, results, would)
+        outs = [
             Out(TICKET_EVENTS, event.ticket_id.encode(), TicketEvent(
                 event_id=classified_event_id(event.ticket_id, event.event_id),
                 ticket_id=event.ticket_id, ticket_number=event.ticket_number,
@@ -164,6 +205,10 @@ class ClassifyStage(Stage):
             ))
             for (event, _, at), result in zip(work, results, strict=True)
         ]
+        if self.corrections is not None:
+            for out in outs:  # this stage never reads its own events back: tell the fold
+                self.corrections.observe(out.value)
+        return examples + outs
 
     def tick(self, now: datetime) -> list[Out]:
         return []
@@ -232,4 +277,11 @@ def build_classifier(settings: ClassifySettings) -> Classifier:
 
 def build_stage(ctx: StageContext) -> ClassifyStage:
     settings: ClassifySettings = ctx.section("classify")
-    return ClassifyStage(build_classifier(settings), settings)
+    key = model_signing_key(settings, ctx.signing_key)
+    return ClassifyStage(build_classifier(settings), settings, key)
+
+
+def model_signing_key(settings: ClassifySettings, deployment_key: bytes) -> bytes:
+    """The key models are signed with on push and verified with before loading."""
+    configured = settings.model_signing_key
+    return signing_key(configured.get_secret_value() if configured else None, deployment_key)

@@ -194,11 +194,17 @@ async def _run_worker(name: str, s: Settings, ctx: StageContext) -> None:
         stage = load(STAGES[name])(ctx)
         runner = StageRunner(stage, ctx.kafka, s.runner, metrics, ctx.instance_id)
 
+        # a stage may report more (classify: the models it runs, the ones it refused)
+        stage_report = getattr(stage, "report", None)
+        if stage_report is not None:
+            metrics.watch(stage_report)
+
         def status() -> dict[str, object]:
             st = runner.status
             metrics.ready(name, st.ready)
+            extra: dict[str, object] = stage_report() if stage_report is not None else {}
             return {"stage": name, "state": st.state, "ready": st.ready, "error": st.error,
-                    "records_in": st.records_in, "dead_letters": st.dead_letters}
+                    "records_in": st.records_in, "dead_letters": st.dead_letters, **extra}
 
         tasks.append(asyncio.create_task(runner.run(stop)))
     else:

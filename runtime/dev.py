@@ -31,6 +31,7 @@ import typer
 from runtime.kafka import free_port
 
 DEMO = Path(__file__).resolve().parent / "demo"
+DEMO_TRAINING = Path(__file__).resolve().parents[1] / "classify" / "examples" / "training.csv"
 WORKERS = ("normalize", "tickets", "classify", "route", "notify", "smtp", "chat")
 # Each a process of its own, as in production; the last one is the read-only ticket API.
 COMMANDS = [*(("worker", w, "--instance-id", f"dev-{w}") for w in WORKERS), ("tickets", "api")]
@@ -184,9 +185,10 @@ def workers(config: Path, log_dir: Path,
                 p.kill()
 
 
-def _helpline(config: Path, *args: str) -> None:
+def _helpline(config: Path, *args: str, quiet: bool = False) -> None:
     subprocess.run([sys.executable, "-m", "runtime.cli", "--config", str(config), *args],
-                   check=True, stdin=subprocess.DEVNULL)
+                   check=True, stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL if quiet else None)
 
 
 def wait_ready(health: Mapping[str, int], timeout_s: float) -> list[str]:
@@ -268,7 +270,7 @@ def _describe(ev: Any) -> str:
         case "classified":
             rules = ", ".join(r.rule_id for r in p.matched_rules) or "no rule"
             return (f"category={p.category} priority={p.priority} team={p.team} "
-                    f"language={p.language} ({rules})")
+                    f"language={p.language} (rules: {rules}; model: {_model_said(p)})")
         case "assigned":
             return f"to {p.agent_id} (team {p.team}, {p.strategy})"
         case "sla-applied":
@@ -277,6 +279,15 @@ def _describe(ev: Any) -> str:
             return f"auto-acknowledgement sent by {p.channel}"
         case _:
             return ""
+
+
+def _model_said(p: Any) -> str:
+    """What the model predicted, beside the rules: ``category hardware 0.91`` (or why not)."""
+    if not p.predictions:
+        return p.model_status or "none"
+    return ", ".join(
+        f"{m.target} {m.label or m.best_guess} {m.confidence:.2f}"
+        + (f" abstained: {m.reason}" if m.abstained else "") for m in p.predictions)
 
 
 def run_dev(settings: Any, demo_only: bool, timeout_s: float) -> int:
@@ -305,6 +316,13 @@ def run_dev(settings: Any, demo_only: bool, timeout_s: float) -> int:
     write_config(config, bootstrap, ports, prefix)
     _helpline(config, "topics", "create")
     _helpline(config, "rules", "push", str(DEMO / "rules.toml"))
+    # a category model trained now, from the small set the project ships, and pushed as an
+    # operator would: the classify worker verifies it and loads it from the models topic
+    typer.echo("training the demo category model (classify/examples/training.csv) ...")
+    _helpline(config, "model", "train", "--data", str(DEMO_TRAINING), "--text-col", "subject",
+              "--text-col", "body", "--label-col", "category", "--out", str(dev_dir / "model"),
+              quiet=True)
+    _helpline(config, "model", "push", str(dev_dir / "model"))
     conn = KafkaConnection(bootstrap_servers=bootstrap, topic_prefix=prefix)
     with SmtpSink(ports.smtp_sink) as sink, \
             workers(config, dev_dir / "logs", ports.health) as procs:

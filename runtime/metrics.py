@@ -329,7 +329,9 @@ class ReportCollector(Collector):
         self._report = report
 
     def collect(self) -> Iterator[Metric]:
-        folders = self._report().get("folders")
+        report = self._report()
+        yield from _model_metrics(report)
+        folders = report.get("folders")
         if not isinstance(folders, list):
             return
         state = GaugeMetricFamily("helpline_imap_folder_state", "1 for the state each "
@@ -357,6 +359,23 @@ class ReportCollector(Collector):
 
     def describe(self) -> Iterable[Metric]:
         return []  # unknown until the first scrape (folders come from the config)
+
+
+def _model_metrics(report: Mapping[str, object]) -> Iterator[Metric]:
+    """The classify stage's models: one info series per loaded model (its version is a label:
+    one value per slot at a time), and how many pushed models it refused."""
+    models, errors = report.get("models"), report.get("model_errors")
+    if not isinstance(models, list):
+        return
+    info = GaugeMetricFamily("helpline_classify_model_info", "1 for each model the classify "
+                             "stage runs", labels=["name", "mode", "target", "version"])
+    for m in _folders(models):
+        info.add_metric([str(m.get(k, "")) for k in ("name", "mode", "target", "version")], 1.0)
+    yield info
+    refused = GaugeMetricFamily("helpline_classify_models_refused", "pushed models refused "
+                                "(bad signature, other library versions), previous one kept")
+    refused.add_metric([], float(len(errors)) if isinstance(errors, Mapping) else 0.0)
+    yield refused
 
 
 def _folders(items: list[Any]) -> Iterator[Mapping[str, object]]:

@@ -71,3 +71,51 @@ class RulesetRecord:
     format: Literal["toml", "yaml"] = "toml"
     pushed_at: datetime
     extra: Extra = extra_field()
+
+
+ModelMode = Literal["active", "shadow"]
+
+
+@record
+class ModelPart:
+    """A piece of a trained classifier pushed by ``helpline model push`` onto the compacted
+    ``models`` topic. The weights travel in chunks keyed ``<version>/<index>`` (a broker
+    refuses records past ~1 MiB); then a manifest keyed by the slot (``<name>``, or
+    ``<name>:shadow``) carries the model card and an HMAC over card and weights. A classify
+    worker verifies that signature before it unpickles anything."""
+
+    schema_version: int = 1
+    name: str  # the slot: one active (and at most one shadow) model per name
+    version: str  # the card's version (sha256 of the weights, 16 hex digits)
+    index: int  # a chunk's position; the manifest has index == count
+    count: int  # how many chunks the weights were cut into
+    data: bytes = b""  # a chunk's bytes (empty in the manifest)
+    card: str = ""  # manifest: model.json text, byte for byte as signed
+    signature: str = ""  # manifest: hex HMAC-SHA256 of card, NUL, weights
+    mode: ModelMode = "active"
+    pushed_at: datetime | None = None
+    extra: Extra = extra_field()
+
+    @property
+    def is_manifest(self) -> bool:
+        return self.index == self.count
+
+
+@record
+class LabelledExample:
+    """What an agent's correction teaches the classifier: the ticket's first message and the
+    value an agent gave a field the classifier had set (a changed priority, a reassignment to
+    another team, a merge into a ticket of another category, an escalation and its reason).
+    Written by the classify stage to the compacted ``model.examples`` topic, keyed
+    ``<ticket id>/<target>`` (the latest correction of a field wins); read by
+    ``helpline model train --from-topic``."""
+
+    schema_version: int = 1
+    ticket_id: str
+    target: str  # category / team / priority / department / type / escalation
+    label: str  # what the agent decided
+    previous: str | None = None  # what classification had said
+    text: str = ""  # subject and body of the message that opened the ticket
+    source: str = ""  # the event that taught it: priority-changed, assigned, merged, …
+    at: datetime | None = None
+    extra: Extra = extra_field()

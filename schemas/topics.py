@@ -19,7 +19,13 @@ from typing import Literal
 from schemas.bin import BinnedMessage
 from schemas.commands import AgentAction
 from schemas.deadletter import DeadLetter
-from schemas.directory import Agent, CustomerRecord, RulesetRecord
+from schemas.directory import (
+    Agent,
+    CustomerRecord,
+    LabelledExample,
+    ModelPart,
+    RulesetRecord,
+)
 from schemas.events import TicketEvent
 from schemas.message import InboundMessage
 from schemas.notification import ChatReply, Notification, NotificationResult
@@ -101,6 +107,16 @@ RULES = TopicSpec(
     "rules", RulesetRecord, key="ruleset name", cleanup="compact", retention_ms=None,
     partitions=1, description="classification rule sets (compacted)",
 )
+MODELS = TopicSpec(
+    "models", ModelPart, key="version/chunk, or the model slot (manifest)", cleanup="compact",
+    retention_ms=None, partitions=1,
+    description="trained classifiers in signed chunks, hot-reloaded by classify (compacted)",
+)
+MODEL_EXAMPLES = TopicSpec(
+    "model.examples", LabelledExample, key="ticket id/target", cleanup="compact",
+    retention_ms=None,
+    description="agents' corrections of classification, as labelled tickets (compacted)",
+)
 AGENTS = TopicSpec(
     "agents", Agent, key="agent id", cleanup="compact", retention_ms=None, partitions=1,
     description="agents, skills, capacity, presence (compacted)",
@@ -179,8 +195,10 @@ PIPELINE: tuple[StageTopics, ...] = (
            inputs=(MESSAGES, TICKET_COMMANDS, TICKET_EVENTS, TICKETS_BIN),
            outputs=(TICKET_EVENTS, TICKET_STATE, CUSTOMERS, NOTIFY_OUTBOX, TICKETS_BIN),
            tables=(TICKET_STATE, CUSTOMERS)),
-    _stage("classify", "classify.stage", inputs=(TICKET_EVENTS,), outputs=(TICKET_EVENTS,),
-           tables=(RULES, CUSTOMERS, TICKET_STATE)),
+    # model.examples out: agents' corrections of its decisions, as labelled tickets
+    _stage("classify", "classify.stage", inputs=(TICKET_EVENTS,),
+           outputs=(TICKET_EVENTS, MODEL_EXAMPLES),
+           tables=(RULES, MODELS, CUSTOMERS, TICKET_STATE)),
     _stage("route", "route.stage", inputs=(TICKET_EVENTS,),
            outputs=(TICKET_EVENTS, ROUTE_STATE, NOTIFY_OUTBOX),
            tables=(AGENTS, CUSTOMERS, ROUTE_STATE)),
@@ -214,7 +232,7 @@ DEAD_LETTERS: tuple[TopicSpec, ...] = tuple(s.dlq for s in PIPELINE)
 
 ALL: tuple[TopicSpec, ...] = (
     RAW_EMAIL, RAW_CHAT, MESSAGES, TICKET_COMMANDS, TICKET_EVENTS, TICKET_STATE, TICKETS_BIN,
-    CUSTOMERS, RULES,
+    CUSTOMERS, RULES, MODELS, MODEL_EXAMPLES,
     AGENTS, NOTIFY_OUTBOX, NOTIFY_RESULTS, NOTIFY_SENTLOG, CHAT_OUTBOUND, ROUTE_STATE,
     IMAP_CHECKPOINTS, *DEAD_LETTERS,
 )

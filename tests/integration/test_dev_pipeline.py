@@ -17,7 +17,9 @@ pytestmark = pytest.mark.integration
 
 def test_helpline_dev_makes_tickets_from_email_and_chat(kafka: object, tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
-           "HELPLINE_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap}  # type: ignore[attr-defined]
+           "HELPLINE_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap,  # type: ignore[attr-defined]
+           # the code under test, when it is not the venv's editable install (a worktree)
+           **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}}
     proc = subprocess.run(
         [sys.executable, "-m", "runtime.cli", "dev", "--demo-only", "--timeout", "150"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=280, check=False)
@@ -28,6 +30,9 @@ def test_helpline_dev_makes_tickets_from_email_and_chat(kafka: object, tmp_path:
     assert "2 ticket(s) made, 2 classified and assigned, 2 acknowledged" in out
     assert "email from Camille Durand" in out
     assert "phone-overheating" in out  # the French rule matched an accented subject
+    # the category model trained at start, pushed, verified and loaded by the classify worker,
+    # its label and confidence beside the rules
+    assert "model: category hardware 0." in out and "model: category delivery 0." in out
     assert "chat from Sam Visitor" in out  # the visitor's contact reached the ticket
     assert "auto-acknowledgement sent by chat" in out
     assert "policy high" in out  # the SLA announced after classification raised the priority
