@@ -25,7 +25,10 @@ stime, the broker included, the load generator and the sink reported apart), RSS
 The machine is shared (2 cores, other work running): absolute figures are noisy; the same-run
 ratio to the baseline and the CPU per message are what to compare between runs.
 
-Usage: python benchmarks/bench_e2e.py [--quick] [--skip-baseline] [--out FILE]
+Both stacks run on the one broker at once, and each load level is offered to helpline and
+then straight away to the baseline, so that the two see the same machine.
+
+Usage: python benchmarks/bench_e2e.py [--quick] [--skip-baseline] [--out FILE] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -382,9 +385,12 @@ def phase_report(name: str, load: PhaseLoad, seen: dict[str, list[float]],
 
 
 def spawn(role: str, *args: str, log: Path) -> subprocess.Popen[bytes]:
+    from runtime.dev import _die_with_parent  # (none outlives the benchmark)
+
     with open(log, "wb") as out:
         return subprocess.Popen([sys.executable, __file__, "--role", role, *args],
-                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                preexec_fn=_die_with_parent)
 
 
 def stop_all(procs: Sequence[subprocess.Popen[bytes]]) -> None:
@@ -405,33 +411,86 @@ def wait_port(port: int, timeout_s: float) -> None:
         raise RuntimeError(f"nothing listening on {port} after {timeout_s:.0f}s")
 
 
-async def run_phases(name: str, plan: Plan, procs: dict[str, int], smtp_port: int,
-                     chat_port: int | None, sink_log: Path, chats: dict[str, float]
-                     ) -> list[dict[str, Any]]:
-    phases: list[dict[str, Any]] = []
-    # warm-up (imports, JIT of the broker, group joins): not measured
-    warm = await offer(f"{name}-warm", smtp_port, chat_port, 20, 40)
-    await wait_acks(sink_log, warm, plan.drain_s)
-    await asyncio.sleep(2)
-    for rate in (*plan.rates, None):
-        tag = f"{name}-{rate or 'max'}"
-        count = int(rate * plan.phase_s) if rate else plan.max_messages
-        before = cpu_all(procs)
-        load = await offer(tag, smtp_port, chat_port, rate, count)
-        seen = await wait_acks(sink_log, load, plan.drain_s)
-        after = cpu_all(procs)
-        chats.update(load.chats)
-        report = phase_report(tag, load, seen, before, after, rate)
-        phases.append(report)
-        print(json.dumps({k: report[k] for k in ("phase", "acked_per_s", "latency_ms",
-                                                 "cpu_ms_per_message_total")}),
-              file=sys.stderr)
-        if report["emails_acked"] < len(load.sent) // 2:
-            print(f"{name}: fewer than half acked at {rate}; skipping higher loads",
-                  file=sys.stderr)
-            break
-        await asyncio.sleep(1)
-    return phases
+@dataclass
+class Stack:
+    """One running system under load: where to send, what to watch."""
+
+    name: str
+    procs: dict[str, int]  # process name -> pid, the broker's included
+    smtp_port: int
+    chat_port: int | None
+    sink_log: Path
+    chats: dict[str, float] = field(default_factory=dict)
+    phases: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def warm_up(stack: Stack, plan: Plan) -> None:
+    """Imports, the broker's JIT, group joins: not measured."""
+    warm = await offer(f"{stack.name}-warm", stack.smtp_port, stack.chat_port, 20, 40)
+    await wait_acks(stack.sink_log, warm, plan.drain_s)
+
+
+PROFILE_RATE = 50  # py-spy samples a second (--nonblocking: the workers are not paused)
+PROFILE_TOP = 12  # functions reported per process, by own time
+
+
+def start_profiles(stack: Stack, seconds: float, out_dir: Path) -> list[tuple[str, Path,
+                                                                             subprocess.Popen[bytes]]]:
+    """py-spy on every Python process of the stack (not the broker, the load, the sink)."""
+    spy = Path(sys.executable).with_name("py-spy")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    running = []
+    for name, pid in stack.procs.items():
+        if name in ("broker", "load generator", "sink"):
+            continue
+        path = out_dir / f"{name.replace(' ', '-')}.txt"
+        running.append((name, path, subprocess.Popen(
+            [str(spy), "record", "--nonblocking", "-r", str(PROFILE_RATE), "-d",
+             str(int(seconds)), "-f", "raw", "-o", str(path), "-p", str(pid)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
+    return running
+
+
+def profile_summary(running: list[tuple[str, Path, subprocess.Popen[bytes]]]
+                    ) -> dict[str, Any]:
+    """Per process: the share of samples each function was on top of the stack (own time)."""
+    out: dict[str, Any] = {}
+    for name, path, proc in running:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(30)
+        own: dict[str, int] = {}
+        total = 0
+        with contextlib.suppress(FileNotFoundError):
+            for line in path.read_text().splitlines():
+                stack, _, n = line.rpartition(" ")
+                if not n.isdigit():
+                    continue
+                frame = stack.rsplit(";", 1)[-1]
+                own[frame] = own.get(frame, 0) + int(n)
+                total += int(n)
+        top = sorted(own.items(), key=lambda kv: -kv[1])[:PROFILE_TOP]
+        out[name] = {"samples": total, "own_time_share": {f: round(n / max(total, 1), 3)
+                                                          for f, n in top}}
+    return out
+
+
+async def run_phase(stack: Stack, plan: Plan, rate: int | None,
+                    profile_dir: Path | None = None) -> dict[str, Any]:
+    tag = f"{stack.name}-{rate or 'max'}"
+    count = int(rate * plan.phase_s) if rate else plan.max_messages
+    before = cpu_all(stack.procs)
+    profiles = start_profiles(stack, plan.phase_s * 2, profile_dir) if profile_dir else []
+    load = await offer(tag, stack.smtp_port, stack.chat_port, rate, count)
+    seen = await wait_acks(stack.sink_log, load, plan.drain_s)
+    after = cpu_all(stack.procs)
+    stack.chats.update(load.chats)
+    report = phase_report(tag, load, seen, before, after, rate)
+    if profiles:
+        report["profile"] = profile_summary(profiles)
+    stack.phases.append(report)
+    print(json.dumps({k: report[k] for k in ("phase", "acked_per_s", "latency_ms",
+                                             "cpu_ms_per_message_total")}), file=sys.stderr)
+    return report
 
 
 async def idle(procs: dict[str, int], seconds: float) -> dict[str, Any]:
@@ -461,6 +520,7 @@ async def chat_latencies(bootstrap: str, prefix: str, chats: dict[str, float]
     requester: dict[str, str] = {}
     acks: dict[str, list[int]] = {}
     ack_ids: dict[str, set[str]] = {}  # a redelivered ack-sent repeats its id: deduped
+    seen_acks: dict[str, list[str]] = {}
     try:
         await consumer._client.force_metadata_update()  # (as runtime.kafka_io.topic_status)
         tps = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
@@ -478,6 +538,10 @@ async def chat_latencies(bootstrap: str, prefix: str, chats: dict[str, float]
                     elif ev.kind == "ack-sent":
                         acks.setdefault(ev.ticket_id, []).append(m.timestamp)
                         ack_ids.setdefault(ev.ticket_id, set()).add(ev.event_id)
+                        seen_acks.setdefault(ev.ticket_id, []).append(
+                            f"{ev.event_id[:8]} {ev.payload.channel} "
+                            f"{ev.payload.notification_id[:12]} p{m.partition}@{m.offset} "
+                            f"{ev.at.isoformat()}")
     finally:
         await consumer.stop()
     lat = []
@@ -488,6 +552,8 @@ async def chat_latencies(bootstrap: str, prefix: str, chats: dict[str, float]
     return {"tickets": len(requester), "tickets_acked": len(acks),
             "tickets_acked_more_than_once": sum(1 for s in ack_ids.values() if len(s) > 1),
             "ack_sent_records_repeated": sum(len(s) - 1 for s in acks.values()),
+            "acked_more_than_once_examples": {
+                t: seen_acks[t] for t in [t for t, s in ack_ids.items() if len(s) > 1][:3]},
             "chat_acked": len(lat), "chat_sent": len(chats),
             "chat_latency_ms": {"p50": pct(lat, 50), "p95": pct(lat, 95), "p99": pct(lat, 99)}}
 
@@ -505,12 +571,13 @@ def sink_process(tmp: Path) -> Iterator[tuple[int, Path, subprocess.Popen[bytes]
         stop_all([proc])
 
 
-async def bench_helpline(bootstrap: str, broker_pid: int, plan: Plan, tmp: Path
-                         ) -> dict[str, Any]:
-    from runtime.dev import DEMO, DevPorts, workers, write_config
+@contextlib.asynccontextmanager
+async def helpline_stack(bootstrap: str, broker_pid: int, tmp: Path, prefix: str
+                         ) -> AsyncIterator[Stack]:
+    """Every worker as ``helpline dev`` starts it, its SMTP sink in a process of its own."""
+    from runtime.dev import COMMANDS, DEMO, DevPorts, workers, write_config
 
     ports = DevPorts()
-    prefix = f"e2e{int(time.time())}."
     with sink_process(tmp) as (sink_port, sink_log, sink):
         ports.smtp_sink = sink_port
         config = tmp / "helpline.toml"
@@ -526,26 +593,17 @@ async def bench_helpline(bootstrap: str, broker_pid: int, plan: Plan, tmp: Path
             wait_port(ports.smtp_receiver, 90)
             wait_port(ports.chat, 90)
             procs = {"broker": broker_pid, "load generator": os.getpid(), "sink": sink.pid}
-            from runtime.dev import COMMANDS
-
             for args, p in zip(COMMANDS, ps, strict=True):
                 procs[args[1] if args[0] == "worker" else " ".join(args)] = p.pid
-            await asyncio.sleep(5)  # restores, group joins
-            result: dict[str, Any] = {"idle": await idle(procs, plan.idle_s)}
-            chats: dict[str, float] = {}
-            result["phases"] = await run_phases("helpline", plan, procs, ports.smtp_receiver,
-                                                ports.chat, sink_log, chats)
-            result["rss_mb"] = {p: rss_mb(pid) for p, pid in procs.items()}
+            yield Stack("helpline", procs, ports.smtp_receiver, ports.chat, sink_log)
             dead = [a[1] for a, p in zip(COMMANDS, ps, strict=True) if p.poll() is not None]
             if dead:
-                result["workers_exited"] = dead
-            # (chats accepted while the email drained may still be acked: counted as read)
-            result["exactly_once"] = await chat_latencies(bootstrap, prefix, chats)
-        return result
+                raise RuntimeError(f"workers exited during the run: {dead}; see {tmp / 'logs'}")
 
 
-async def bench_baseline(bootstrap: str, broker_pid: int, plan: Plan, tmp: Path
-                         ) -> dict[str, Any]:
+@contextlib.asynccontextmanager
+async def baseline_stack(bootstrap: str, broker_pid: int, tmp: Path) -> AsyncIterator[Stack]:
+    """aiosmtpd in -> BASELINE_HOPS - 1 bare relays -> aiosmtplib out, each its own process."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     from runtime.kafka import free_port
@@ -571,14 +629,9 @@ async def bench_baseline(bootstrap: str, broker_pid: int, plan: Plan, tmp: Path
                      "smtp in": ps[0].pid, "smtp out": ps[-1].pid}
             for i, p in enumerate(ps[1:-1], 1):
                 procs[f"relay {i}"] = p.pid
-            await asyncio.sleep(3)
-            result: dict[str, Any] = {"idle": await idle(procs, min(plan.idle_s, 10))}
-            result["phases"] = await run_phases("baseline", plan, procs, smtp_port, None,
-                                                sink_log, {})
-            result["rss_mb"] = {p: rss_mb(pid) for p, pid in procs.items()}
+            yield Stack("baseline", procs, smtp_port, None, sink_log)
         finally:
             stop_all(ps)
-    return result
 
 
 def ratios(h: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
@@ -602,7 +655,9 @@ def ratios(h: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def main(plan: Plan, baseline: bool) -> dict[str, Any]:
+async def main(plan: Plan, baseline: bool, profile_dir: Path | None) -> dict[str, Any]:
+    """Both stacks up on one broker; each load level run on helpline, then at once on the
+    baseline, so both see the same machine (it is shared: its load moves during a run)."""
     from runtime.kafka import running_cluster
     from runtime.settings import LocalKafkaSettings
 
@@ -614,16 +669,39 @@ async def main(plan: Plan, baseline: bool) -> dict[str, Any]:
         "cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()[0],
         "plan": plan.__dict__,
     }
+    prefix = f"e2e{int(time.time())}."
     with tempfile.TemporaryDirectory() as tmp_s, \
             running_cluster(LocalKafkaSettings(), Path(tmp_s) / "kafka", root=ROOT) as cluster:
         tmp = Path(tmp_s)
         pid = cluster.nodes[0].pid
         assert pid is not None
         (tmp / "h").mkdir()
-        out["helpline"] = await bench_helpline(cluster.bootstrap, pid, plan, tmp / "h")
-        if baseline:
-            (tmp / "b").mkdir()
-            out["baseline"] = await bench_baseline(cluster.bootstrap, pid, plan, tmp / "b")
+        (tmp / "b").mkdir()
+        async with contextlib.AsyncExitStack() as up:
+            h = await up.enter_async_context(
+                helpline_stack(cluster.bootstrap, pid, tmp / "h", prefix))
+            b = (await up.enter_async_context(baseline_stack(cluster.bootstrap, pid, tmp / "b"))
+                 if baseline else None)
+            stacks = [h] if b is None else [h, b]
+            await asyncio.sleep(5)  # restores, group joins
+            for st in stacks:
+                out[st.name] = {"idle": await idle(st.procs, plan.idle_s if st is h
+                                                   else min(plan.idle_s, 10))}
+            for st in stacks:
+                await warm_up(st, plan)
+            for rate in (*plan.rates, None):
+                reports = [await run_phase(st, plan, rate, profile_dir if st is h and rate
+                                           is None else None) for st in stacks]
+                await asyncio.sleep(1)
+                if reports[0]["emails_acked"] < reports[0]["emails_accepted"] // 2:
+                    print(f"fewer than half acked at {rate}; no higher load", file=sys.stderr)
+                    break
+            for st in stacks:
+                out[st.name]["phases"] = st.phases
+                out[st.name]["rss_mb"] = {p: rss_mb(q) for p, q in st.procs.items()}
+            out["helpline"]["exactly_once"] = await chat_latencies(cluster.bootstrap, prefix,
+                                                                   h.chats)
+        if b is not None:
             out["helpline_vs_baseline"] = ratios(out["helpline"], out["baseline"])
         out["load_average_at_end"] = os.getloadavg()[0]
     return out
@@ -634,6 +712,9 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true", help="a smoke run (~2 min)")
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--out", help="also write the JSON here")
+    parser.add_argument("--profile", metavar="DIR",
+                        help="py-spy every worker during the max phase (raw stacks in DIR; "
+                             "the top functions by own time in the JSON)")
     parser.add_argument("--role", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--bootstrap", help=argparse.SUPPRESS)
@@ -650,7 +731,8 @@ if __name__ == "__main__":
     elif args.role == "base-out":
         run_base_out(args.bootstrap, args.src, args.port)
     else:
-        result = asyncio.run(main(QUICK if args.quick else FULL, not args.skip_baseline))
+        result = asyncio.run(main(QUICK if args.quick else FULL, not args.skip_baseline,
+                                  Path(args.profile) if args.profile else None))
         text = json.dumps(result, indent=2)
         if args.out:
             Path(args.out).write_text(text + "\n")
