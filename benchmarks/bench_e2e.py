@@ -521,6 +521,8 @@ async def chat_latencies(bootstrap: str, prefix: str, chats: dict[str, float]
     acks: dict[str, list[int]] = {}
     ack_ids: dict[str, set[str]] = {}  # a redelivered ack-sent repeats its id: deduped
     seen_acks: dict[str, list[str]] = {}
+    others: dict[str, None] = {}
+    copies: dict[str, int] = {}
     try:
         await consumer._client.force_metadata_update()  # (as runtime.kafka_io.topic_status)
         tps = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
@@ -537,7 +539,11 @@ async def chat_latencies(bootstrap: str, prefix: str, chats: dict[str, float]
                         requester[ev.ticket_id] = ev.payload.requester.address.lower()
                     elif ev.kind == "ack-sent":
                         acks.setdefault(ev.ticket_id, []).append(m.timestamp)
-                        ack_ids.setdefault(ev.ticket_id, set()).add(ev.event_id)
+                        copies[ev.event_id] = copies.get(ev.event_id, 0) + 1
+                        if ev.payload.notification_id.startswith("ack-"):  # the auto-ack
+                            ack_ids.setdefault(ev.ticket_id, set()).add(ev.event_id)
+                        else:  # e.g. a chat reply mailed to a visitor who left
+                            others[ev.payload.notification_id] = None
                         seen_acks.setdefault(ev.ticket_id, []).append(
                             f"{ev.event_id[:8]} {ev.payload.channel} "
                             f"{ev.payload.notification_id[:12]} p{m.partition}@{m.offset} "
@@ -550,8 +556,10 @@ async def chat_latencies(bootstrap: str, prefix: str, chats: dict[str, float]
         if at is not None:
             lat.append(stamps[0] / 1000 - at)
     return {"tickets": len(requester), "tickets_acked": len(acks),
-            "tickets_acked_more_than_once": sum(1 for s in ack_ids.values() if len(s) > 1),
-            "ack_sent_records_repeated": sum(len(s) - 1 for s in acks.values()),
+            "tickets_auto_acked_more_than_once": sum(1 for s in ack_ids.values() if len(s) > 1),
+            "other_notifications_sent": len(others),
+            # the same ack-sent again (a redelivered batch's follow-ups: same id, deduped)
+            "ack_sent_records_repeated": sum(n - 1 for n in copies.values()),
             "acked_more_than_once_examples": {
                 t: seen_acks[t] for t in [t for t, s in ack_ids.items() if len(s) > 1][:3]},
             "chat_acked": len(lat), "chat_sent": len(chats),
