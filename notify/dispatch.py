@@ -64,6 +64,9 @@ class Dispatcher:
         # sends under way: the timer task and a batch must never both send one notification
         self.in_flight: set[str] = set()
         self._slots = asyncio.Semaphore(settings.send_concurrency)
+        # final records of sent mails waiting for the journal, and the write taking them
+        self._finals: list[tuple[NotificationResult, asyncio.Future[None]]] = []
+        self._finals_writing: asyncio.Task[None] | None = None
 
     # -- records ---------------------------------------------------------------------------
 
@@ -200,7 +203,49 @@ class Dispatcher:
                 return await self._failed(intent, err, now, publish)
             self._attempted(n.channel, started, "ok")
             final = replace(intent, outcome="sent", phase="final", server_reply=reply[:500])
-            return await self.finish([final], now, publish)
+            if publish:
+                return await self.finish([final], now, publish)
+            outs = self.followups(final, now)
+            await self._write_final(final)  # durable right after its send, as before
+            self.sentlog.apply(final)
+            self.retry_at.pop(final.notification_id, None)
+            self._count(final)
+            return outs
+
+    async def _write_final(self, final: NotificationResult) -> None:
+        """Make one sent mail's final record durable. The finals of sends that end while a
+        write is in flight go together in the next (a broker round trip for several mails,
+        not one each), so none waits for more than the write before it: the window in which
+        a crash leaves a sent mail in doubt stays one write per mail."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._finals.append((final, done))
+        if self._finals_writing is None:
+            self._finals_writing = asyncio.create_task(self._write_finals())
+        await asyncio.shield(done)
+
+    async def _write_finals(self) -> None:
+        batch: list[tuple[NotificationResult, asyncio.Future[None]]] = []
+        try:
+            while self._finals:
+                batch, self._finals = self._finals, []
+                try:
+                    await self.journal.write([r for r, _ in batch])
+                except Exception as exc:
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(exc)
+                else:
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_result(None)
+        except asyncio.CancelledError:
+            for _, done in (*batch, *self._finals):
+                if not done.done():
+                    done.cancel()
+            self._finals = []
+            raise
+        finally:
+            self._finals_writing = None
 
     def _attempted(self, channel: str, started: float, outcome: str) -> None:
         self.meter.observe("notify_send", time.perf_counter() - started, channel=channel,

@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from email import message_from_bytes
+from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
@@ -110,17 +110,20 @@ title = "Example Support"
 
 
 class SmtpSink:
-    """Your outgoing mail server, for the demo: keeps and prints what it is given."""
+    """Your outgoing mail server, for the demo: keeps and prints the headers of what it is
+    given (only the headers are parsed: a whole message with the default policy cost ~1 ms of
+    CPU, more than a pipeline stage's share of a message)."""
 
     def __init__(self, port: int) -> None:
         from aiosmtpd.controller import Controller
 
         self.messages: list[Any] = []
         sink = self
+        headers = BytesHeaderParser(policy=default_policy)
 
         class Handler:
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-                msg = message_from_bytes(envelope.content, policy=default_policy)
+                msg = headers.parsebytes(envelope.content)
                 sink.messages.append(msg)
                 typer.echo(f"  [smtp sink] mail to {', '.join(envelope.rcpt_tos)}: "
                            f"{msg['Subject']}  (Auto-Submitted: {msg['Auto-Submitted']})")

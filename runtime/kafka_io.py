@@ -183,7 +183,14 @@ async def start_client(client: Any, conn: KafkaConnection) -> None:
 
 
 class KafkaPublisher:
-    """Publishes one record and returns only after the broker acknowledged it (acks=all)."""
+    """Publishes one record and returns only after the broker acknowledged it (acks=all).
+
+    Concurrent :meth:`publish` calls (an SMTP session each, a chat request each) are written
+    together, as a mail server's queue manager takes many messages per wake-up: the records
+    that arrive while a write is in flight go out as one batch as soon as it is acknowledged.
+    A lone record goes at once (no linger), and each caller still returns only once its own
+    record is acknowledged; without this every message cost a produce request of its own, one
+    after the other on the mailbox's partition (the SMTP receiver took ~140 mails/s)."""
 
     def __init__(self, conn: KafkaConnection, timeout_s: float = 10.0, linger_ms: int = 0) -> None:
         self._conn = conn
@@ -191,6 +198,8 @@ class KafkaPublisher:
         self._producer = make_producer(conn, linger_ms=linger_ms,
                                        request_timeout_ms=int(timeout_s * 1000))
         self._sender = BatchSender(self._producer)
+        self._waiting: list[tuple[TopicSpec, bytes, Any, asyncio.Future[None]]] = []
+        self._writing: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await start_client(self._producer, self._conn)
@@ -242,9 +251,44 @@ class KafkaPublisher:
                                  f"write to {topic.name} not acknowledged: {exc!r}")
 
     async def publish(self, topic: TopicSpec, key: bytes, value: Any) -> None:
-        (outcome,) = await self.publish_many(topic, [(key, value)])
-        if outcome is not None:
-            raise outcome
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((topic, key, value, done))
+        if self._writing is None:
+            self._writing = asyncio.create_task(self._write_waiting())
+        await asyncio.shield(done)  # (a caller giving up does not cancel the others' write)
+
+    async def _write_waiting(self) -> None:
+        """Write what callers of :meth:`publish` wait for, a batch per broker round trip,
+        until nobody waits."""
+        waiting: list[tuple[TopicSpec, bytes, Any, asyncio.Future[None]]] = []
+        try:
+            while self._waiting:
+                waiting, self._waiting = self._waiting, []
+                by_topic: dict[str, list[tuple[TopicSpec, bytes, Any, asyncio.Future[None]]]] = {}
+                for item in waiting:
+                    by_topic.setdefault(item[0].name, []).append(item)
+                for items in by_topic.values():
+                    try:
+                        outcomes = await self.publish_many(items[0][0],
+                                                           [(k, v) for _, k, v, _ in items])
+                    except Exception as exc:  # e.g. not encodable: every caller hears of it
+                        outcomes = [exc] * len(items)
+                    for (_, _, _, done), outcome in zip(items, outcomes, strict=True):
+                        if done.done():
+                            continue
+                        if outcome is None:
+                            done.set_result(None)
+                        else:
+                            done.set_exception(outcome)
+        except asyncio.CancelledError:  # stopping: nobody is left waiting forever
+            for *_, done in (*waiting, *self._waiting):
+                if not done.done():
+                    done.set_exception(BrokerUnavailable(self._conn.bootstrap_servers,
+                                                         "publisher stopped"))
+            self._waiting = []
+            raise
+        finally:
+            self._writing = None
 
 
 @dataclass(frozen=True)

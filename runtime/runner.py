@@ -1,11 +1,14 @@
 """Runs one :class:`schemas.stage.Stage` on aiokafka.
 
-The loop, per batch: ``getmany`` → decode → ``stage.process`` → produce every output → wait for
-all acknowledgements → commit the input offsets. A crash anywhere before the commit replays the
-batch; stages emit deterministic ids, so a replayed batch yields identical records that
-downstream folds ignore (at-least-once delivery, exactly-once effect). Single-writer stages
-(tickets, route) write each batch and its offsets as one transaction instead, fenced against a
-replaced replica (:mod:`runtime.writer`): their outputs are in the log exactly once.
+The loop, per batch: ``getmany`` → decode → ``stage.process`` → hand every output to the
+producer; the batches so processed form a :class:`runtime.checkpoint.Checkpoint`, made final
+(every output acknowledged, then the input offsets committed) every ``commit_interval_ms``, or
+at once when the runner has caught up with its inputs. A crash anywhere before the commit
+replays the checkpoint's batches; stages emit deterministic ids, so a replayed batch yields
+identical records that downstream folds ignore (at-least-once delivery, exactly-once effect).
+Single-writer stages (tickets, route) commit a checkpoint's outputs and offsets as one
+transaction instead, fenced against a replaced replica (:mod:`runtime.writer`): their outputs
+are in the log exactly once.
 
 Why not faust agents: faust-streaming is what the stages were first sketched on, but a faust
 hop costs ~200 µs of CPU per record in its own event plumbing (STYLE.md's measurements: 3,000 to
@@ -30,19 +33,19 @@ import logging
 import time
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
 
+from runtime.checkpoint import Checkpoint
 from runtime.errors import HelplineError
 from runtime.group import ActiveStandbyAssignor, SettleBeforeRevoke
 from runtime.kafka_io import group_id, start_client
 from runtime.metrics import StageMetrics
 from runtime.own_batches import OwnProducer, skipping_own_batches
 from runtime.settings import RunnerSettings
-from runtime.status import RunnerStatus
+from runtime.status import RunnerState, RunnerStatus
 from runtime.tables import TableFeed
 from runtime.writer import Writer
 from schemas.builders import constructor
@@ -70,16 +73,6 @@ GC_THRESHOLDS = (100_000, 20, 20)
 _new_in = constructor(In)  # one per record consumed
 
 
-@dataclass(frozen=True)
-class _InFlight:
-    """A batch handed to the producer: its outputs, their acknowledgements, and the input
-    offsets to commit once they are all acknowledged (see :class:`runtime.writer.Writer`)."""
-
-    outs: Sequence[Out]
-    acks: list[asyncio.Future[Any]]
-    offsets: dict[TopicPartition, int]
-
-
 class StageRunner:
     def __init__(
         self,
@@ -104,12 +97,14 @@ class StageRunner:
         self._dlq = (STAGE_TOPICS[stage.name].dlq if stage.name in STAGE_TOPICS  # its own DLQ
                      else dead_letter_topic(stage.name))
         self._consumer: AIOKafkaConsumer | None = None
-        # One batch in flight: its outputs are acknowledged (and its offsets committed) while
-        # the next batch is decoded and processed, so the broker's work overlaps ours instead
-        # of the worker idling on every round trip; the next batch is processed in slices,
-        # handing the loop to the acknowledgements between them. Its outputs are handed to the
-        # producer only after the batch in flight is settled: nothing of them is written if
-        # that fails.
+        # The batches processed since the last commit (runtime.checkpoint), and one checkpoint
+        # being committed: its commit goes on while the next batch is decoded and processed,
+        # so the broker's work overlaps ours instead of the worker idling on every round trip
+        # (a fenced stage processes in slices, handing the loop to the commit between them).
+        # The next batch's outputs are handed to the producer only after that commit is
+        # settled: nothing of them is written if it fails.
+        self._checkpoint: Checkpoint | None = None
+        self._commit_interval_s = self.cfg.commit_interval_ms / 1000
         self._settling: asyncio.Future[None] | None = None
         self._letters: list[Out] = []  # dead letters of the batch being handled
         self._failure: BaseException | None = None  # a batch in flight that failed to settle
@@ -144,7 +139,7 @@ class StageRunner:
         consumer: AIOKafkaConsumer | None = None
         try:
             if self._tables:
-                self.status.state = "restoring"
+                self.status.state = RunnerState.RESTORING
                 await self._table_feed.restore()
                 gc.collect()
                 gc.freeze()  # the restored state is long-lived: not re-scanned by every full GC
@@ -169,13 +164,13 @@ class StageRunner:
             with skipping_own_batches(self._own):
                 await start_client(consumer, self.conn)
             if self._assignor is None:
-                self.status.state = "running"
-            elif self.status.state not in ("standby", "taking-over"):
-                self.status.state = "joining"  # until the group says active or standby
+                self.status.state = RunnerState.RUNNING
+            elif self.status.state not in (RunnerState.STANDBY, RunnerState.TAKING_OVER):
+                self.status.state = RunnerState.JOINING  # until the group says which
             await self._loop(consumer, stop)
-            self.status.state = "stopped"
+            self.status.state = RunnerState.STOPPED
         except Exception as exc:
-            self.status.state = "failed"
+            self.status.state = RunnerState.FAILED
             self.status.error = f"{type(exc).__name__}: {exc}"
             raise
         finally:
@@ -199,9 +194,8 @@ class StageRunner:
         stop_wait = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
-                fetch = asyncio.ensure_future(
-                    consumer.getmany(timeout_ms=max(self.cfg.batch_timeout_ms, 50),
-                                     max_records=self.cfg.batch_max_records))
+                fetch = asyncio.ensure_future(consumer.getmany(
+                    timeout_ms=self._poll_ms(next_tick), max_records=self.cfg.batch_max_records))
                 await asyncio.wait({fetch, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
                 if not fetch.done():
                     fetch.cancel()
@@ -219,31 +213,52 @@ class StageRunner:
                 await self._settle_in_flight()
                 if batches or skipped:
                     offsets = {tp: msgs[-1].offset + 1 for tp, msgs in batches.items()}
-                    self._settling = asyncio.ensure_future(self._settle(consumer, await self._send(
-                        outs, {**offsets, **skipped})))
+                    await self._add(outs, {**offsets, **skipped})
                     self.metrics.fetched(self.stage.name, consumer, batches, self._by_topic)
                     for tp, position in skipped.items():
                         self.metrics.lag(self.stage.name, self._by_topic[tp.topic].name,
                                          tp.partition, (consumer.highwater(tp) or 0) - position)
                     self.status.last_batch_at = time.time()
                 self._idle.set()
+                checkpoint = self._checkpoint
+                if checkpoint is not None and (
+                        not (batches or skipped)
+                        or checkpoint.due(time.monotonic(), self._commit_interval_s)
+                        or await self._caught_up(consumer)):
+                    await self._commit(consumer)
                 if next_tick is not None and tick_every and time.monotonic() >= next_tick \
                         and (self._assignor is None or self._assignor.active):
+                    await self._commit(consumer)
                     await self._settle_in_flight()
                     await self._produce(self.stage.tick(self.clock()))
                     next_tick = time.monotonic() + tick_every
-            await self._settle_in_flight()  # stopping: finish the batch in flight
+            await self._commit(consumer)  # stopping: commit what was processed
+            await self._settle_in_flight()
         finally:
             self._idle.set()
             stop_wait.cancel()
 
+    def _poll_ms(self, next_tick: float | None) -> int:
+        """How long a poll waits for records: with a checkpoint open, ``batch_timeout_ms`` at
+        most (it is committed after an empty poll); with nothing to commit, ``idle_poll_ms``
+        (an idle worker wakes a few times a second, not twenty), until its next tick at most.
+        Records arriving end the wait at once either way."""
+        if self._checkpoint is not None:
+            wait = self.cfg.batch_timeout_ms
+        else:
+            wait = self.cfg.idle_poll_ms
+        if next_tick is not None:
+            wait = min(wait, max(0, int((next_tick - time.monotonic()) * 1000)))
+        return wait
+
     def _assigned(self, partitions: set[TopicPartition]) -> None:
         """A single-writer stage's new assignment (from its assignor, before any record of it
         is fetched): every partition (active) or none (standby)."""
-        if not partitions and self.status.state not in ("stopped", "failed"):
-            self.status.state = "standby"
-        elif partitions and self.status.state not in ("stopped", "failed", "running"):
-            self.status.state = "taking-over"  # running once its tables are current
+        over = (RunnerState.STOPPED, RunnerState.FAILED)
+        if not partitions and self.status.state not in over:
+            self.status.state = RunnerState.STANDBY
+        elif partitions and self.status.state not in (*over, RunnerState.RUNNING):
+            self.status.state = RunnerState.TAKING_OVER  # running once its tables are current
         self._promoted, self._demoted = bool(partitions), not partitions
         if not partitions:
             self._table_feed.follow_own()
@@ -256,6 +271,7 @@ class StageRunner:
         active replica writes with a writer of its own term (fencing its predecessor) and has
         its tables read up to their end before its first batch. True when the partitions'
         positions were reset, ``batches`` (fetched before, not processed) included."""
+        await self._commit(consumer)
         await self._settle_in_flight()
         if self._demoted:
             self._demoted = False
@@ -282,8 +298,8 @@ class StageRunner:
             reset = True
         if self._tables:
             await self._table_feed.current()
-        if self.status.state == "taking-over":
-            self.status.state = "running"
+        if self.status.state == RunnerState.TAKING_OVER:
+            self.status.state = RunnerState.RUNNING
         return reset
 
     async def _skipped(self, consumer: AIOKafkaConsumer,
@@ -384,22 +400,57 @@ class StageRunner:
 
     async def _produce(self, outs: Sequence[Out]) -> None:
         """Produce and wait until every output is acknowledged (and committed, when the
-        writer is transactional)."""
-        await self._settle(None, await self._send(outs, {}))
+        writer is transactional); no checkpoint may be open."""
+        tick = Checkpoint(time.monotonic())
+        tick.add(outs, await self._send(outs), {})
+        await self._settle(None, tick)
 
-    async def _send(self, outs: Sequence[Out], offsets: dict[TopicPartition, int]) -> _InFlight:
-        """Hand a batch's outputs to the producer (one future per partition batch)."""
-        acks: list[asyncio.Future[Any]] = []
-        if outs:
-            names = self._out_names
-            records = [(names.get(out.topic.name) or self._out_name(out.topic), out.key,
-                        None if out.value is None else encode(out.value)) for out in outs]
-            acks = await self._writer.send(records, [self._header])
-        return _InFlight(outs, acks, offsets)
+    async def _add(self, outs: Sequence[Out], offsets: dict[TopicPartition, int]) -> None:
+        """Hand a processed batch to the producer, into the open checkpoint (opened by it if
+        none is)."""
+        acks = await self._send(outs)
+        if self._checkpoint is None:
+            self._checkpoint = Checkpoint(time.monotonic())
+        self._checkpoint.add(outs, acks, offsets)
+
+    async def _send(self, outs: Sequence[Out]) -> list[asyncio.Future[Any]]:
+        """Hand outputs to the producer (one future per partition batch)."""
+        if not outs:
+            return []
+        names = self._out_names
+        records = [(names.get(out.topic.name) or self._out_name(out.topic), out.key,
+                    None if out.value is None else encode(out.value)) for out in outs]
+        return await self._writer.send(records, [self._header])
+
+    async def _caught_up(self, consumer: AIOKafkaConsumer) -> bool:
+        """Nothing more known to be waiting: every partition's position at its last stable
+        offset (the high watermark, for a partition not read ``read_committed`` yet), as of
+        the last fetch response."""
+        for tp in consumer.assignment():
+            end = consumer.last_stable_offset(tp)
+            if end is None:
+                end = consumer.highwater(tp)
+            if end is None:
+                continue
+            try:
+                if await consumer.position(tp) < end:
+                    return False
+            except IllegalStateError:  # taken away meanwhile (a rebalance)
+                continue
+        return True
+
+    async def _commit(self, consumer: AIOKafkaConsumer | None) -> None:
+        """Start committing the open checkpoint, if any, once the one being committed is
+        settled (one commit in flight at a time: a transaction at a time)."""
+        while self._settling is not None:
+            await self._settle_in_flight()
+        checkpoint, self._checkpoint = self._checkpoint, None
+        if checkpoint is not None:
+            self._settling = asyncio.ensure_future(self._settle(consumer, checkpoint))
 
     async def _settle_in_flight(self) -> None:
-        """Settle the batch in flight, if any (the loop and a rebalance listener may both
-        wait for it); a batch that failed to settle fails every later call."""
+        """Settle the checkpoint being committed, if any (the loop and a rebalance listener
+        may both wait for it); one that failed to settle fails every later call."""
         if self._failure is not None:
             raise self._failure
         settling = self._settling
@@ -419,14 +470,15 @@ class StageRunner:
         """Before partitions are taken away (a rebalance): the batch in hand is handed to the
         producer and everything is committed, so that no processed input is fetched again."""
         await self._idle.wait()
+        await self._commit(self._consumer)
         await self._settle_in_flight()
 
     def _out_name(self, spec: TopicSpec) -> str:
         name = self._out_names[spec.name] = self.conn.topic(spec)
         return name
 
-    async def _settle(self, consumer: AIOKafkaConsumer | None, batch: _InFlight) -> None:
-        """Wait for a batch's acknowledgements, then commit its input offsets."""
+    async def _settle(self, consumer: AIOKafkaConsumer | None, batch: Checkpoint) -> None:
+        """Wait for a checkpoint's acknowledgements, then commit its input offsets."""
         await self._writer.settle(batch.acks, consumer, batch.offsets)
         if consumer is not None:
             self._positions.update(batch.offsets)

@@ -3,6 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
+
+
+class RunnerState(StrEnum):
+    """Where a stage runner is in its life (a ``str``: health endpoints report the value)."""
+
+    STARTING = "starting"
+    RESTORING = "restoring"  # reading its tables up to their end
+    JOINING = "joining"  # a single-writer stage, until the group says active or standby
+    TAKING_OVER = "taking-over"  # became active: running once its tables are current
+    RUNNING = "running"
+    STANDBY = "standby"  # a warm standby of a single-writer stage
+    STOPPED = "stopped"
+    FAILED = "failed"
 
 
 @dataclass
@@ -10,8 +24,7 @@ class RunnerStatus:
     """What health endpoints report."""
 
     stage: str
-    # starting / restoring / (joining / taking-over) / running or standby / stopped / failed
-    state: str = "starting"
+    state: RunnerState = RunnerState.STARTING
     error: str | None = None
     last_batch_at: float | None = None
     records_in: int = 0
@@ -21,4 +34,4 @@ class RunnerStatus:
     @property
     def ready(self) -> bool:
         # a warm standby is healthy and ready to take over (a rollout must not wait on it)
-        return self.state in ("running", "standby")
+        return self.state in (RunnerState.RUNNING, RunnerState.STANDBY)

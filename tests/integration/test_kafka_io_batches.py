@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -17,7 +19,7 @@ from runtime.errors import RecordTooLarge
 from runtime.kafka_io import BatchSender, KafkaPublisher, make_producer, start_client
 from schemas.raw import RawEmail
 from schemas.stage import KafkaConnection
-from schemas.topics import RAW_EMAIL
+from schemas.topics import RAW_EMAIL, TopicSpec
 from tests.support.kafka import read_topic
 
 pytestmark = pytest.mark.integration
@@ -139,3 +141,40 @@ def test_publish_many_one_outcome_per_record(kafka_conn: KafkaConnection) -> Non
     assert too_large.size > 65 * 1024 * 1024  # the encoded record's own size
     got = asyncio.run(read_topic(kafka_conn, RAW_EMAIL, expect=50))
     assert sorted(c.value.uid for c in got) == list(range(50))
+
+
+class _CountingPublisher(KafkaPublisher):
+    """The real publisher, counting its writes (one per broker round trip)."""
+
+    writes = 0
+
+    async def publish_many(self, topic: TopicSpec, records: Sequence[tuple[bytes, Any]]
+                           ) -> list[BaseException | None]:
+        self.writes += 1
+        return await super().publish_many(topic, records)
+
+
+def test_concurrent_publishes_are_written_together(kafka_conn: KafkaConnection) -> None:
+    """Sessions publishing at once (the SMTP receiver's) share broker round trips: each call
+    returns once its own record is acknowledged, every record is there once, a refused one
+    fails its own caller only."""
+    kafka_conn = KafkaConnection(kafka_conn.bootstrap_servers, f"g{uuid.uuid4().hex[:6]}.",
+                                 kafka_conn.client_options)
+
+    async def go() -> tuple[list[BaseException | None], int]:
+        from runtime.kafka_io import create_topics
+
+        await create_topics(kafka_conn, [RAW_EMAIL], partitions=1)
+        async with _CountingPublisher(kafka_conn) as pub:
+            huge = _mail(99, b"x" * (65 * 1024 * 1024))
+            calls = [pub.publish(RAW_EMAIL, b"support", _mail(i)) for i in range(60)]
+            calls.insert(30, pub.publish(RAW_EMAIL, b"support", huge))
+            outcomes = await asyncio.gather(*calls, return_exceptions=True)
+            return [o if isinstance(o, BaseException) else None for o in outcomes], pub.writes
+
+    outcomes, writes = asyncio.run(go())
+    assert isinstance(outcomes[30], RecordTooLarge)
+    assert outcomes[:30] + outcomes[31:] == [None] * 60
+    assert writes < 10, f"{writes} writes for 61 concurrent publishes"
+    got = asyncio.run(read_topic(kafka_conn, RAW_EMAIL, expect=60))
+    assert sorted(c.value.uid for c in got) == list(range(60))
