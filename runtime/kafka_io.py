@@ -1,4 +1,6 @@
-"""aiokafka adapters: the Publisher port for connectors, and topic administration."""
+"""aiokafka adapters: producers and batches, and topic administration. The connectors'
+Publisher, :class:`KafkaPublisher`, lives in :mod:`runtime.publisher` (still importable from
+here)."""
 
 from __future__ import annotations
 
@@ -14,14 +16,12 @@ from aiokafka.errors import (
     GroupCoordinatorNotAvailableError,
     KafkaConnectionError,
     KafkaError,
-    MessageSizeTooLargeError,
     TopicAlreadyExistsError,
 )
 from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
-from runtime.errors import BrokerUnavailable, RecordTooLarge
-from schemas.codec import encode
+from runtime.errors import BrokerUnavailable
 from schemas.stage import KafkaConnection
 from schemas.topics import ALL, DEAD_LETTER_MAX_BYTES, TopicSpec
 
@@ -182,71 +182,6 @@ async def start_client(client: Any, conn: KafkaConnection) -> None:
         raise BrokerUnavailable(conn.bootstrap_servers, f"{type(exc).__name__}: {exc}") from None
 
 
-class KafkaPublisher:
-    """Publishes one record and returns only after the broker acknowledged it (acks=all)."""
-
-    def __init__(self, conn: KafkaConnection, timeout_s: float = 10.0, linger_ms: int = 0) -> None:
-        self._conn = conn
-        self._timeout_s = timeout_s
-        self._producer = make_producer(conn, linger_ms=linger_ms,
-                                       request_timeout_ms=int(timeout_s * 1000))
-        self._sender = BatchSender(self._producer)
-
-    async def start(self) -> None:
-        await start_client(self._producer, self._conn)
-
-    async def stop(self) -> None:
-        await self._producer.stop()
-
-    async def __aenter__(self) -> KafkaPublisher:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    async def publish_many(
-        self, topic: TopicSpec, records: Sequence[tuple[bytes, Any]]
-    ) -> list[BaseException | None]:
-        """Hand every record to the producer (one batch per partition, see
-        :class:`BatchSender`), then wait for all acknowledgements, bounded by the timeout."""
-        name = self._conn.topic(topic)
-        encoded = [(name, key, None if value is None else encode(value))
-                   for key, value in records]
-        futures = await self._sender.send(encoded)
-        waiting = {id(f): f for f in futures if isinstance(f, asyncio.Future)}
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                await asyncio.gather(*waiting.values(), return_exceptions=True)
-        except TimeoutError:
-            pass  # what did not complete in time is reported as not acknowledged below
-        return [self._outcome(topic, f, len(data or b""))
-                for f, (_, _, data) in zip(futures, encoded, strict=True)]
-
-    def _outcome(self, topic: TopicSpec, f: asyncio.Future[Any] | BaseException, size: int
-                 ) -> BaseException | None:
-        exc: BaseException | None
-        if isinstance(f, BaseException):
-            exc = f
-        elif not f.done():
-            exc = TimeoutError()
-        elif f.cancelled():
-            exc = asyncio.CancelledError()
-        else:
-            exc = f.exception()
-        if exc is None:
-            return None
-        if isinstance(exc, MessageSizeTooLargeError):
-            return RecordTooLarge(topic.name, size)
-        return BrokerUnavailable(self._conn.bootstrap_servers,
-                                 f"write to {topic.name} not acknowledged: {exc!r}")
-
-    async def publish(self, topic: TopicSpec, key: bytes, value: Any) -> None:
-        (outcome,) = await self.publish_many(topic, [(key, value)])
-        if outcome is not None:
-            raise outcome
-
-
 @dataclass(frozen=True)
 class TopicStatus:
     name: str
@@ -350,3 +285,13 @@ async def topic_status(
     finally:
         await consumer.stop()
         await admin.close()
+
+
+def __getattr__(name: str) -> Any:
+    # KafkaPublisher moved to runtime.publisher (which imports this module): the old import
+    # path keeps working without an import cycle.
+    if name == "KafkaPublisher":
+        from runtime.publisher import KafkaPublisher
+
+        return KafkaPublisher
+    raise AttributeError(name)

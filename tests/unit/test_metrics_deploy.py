@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ingest.imap.status import StatusBoard
 from runtime.metrics import CATALOGUE, PromMeter, StageMetrics
+from runtime.publisher import WriteHealth
 from schemas.events import Actor, Classified, TicketEvent
 from schemas.stage import Out
 from schemas.topics import TICKET_EVENTS
@@ -50,6 +51,7 @@ def families() -> set[str]:
     board = StatusBoard()
     board.transition("support", "INBOX", "idle", datetime(2026, 1, 1, tzinfo=UTC))
     m.watch(board.report)
+    m.broker("smtp", WriteHealth())
     meter = PromMeter(r)
     for name, spec in CATALOGUE.items():
         labels = {k: "x" for k in spec.labels}
