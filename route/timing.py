@@ -90,7 +90,7 @@ def fire_timers(
             out += more
     due = s.created_at + cfg.classify_wait
     if not s.classified and s.assignee is None and s.queued_since is None and due <= now:
-        applied = clocks.applied(s)  # no classification came: the SLA as it stands
+        s, applied = clocks.announcement(s)  # no classification came: the SLA as it stands
         if applied is not None:
             out.append(ticket_event(s, applied, due, "classify-wait"))
         s, more = r.route(s, due, "classify-wait")
