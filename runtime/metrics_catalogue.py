@@ -60,6 +60,11 @@ CATALOGUE: dict[str, MetricSpec] = {
     "notify_deliveries": MetricSpec(
         "counter", "send attempts to the mail relay or a webhook, by result",
         (("channel", _NOTIFY_CHANNELS), ("outcome", _set("ok", "retriable", "permanent")))),
+    "notify_resends": MetricSpec(
+        "counter", "notifications sent again because a previous worker left them in doubt "
+        "(intent recorded, no final: killed during the send); the receiver may see them twice "
+        "under one Message-ID",
+        (("kind", _NOTIFY_KINDS), ("channel", _NOTIFY_CHANNELS))),
     "notify_retries": MetricSpec(
         "counter", "retriable failures scheduled for another attempt",
         (("channel", _NOTIFY_CHANNELS),)),

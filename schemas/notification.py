@@ -75,6 +75,9 @@ class AckSent:
     notification_id: str
     channel: NotificationChannel
     message_id: str | None = None
+    # sent again by a worker that found this ack in doubt after a crash (intent recorded, no
+    # final): the customer may have it twice, under the same Message-ID
+    resent: bool = False
     extra: Extra = extra_field()
 
 
