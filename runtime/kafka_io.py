@@ -192,20 +192,36 @@ class TopicStatus:
     lag: dict[str, int]
 
 
+# Replicas per partition when none is configured, on a cluster with at least that many
+# brokers; writes (acks=all) then need MIN_INSYNC_REPLICAS of them, so an acknowledged record
+# survives the loss of one broker and a cluster missing one broker still takes writes.
+REPLICATION_FACTOR = 3
+MIN_INSYNC_REPLICAS = 2
+
+
 async def create_topics(
     conn: KafkaConnection,
     specs: Iterable[TopicSpec] = ALL,
     partitions: int = 4,
-    replication_factor: int = 1,
+    replication_factor: int | None = 1,
 ) -> list[str]:
-    """Create the topics that do not exist yet; returns the names created. Idempotent."""
+    """Create the topics that do not exist yet; returns the names created. Idempotent.
+
+    ``replication_factor=None``: :data:`REPLICATION_FACTOR` with ``min.insync.replicas``
+    :data:`MIN_INSYNC_REPLICAS` on a cluster of that many brokers or more, else 1."""
     admin = AIOKafkaAdminClient(**conn.options())
     await start_client(admin, conn)
     try:
         existing = set(await admin.list_topics())
+        extra: dict[str, str] = {}
+        if replication_factor is None:
+            brokers = len((await admin.describe_cluster()).get("brokers", ()))
+            replication_factor = REPLICATION_FACTOR if brokers >= REPLICATION_FACTOR else 1
+        if replication_factor >= REPLICATION_FACTOR:
+            extra["min.insync.replicas"] = str(MIN_INSYNC_REPLICAS)
         new = [
             NewTopic(conn.topic(s), s.partitions or partitions, replication_factor,
-                     topic_configs=s.configs())
+                     topic_configs={**s.configs(), **extra})
             for s in specs if conn.topic(s) not in existing
         ]
         created: list[str] = []
