@@ -183,7 +183,7 @@ async def _run_worker(name: str, s: Settings, ctx: StageContext) -> None:
 
     from runtime.http import health_app, serve
     from runtime.metrics import StageMetrics
-    from runtime.publisher import KafkaPublisher
+    from runtime.publisher import ClusterWatch, KafkaPublisher
     from runtime.runner import StageRunner
     from runtime.workers import SERVICES, STAGES, load
 
@@ -207,6 +207,9 @@ async def _run_worker(name: str, s: Settings, ctx: StageContext) -> None:
                     "records_in": st.records_in, "dead_letters": st.dead_letters}
 
         tasks.append(asyncio.create_task(runner.run(stop)))
+        watch = ClusterWatch(ctx.kafka)  # counts broker outages for the metrics
+        metrics.broker(name, watch.health)
+        tasks.append(asyncio.create_task(watch.run(stop)))
     else:
         publisher = KafkaPublisher(ctx.kafka)
         await publisher.start()

@@ -98,6 +98,38 @@ class WriteHealth:
                 **({"broker_error": self.last_error} if not self.writable else {})}
 
 
+class ClusterWatch:
+    """The broker as a stage worker sees it, for its metrics: a metadata request every
+    ``interval_s`` on a client of its own (the runner's clients retry by themselves; this
+    only counts the outages). Stage readiness stays the runner's."""
+
+    def __init__(self, conn: KafkaConnection, interval_s: float = PROBE_INTERVAL_S,
+                 timeout_s: float = PROBE_TIMEOUT_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._conn, self._interval_s, self._timeout_s = conn, interval_s, timeout_s
+        self._clock = clock
+        self.health = WriteHealth(since=clock())
+
+    async def run(self, stop: asyncio.Event) -> None:
+        from aiokafka.client import AIOKafkaClient
+
+        client = AIOKafkaClient(**self._conn.options())
+        try:
+            while not stop.is_set():
+                try:
+                    async with asyncio.timeout(self._timeout_s):
+                        if not client.cluster.brokers():
+                            await client.bootstrap()
+                        await client.fetch_all_metadata()
+                    self.health.succeeded(self._clock())
+                except (KafkaError, TimeoutError, OSError) as exc:
+                    self.health.failed(self._clock(), f"probe: {exc!r}")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self._interval_s)
+        finally:
+            await client.close()
+
+
 def producer_broken(producer: AIOKafkaProducer) -> bool:
     """True once the producer's sender task has ended: it will never send again."""
     sender = getattr(producer, "_sender", None)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from runtime.publisher import KafkaPublisher, producer_broken
+from runtime.publisher import ClusterWatch, KafkaPublisher, producer_broken
 from schemas.raw import RawEmail
 from schemas.stage import KafkaConnection
 from schemas.topics import RAW_EMAIL
@@ -64,3 +64,24 @@ def test_the_probe_replaces_a_dead_producer_before_the_next_write(
             return publisher
 
     assert asyncio.run(scenario()).health.producer_restarts == 1
+
+
+def test_a_stage_workers_cluster_watch_counts_an_unreachable_broker(
+    kafka_conn: KafkaConnection,
+) -> None:
+    from runtime.kafka import free_port
+
+    async def watch(conn: KafkaConnection) -> ClusterWatch:
+        w = ClusterWatch(conn, interval_s=0.1, timeout_s=2)
+        stop = asyncio.Event()
+        task = asyncio.create_task(w.run(stop))
+        await asyncio.sleep(1.0)
+        stop.set()
+        await task
+        return w
+
+    up = asyncio.run(watch(kafka_conn))
+    assert up.health.writable and up.health.outages == 0
+    nowhere = KafkaConnection(f"127.0.0.1:{free_port()}", topic_prefix="x.")
+    down = asyncio.run(watch(nowhere))
+    assert not down.health.writable and down.health.outages == 1
