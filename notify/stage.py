@@ -40,7 +40,7 @@ from notify.smtp import SmtpPool
 from notify.transport import MailTransport, WebhookPoster
 from schemas.events import DeliveryFailed, TicketEvent
 from schemas.message import MessageFlags
-from schemas.notification import Notification, NotificationResult
+from schemas.notification import DELIVERED_IN_CHAT, Notification, NotificationResult
 from schemas.stage import NO_METER, In, Meter, Out, StageContext
 from schemas.topics import NOTIFY_OUTBOX, NOTIFY_SENTLOG, TICKET_EVENTS, TopicSpec
 
@@ -241,6 +241,11 @@ class NotifyStage:
                 continue
             if n.notification_id in self.sentlog.open:
                 continue  # already in flight or held
+            if n.context.get("via") == DELIVERED_IN_CHAT:
+                # a chat replica's receipt: the visitor saw the reply in the widget, so the
+                # fallback email another replica may decide later (same id) is never sent
+                refused.append((n, "delivered-in-chat"))
+                continue
             if n.kind == "auto-ack" and n.channel == "email" and n.recipient is not None:
                 reason = ack_refusal(n.recipient.address, _NO_FLAGS, self.policy.own_addresses,
                                      suppressed=self.sentlog.bounced)

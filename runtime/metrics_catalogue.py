@@ -43,8 +43,8 @@ NOTIFY_REASONS = _set(
     "none", "digested", "in-doubt", "permanent", "retries-exhausted", "compose",
     "recipient-cap", "auto-reply", "bounce", "mailing-list", "own-address", "machine-sender",
     "no-usable-sender", "hard-bounced", "auto-ack-disabled", "agent-initiated",
-    "already-answered", "merged", "status-new", "status-open", "status-pending",
-    "status-on-hold", "status-solved", "status-closed")
+    "already-answered", "merged", "delivered-in-chat", "status-new", "status-open",
+    "status-pending", "status-on-hold", "status-solved", "status-closed")
 _PROTOCOLS = _set("smtp", "lmtp")
 CHAT_ROUTES = _set("conversations", "messages", "events", "replies", "config", "preflight",
                    "widget", "demo", "healthz")

@@ -69,6 +69,12 @@ class NotificationResult:
     extra: Extra = extra_field()
 
 
+# ``context["via"]`` of a chat service's receipt on notify.outbox: the visitor saw this reply in
+# the widget, so notify records the id as suppressed and the fallback email (same id) that
+# another chat replica may decide later is never sent.
+DELIVERED_IN_CHAT = "chat-delivered"
+
+
 @record
 class AckSent:
     TAG: ClassVar[str] = "ack-sent"

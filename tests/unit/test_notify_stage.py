@@ -317,3 +317,26 @@ async def test_a_worker_catching_up_on_a_backlog_still_waits_for_the_sla() -> No
     await stage.process(records([sla("t000001", T0 + timedelta(hours=4))]), later(3605))
     (mail,) = transport.sent
     assert "14:00 (CET)" in mail.parsed().get_body(("plain",)).get_content()
+
+
+async def test_a_chat_receipt_suppresses_the_fallback_email_another_replica_decides() -> None:
+    # issue #17 item 7: replica A pushed the reply to the widget and hands over its receipt;
+    # replica B, without the stream, decides 2 minutes later that the visitor left
+    from ingest.chat.continuity import delivered_in_chat, email_fallback
+    from schemas.notification import ChatReply
+
+    chat = ChatReply(notification_id="n1", site_id="acme", conversation_id="c_1",
+                     ticket_id="t000001", ticket_number="HL-2026-000001", kind="agent-reply",
+                     text="Here is your answer", at=T0)
+    stage, transport, journal = make_stage()
+    await stage.process(records([delivered_in_chat(chat, T0)]), T0)
+    await stage.process(records([email_fallback(chat, "alice@example.com", "Alice",
+                                                later(120))]), later(120))
+    assert transport.sent == []
+    (final,) = [r for r in journal.records if r.phase == "final"]
+    assert (final.outcome, final.detail) == ("suppressed", "delivered-in-chat")
+    # with no receipt (the visitor really left), the same fallback is emailed
+    stage2, transport2, _ = make_stage()
+    await stage2.process(records([email_fallback(chat, "alice@example.com", "Alice",
+                                                 later(120))]), later(120))
+    assert len(transport2.sent) == 1
