@@ -40,7 +40,7 @@ from runtime.runner import StageRunner  # noqa: E402
 from runtime.settings import LocalKafkaSettings, RunnerSettings  # noqa: E402
 from schemas.codec import encode  # noqa: E402
 from schemas.message import Address, InboundMessage  # noqa: E402
-from schemas.stage import In, KafkaConnection, Out  # noqa: E402
+from schemas.stage import In, KafkaConnection, Out, Stage  # noqa: E402
 from schemas.topics import MESSAGES, RAW_CHAT, TopicSpec  # noqa: E402
 
 PARTITIONS = 4
@@ -55,7 +55,7 @@ def _record(i: int) -> InboundMessage:
     )
 
 
-class PassThrough:
+class PassThrough(Stage):
     name = "bench"
     inputs: tuple[TopicSpec, ...] = (MESSAGES,)
     tables: tuple[TopicSpec, ...] = ()

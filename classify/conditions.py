@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from classify.facts import FactView, FieldKind, field_kind, known_fields
 from classify.text import fold, fold_needle
+from schemas.errors import HelplineError
 
 TEXT_OPERATORS = (
     "equals", "not_equals", "in", "not_in", "contains", "contains_any", "contains_all",
@@ -32,7 +33,7 @@ _SHOWN_VALUE_MAX = 60
 _HIDDEN_VALUES = frozenset({"subject", "body", "text"})  # long or personal: never echoed
 
 
-class ConditionError(ValueError):
+class ConditionError(HelplineError, ValueError):
     """A condition the engine cannot run. ``path`` is the key path inside the rule and ``token``
     the offending text (used to find its line in the file)."""
 

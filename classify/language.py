@@ -3,13 +3,13 @@
 Only the desk's languages are considered (fewer candidates: faster and fewer confusions), and
 only the first ``sample_chars`` characters are read: a greeting and a sentence or two decide.
 
-1. **Function words** (:mod:`classify.function_words`, ~9 µs): when the sample holds at least
+1. **Function words** (:mod:`classify.function_words`, cheap): when the sample holds at least
    ``function_word_min_hits`` function words of one language and at least
    ``function_word_ratio`` times as many as of any other, that language is the answer, with
    confidence ``best / (best + runner-up)``. It is only used when every configured language
    has a word list, and ``function_word_min_hits = 0`` turns it off.
-2. **lingua** (~100 µs, n-gram models shipped inside the wheel, low-accuracy mode) decides the
-   rest.
+2. **lingua** (about ten times the cost, n-gram models shipped inside the wheel, low-accuracy
+   mode) decides the rest. Figures: benchmarks/README.md.
 
 Below ``min_confidence`` (or for text too short to tell) the answer is ``None`` and the
 customer's known language applies. Measured on the multilingual ticket corpus (en/de/es/pt/fr,
@@ -55,7 +55,7 @@ class LanguageDetection:
             raise ValueError("language detection needs at least two languages")
         builder = LanguageDetectorBuilder.from_languages(*wanted).with_preloaded_language_models()
         if not accurate:
-            # trigram models only: ~4x faster, ~1 point less accurate on ticket-length text
+            # trigram models only: faster, about a point less accurate on ticket-length text
             builder = builder.with_low_accuracy_mode()
         self._detector: LanguageDetector = builder.build()
         self.sample_chars = sample_chars

@@ -36,6 +36,7 @@ from sklearn.svm import LinearSVC
 
 from classify.features import HashedNgrams
 from classify.text import fold
+from schemas.errors import HelplineError
 
 WEIGHTS = "model.joblib"
 METADATA = "model.json"
@@ -293,7 +294,7 @@ def save_model(model: TicketClassifier, directory: Path) -> ModelCard:
     return card
 
 
-class ModelLoadError(Exception):
+class ModelLoadError(HelplineError):
     """The model directory is missing, incomplete, or its weights do not match ``model.json``."""
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from schemas.directory import RulesetRecord
+from schemas.errors import HelplineError
 from schemas.stage import TopicIO
 from schemas.topics import RULES
 
@@ -11,8 +12,10 @@ from schemas.topics import RULES
 PUBLISH_TIMEOUT_S = 40.0
 
 
-class PublishError(Exception):
+class PublishError(HelplineError):
     """The broker could not be reached or did not acknowledge the ruleset."""
+
+    retriable = True
 
 
 async def publish_ruleset(topics: TopicIO, record: RulesetRecord,
@@ -20,7 +23,5 @@ async def publish_ruleset(topics: TopicIO, record: RulesetRecord,
     """Write ``record`` keyed by its name; returns once the broker acknowledged it."""
     try:
         await topics.publish(RULES, [(record.name.encode(), record)], timeout_s)
-    except Exception as exc:  # the port's errors are the runtime's, which we may not import
-        if not hasattr(exc, "retriable"):
-            raise
+    except HelplineError as exc:  # the port's broker errors (BrokerUnavailable, RecordTooLarge)
         raise PublishError(str(exc)) from None

@@ -34,12 +34,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import time
 from pathlib import PurePath
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from classify.conditions import ALWAYS, ConditionError, compile_condition
 from classify.facts import WEEKDAYS, BusinessHours
+from classify.rule_file import Locating, Parsed, RuleFileError
 from classify.rules import ACTIONS, LIST_ACTIONS, PRIORITIES, SCALAR_ACTIONS, Actions, Rule, Ruleset
+
+__all__ = [
+    "FORMATS", "Checked", "Locating", "Parsed", "RuleFileError", "RuleFormat", "content_version",
+    "format_of", "load_rules",
+]
 
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)")
 _RULE_HEADER = re.compile(r"^\s*\[\[\s*rule\s*\]\]", re.MULTILINE)
@@ -63,21 +69,6 @@ _WORDING: dict[RuleFormat, dict[str, str]] = {
 
 
 @dataclass(frozen=True, slots=True)
-class RuleFileError:
-    """One thing wrong with a rules file, in the operator's terms."""
-
-    message: str
-    path: str = ""  # key path, e.g. "rule[2] (vip).when.any[0].contains"
-    line: int | None = None
-    column: int | None = None
-
-    def __str__(self) -> str:
-        where = f"{self.line}:{self.column or 1}: " if self.line else ""
-        path = f"{self.path}: " if self.path else ""
-        return f"{where}{path}{self.message}"
-
-
-@dataclass(frozen=True, slots=True)
 class Checked:
     ruleset: Ruleset | None
     errors: tuple[RuleFileError, ...] = ()
@@ -96,32 +87,13 @@ def format_of(path: str | PurePath) -> RuleFormat:
     return "yaml" if PurePath(path).suffix.lower() in _YAML_SUFFIXES else "toml"
 
 
-class Locating(Protocol):
-    """Where things are in one parsed file, to put a line and column on a semantic error.
-    ``inner`` is the key path below the rule (or below the file, when ``rule`` is None)."""
-
-    def rule_line(self, index: int) -> int | None: ...
-
-    def error(self, message: str, path: str, rule: int | None, token: str | None,
-              inner: str = "") -> RuleFileError: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Parsed:
-    """A file read by its format's parser: plain Python values (what ``tomllib`` gives) and
-    where they came from."""
-
-    data: dict[str, Any]
-    locator: Locating
-
-
 def load_rules(source: str, name: str = "default", fmt: str = "toml") -> Checked:
     """Parse and compile a rules file in ``fmt`` ("toml" or "yaml"); never raises on bad input."""
     parsed: Parsed | tuple[RuleFileError, ...]
     if fmt == "toml":
         parsed = _parse_toml(source)
     elif fmt == "yaml":
-        from classify.rules_yaml import parse_yaml  # imports this module: see its docstring
+        from classify.rules_yaml import parse_yaml  # PyYAML loads only for a YAML file
 
         parsed = parse_yaml(source)
     else:

@@ -14,8 +14,8 @@ The document is the TOML one written in YAML::
 This module only turns YAML text into the plain values ``tomllib`` would give for the same rules
 (dicts with text keys, lists, text, numbers, booleans) and keeps the node tree to put a line on
 errors; :func:`classify.rules_loader.load_rules` checks and compiles both formats with one code
-path. It imports ``rules_loader`` for the error type; ``rules_loader`` imports it when a YAML file
-comes in.
+path. The error type and the parsed-file shape it shares with that module are in
+:mod:`classify.rule_file`, so ``rules_loader`` imports this module and not the other way round.
 
 Where a YAML 1.1 reader (PyYAML's ``safe_load``, most linters) and the intent of a rules file
 part ways, the file is read as below rather than silently changing what a rule means:
@@ -46,7 +46,7 @@ from typing import Any, ClassVar
 
 import yaml
 
-from classify.rules_loader import Parsed, RuleFileError
+from classify.rule_file import Parsed, RuleFileError
 
 try:  # libyaml's parser when the wheel has it; same results, several times faster
     from yaml import CSafeLoader as _SafeLoader

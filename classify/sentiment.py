@@ -1,4 +1,4 @@
-"""Negative-sentiment detection for French and English, lexicon-based: small, offline, ~10 µs.
+"""Negative-sentiment detection for French and English, lexicon-based: small, offline, fast.
 
 A ticket's words are folded (no accents, lower case) and scored against a hand-written lexicon
 of support-desk words (-3 … +3), with negation ("not happy", "pas content") flipping the next
@@ -99,10 +99,10 @@ def _after_first_space(phrases: list[str]) -> str:
                             for letter, tails in by_letter.items()) + ")"
 
 
-# Does any phrase occur at all? Most tickets hold none, and the answer costs ~12 µs as a
-# substring test per phrase. A phrase of several words occurs exactly when, after some space,
+# Does any phrase occur at all? Most tickets hold none, and a substring test per phrase is the
+# slow way to say so. A phrase of several words occurs exactly when, after some space,
 # its words from the second on follow and the whole phrase ends there (the look-behind): the
-# regex starts with a literal space, so it is only tried at spaces (~4 µs per email).
+# regex starts with a literal space, so it is only tried at spaces.
 _MULTI_WORD = re.compile(" " + _after_first_space([p for p in _PHRASES if " " in p]))
 _ONE_WORD = tuple(p for p in _PHRASES if " " not in p)
 _NEGATION_SPAN = 3
@@ -145,7 +145,7 @@ def score_folded(folded: str, text: str, negative_below: float = -0.3,
         else:
             value = kind * (1.5 if last_intensifier == i - 1 else 1.0)
             total += _NEGATION_FLIP * value if i - last_negator <= _NEGATION_SPAN else value
-    # the phrase regex tries every phrase at every position (~30 µs on an email): only run
+    # the phrase regex tries every phrase at every position (costly on an email): only run
     # when a phrase occurs somewhere
     if _MULTI_WORD.search(folded) or any(phrase in folded for phrase in _ONE_WORD):
         for phrase in set(_PHRASE.findall(folded)):

@@ -23,7 +23,7 @@ class ClassifySettings(BaseModel):
     language_min_letters: int = Field(default=12, ge=1)
     # First pass: a language wins outright with at least this many of its function words in
     # the sample and this many times as many as any other language has; else lingua decides.
-    # 0 turns the first pass off (lingua for every ticket, ~100 µs each on email text).
+    # 0 turns the first pass off (lingua for every ticket: slower, see benchmarks/README.md).
     language_function_word_min_hits: int = Field(default=4, ge=0)
     language_function_word_ratio: float = Field(default=2.0, ge=1.0)
     # Sentiment: a score at or below this is "negative", at or above the other "positive".

@@ -31,9 +31,9 @@ from classify.settings import ClassifySettings
 from schemas.classify_events import Classified
 from schemas.directory import CustomerRecord, RulesetRecord
 from schemas.events import Actor, Created, MessageAdded, TicketEvent
-from schemas.stage import In, Out, StageContext
+from schemas.stage import In, Out, Stage, StageContext
 from schemas.ticket import Ticket
-from schemas.topics import CUSTOMERS, RULES, TICKET_EVENTS, TICKET_STATE, TopicSpec
+from schemas.topics import CUSTOMERS, RULES, STAGE_TOPICS, TICKET_EVENTS, TICKET_STATE, TopicSpec
 
 log = logging.getLogger(__name__)
 ACTOR = Actor(kind="rule", id="classify")
@@ -80,10 +80,10 @@ class TicketSnapshot:
                               e.causation_id)
 
 
-class ClassifyStage:
+class ClassifyStage(Stage):
     name = "classify"
-    inputs: tuple[TopicSpec, ...] = (TICKET_EVENTS,)
-    tables: tuple[TopicSpec, ...] = (RULES, CUSTOMERS, TICKET_STATE)
+    inputs: tuple[TopicSpec, ...] = STAGE_TOPICS["classify"].inputs
+    tables: tuple[TopicSpec, ...] = STAGE_TOPICS["classify"].tables
     tick_interval: float | None = None
 
     def __init__(self, classifier: Classifier, settings: ClassifySettings) -> None:

@@ -21,6 +21,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from schemas.errors import HelplineError
+
 BUNDLED = Path(__file__).with_name("templates")
 DEFAULT_BRAND = "default"
 _BLANK_LINES = re.compile(r"\n{3,}")  # left by optional lines that rendered empty
@@ -47,7 +49,7 @@ class Rendered:
 TemplateSet = Mapping[tuple[str, str, str], Template]
 
 
-class TemplateMissing(LookupError):
+class TemplateMissing(HelplineError, LookupError):
     pass
 
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +38,12 @@ from notify.sentlog import KafkaJournal, SentLog, SentLogJournal
 from notify.settings import NotifySettings
 from notify.smtp import SmtpPool
 from notify.transport import MailTransport, WebhookPoster
+from schemas import reply_token
 from schemas.events import DeliveryFailed, TicketEvent
 from schemas.message import MessageFlags
 from schemas.notification import DELIVERED_IN_CHAT, Notification, NotificationResult
-from schemas.stage import NO_METER, In, Meter, Out, StageContext
-from schemas.topics import NOTIFY_OUTBOX, NOTIFY_SENTLOG, TICKET_EVENTS, TopicSpec
+from schemas.stage import NO_METER, In, Meter, Out, Stage, StageContext
+from schemas.topics import NOTIFY_OUTBOX, NOTIFY_SENTLOG, STAGE_TOPICS, TICKET_EVENTS, TopicSpec
 
 log = logging.getLogger("helpline.notify")
 
@@ -50,10 +51,10 @@ log = logging.getLogger("helpline.notify")
 _SILENT_REFUSALS = frozenset({"already-acknowledged", "too-old"})
 
 
-class NotifyStage:
+class NotifyStage(Stage):
     name = "notify"
-    inputs: tuple[TopicSpec, ...] = (TICKET_EVENTS, NOTIFY_OUTBOX)
-    tables: tuple[TopicSpec, ...] = (NOTIFY_SENTLOG,)
+    inputs: tuple[TopicSpec, ...] = STAGE_TOPICS["notify"].inputs
+    tables: tuple[TopicSpec, ...] = STAGE_TOPICS["notify"].tables
 
     def __init__(
         self, settings: NotifySettings, dispatcher: Dispatcher, sentlog: SentLog
@@ -342,12 +343,9 @@ _NO_FLAGS = MessageFlags()
 # -- factory ---------------------------------------------------------------------------------
 
 
-def token_maker(key: bytes) -> Any:
-    """The tickets stage's signed reply token, when that module is there."""
-    try:
-        from tickets import reply_token
-    except ImportError:
-        return lambda _ticket_id: None
+def token_maker(key: bytes) -> Callable[[str], str | None]:
+    """The signed reply token for a ticket (None for an id the tickets stage did not mint)."""
+
     def make(ticket_id: str) -> str | None:
         try:
             return str(reply_token.make(ticket_id, key))
@@ -382,8 +380,3 @@ def build_stage(ctx: StageContext) -> NotifyStage:
         signing_key=ctx.signing_key,
         meter=ctx.meter,
     )
-
-
-def utcnow() -> datetime:
-    """For shells only (CLI, tests' drivers); the stage itself takes ``now`` as a parameter."""
-    return datetime.now(UTC)

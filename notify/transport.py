@@ -8,24 +8,12 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from notify.compose import OutboundMail
+from schemas.errors import DeliveryError, JournalUnavailable, TemporaryDeliveryError
 
-
-class DeliveryError(Exception):
-    def __init__(
-        self, message: str, *, retriable: bool, server_reply: str | None = None,
-        code: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.retriable = retriable
-        self.server_reply = server_reply
-        self.code = code
-
-
-class JournalUnavailable(Exception):
-    """The sent-log could not be written: nothing may be sent until it can. Retriable, so
-    the runner retries the batch instead of dead-lettering good input."""
-
-    retriable = True
+__all__ = [
+    "DeliveryError", "JournalUnavailable", "MailTransport", "TemporaryDeliveryError",
+    "WebhookPoster",
+]
 
 
 class MailTransport(Protocol):

@@ -15,6 +15,7 @@ from route import clocks, escalation, facts, reactions
 from route.alerts import ROUTE_ACTOR_ID, notifications, supervisors_of, ticket_event
 from route.calendar import BusinessCalendar
 from route.config import RoutingConfig
+from route.decisions import Emission
 from route.escalation import EscalationDecision
 from route.facts import evolve
 from route.model import AgentView, Team, working_calendar
@@ -26,11 +27,9 @@ from schemas.classify_events import Classified
 from schemas.directory import Agent, CustomerRecord
 from schemas.events import TicketEvent
 from schemas.message import Address
-from schemas.notification import Notification
 from schemas.route_events import Assigned, Escalated, Queued, RouteTicketState, Unassigned
 from schemas.ticket_events import Created, MessageAdded, PriorityChanged, StatusChanged
 
-Emission = TicketEvent | Notification
 FAR = datetime.max.replace(tzinfo=UTC)
 NO_LOAD: Counter[str] = Counter()
 _JUST_BEFORE = timedelta(microseconds=1)

@@ -4,22 +4,19 @@ came true (called from the engine on events and from the timers)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from route import supervisor
 from route.alerts import notifications, supervisors_of
 from route.blueprint import blueprint_for
+from route.decisions import Decisions, Emission
 from route.escalation import EscalationDecision
 from route.facts import mark_fired
 from route.model import next_tier
 from schemas.route_events import RouteTicketState
 
-if TYPE_CHECKING:
-    from route.engine import Emission, Router
-
 
 def on_transition(
-    r: Router, before: RouteTicketState, s: RouteTicketState, at: datetime, cause: str
+    r: Decisions, before: RouteTicketState, s: RouteTicketState, at: datetime, cause: str
 ) -> tuple[RouteTicketState, list[Emission]]:
     bp = blueprint_for(r.cfg.blueprints, s.type)
     if bp is None:
@@ -48,7 +45,7 @@ def on_transition(
     return s, out
 
 def apply_rules(
-    r: Router, s: RouteTicketState, at: datetime, cause: str
+    r: Decisions, s: RouteTicketState, at: datetime, cause: str
 ) -> tuple[RouteTicketState, list[Emission]]:
     out: list[Emission] = []
     for rule in supervisor.due_rules(r.cfg.supervisor_rules, s, at):

@@ -19,14 +19,22 @@ from schemas.directory import Agent, CustomerRecord
 from schemas.events import TicketEvent
 from schemas.notification import Notification
 from schemas.route_events import RouteTicketState
-from schemas.stage import In, Out, StageContext
-from schemas.topics import AGENTS, CUSTOMERS, NOTIFY_OUTBOX, ROUTE_STATE, TICKET_EVENTS, TopicSpec
+from schemas.stage import In, Out, Stage, StageContext
+from schemas.topics import (
+    AGENTS,
+    CUSTOMERS,
+    NOTIFY_OUTBOX,
+    ROUTE_STATE,
+    STAGE_TOPICS,
+    TICKET_EVENTS,
+    TopicSpec,
+)
 
 
-class RouteStage:
+class RouteStage(Stage):
     name = "route"
-    inputs: tuple[TopicSpec, ...] = (TICKET_EVENTS,)
-    tables: tuple[TopicSpec, ...] = (AGENTS, CUSTOMERS, ROUTE_STATE)
+    inputs: tuple[TopicSpec, ...] = STAGE_TOPICS["route"].inputs
+    tables: tuple[TopicSpec, ...] = STAGE_TOPICS["route"].tables
     # Agent capacity, queues and SLA timers are global: one active replica, the others warm
     # standbys following route.state (runtime.group); only the active one fires timers.
     single_writer = True

@@ -9,22 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from route import clocks, escalation, facts, reactions
 from route.alerts import SCHEDULER, notifications, supervisors_of, ticket_event
 from route.blueprint import blueprint_for, expiry_key
 from route.clocks import policy_of
+from route.decisions import Decisions, Emission
 from route.facts import evolve
 from route.sla import warn_at
 from schemas.message import Address
 from schemas.route_events import RouteTicketState, SlaBreached, SlaWarning, Unassigned
 
-if TYPE_CHECKING:
-    from route.engine import Emission, Router
 
-
-def _people(r: Router, s: RouteTicketState, with_supervisors: bool) -> list[Address]:
+def _people(r: Decisions, s: RouteTicketState, with_supervisors: bool) -> list[Address]:
     out = []
     agent = r.agents.get(s.assignee or "")
     if agent is not None and agent.email:
@@ -34,7 +31,9 @@ def _people(r: Router, s: RouteTicketState, with_supervisors: bool) -> list[Addr
     return list({a.address: a for a in out}.values())
 
 
-def _sla(r: Router, s: RouteTicketState, now: datetime) -> tuple[RouteTicketState, list[Emission]]:
+def _sla(
+    r: Decisions, s: RouteTicketState, now: datetime
+) -> tuple[RouteTicketState, list[Emission]]:
     policy = policy_of(s, r.cfg)
     if policy is None:
         return s, []
@@ -67,7 +66,7 @@ def _sla(r: Router, s: RouteTicketState, now: datetime) -> tuple[RouteTicketStat
 
 
 def fire_timers(
-    r: Router, s: RouteTicketState, now: datetime
+    r: Decisions, s: RouteTicketState, now: datetime
 ) -> tuple[RouteTicketState, list[Emission]]:
     if not facts.is_open(s):
         return s, []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib
 import os
 import signal
 import socket
@@ -17,17 +16,12 @@ import typer
 from runtime import logs
 from runtime.errors import HelplineError
 from runtime.settings import Settings
-from schemas.stage import KafkaConnection, StageContext
+from schemas.stage import Connector, KafkaConnection, StageContext
+from schemas.topics import CONSUMERS as TOPIC_CONSUMERS
 
-# Which stages consume each topic (for the lag column of `helpline topics list`).
-CONSUMERS: dict[str, tuple[str, ...]] = {
-    "raw.email": ("normalize",),
-    "raw.chat": ("normalize",),
-    "messages": ("tickets",),
-    "ticket.commands": ("tickets",),
-    "ticket.events": ("tickets", "classify", "route", "notify"),
-    "notify.outbox": ("notify",),
-}
+# Which stages consume each topic (for the lag column of `helpline topics list`): derived from
+# the topology registry, kept here under its old name.
+CONSUMERS: dict[str, tuple[str, ...]] = TOPIC_CONSUMERS
 
 
 def register(
@@ -215,17 +209,17 @@ async def _run_worker(name: str, s: Settings, ctx: StageContext) -> None:
         await publisher.start()
         publisher.watch()  # probes the cluster, replaces a producer that can no longer write
         metrics.broker(name, publisher.health)
-        # A connector may keep a status board (module attribute STATUS with report(): e.g.
-        # IMAP says not ready while a mailbox needs re-auth); otherwise running = ready.
-        # Either way it is not ready while it cannot write to the broker.
-        board = getattr(importlib.import_module(SERVICES[name].partition(":")[0]), "STATUS",
-                        None)
+        # A connector may keep a status board (e.g. IMAP says not ready while a mailbox
+        # needs re-auth); otherwise running = ready. Either way it is not ready while it
+        # cannot write to the broker.
+        connector: Connector = load(SERVICES[name])
+        board = connector.status
         if board is not None:
             metrics.watch(board.report)
 
         def status() -> dict[str, object]:
             broker = publisher.health.report(time.monotonic())
-            report: dict[str, object] = board.report() if board is not None else {
+            report: dict[str, object] = dict(board.report()) if board is not None else {
                 "service": name, "ready": True}
             ready = bool(report.get("ready")) and publisher.health.writable
             metrics.ready(name, ready)
@@ -233,7 +227,7 @@ async def _run_worker(name: str, s: Settings, ctx: StageContext) -> None:
 
         async def service() -> None:
             try:
-                await load(SERVICES[name])(ctx, publisher, stop)
+                await connector.run(ctx, publisher, stop)
             finally:
                 await publisher.stop()
 

@@ -39,7 +39,7 @@ def make_producer(conn: KafkaConnection, linger_ms: int = 5, **extra: Any) -> AI
     return AIOKafkaProducer(**opts)
 
 
-# Keys hashed per process, bounded: murmur2 is pure Python (~1.4 us a key, see below) and the
+# Keys hashed per process, bounded: murmur2 is pure Python (benchmarks/README.md) and the
 # same ticket / customer / mailbox keys come back batch after batch.
 PARTITION_HASH_CACHE_MAX = 100_000
 _M = 0x5BD1E995
@@ -48,7 +48,7 @@ _MASK = 0xFFFFFFFF
 
 def murmur2(data: bytes) -> int:
     """Kafka's murmur2 (the Java client's ``Utils.murmur2``, as ``aiokafka.partitioner``'s):
-    the same values, property-tested against aiokafka's, ~1.7x faster (whole 32-bit words
+    the same values, property-tested against aiokafka's, faster (whole 32-bit words
     unpacked at once, masks only where a product can overflow). Every new ticket or customer
     key is hashed once on its way to a partition."""
     length = len(data)
@@ -113,7 +113,7 @@ class BatchSender:
         partitions: dict[str, list[int] | KafkaError] = {}
         building: dict[tuple[str, int], tuple[BatchBuilder, list[int]]] = {}
         # a record this much smaller than a batch surely fits an empty one: only bigger ones
-        # are sized exactly (the per-record path is ~0.9 us; the estimate was 0.1 of it)
+        # are sized exactly (the estimate is a fraction of the per-record path)
         small = self._batch_bytes // 2 - sum(len(k) + len(v) for k, v in hdrs)
         for i, (topic, key, value) in enumerate(records):
             parts = partitions.get(topic)

@@ -3,8 +3,8 @@ consumer reads.
 
 The tickets stage consumes ``ticket.events`` for the other stages' events and writes its own
 there too: 1.33 of every 2.33 records it fetched were its own, each parsed by aiokafka into a
-``ConsumerRecord`` only for the runner to drop it by its header (bench_tickets: ~4 us of CPU a
-message, 7 % of the stage). Kafka says who wrote a record batch in the batch's header (the
+``ConsumerRecord`` only for the runner to drop it by its header (its share of the stage:
+benchmarks/README.md). Kafka says who wrote a record batch in the batch's header (the
 idempotent producer's id), so such a batch can be stepped over without reading its records.
 
 How: a consumer started under :func:`skipping_own_batches` gets, for every fetched partition,

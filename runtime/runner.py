@@ -31,7 +31,6 @@ import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -47,10 +46,11 @@ from runtime.status import RunnerStatus
 from runtime.tables import TableFeed
 from runtime.writer import Writer
 from schemas.builders import constructor
+from schemas.clock import Clock, utcnow
 from schemas.codec import DecodeError, decoder, encode
 from schemas.deadletter import DeadLetter
 from schemas.stage import In, KafkaConnection, Out, Stage
-from schemas.topics import BY_NAME, TopicSpec, dlq_name
+from schemas.topics import STAGE_TOPICS, TopicSpec, dead_letter_topic
 
 log = logging.getLogger("helpline.runner")
 
@@ -68,10 +68,6 @@ GC_THRESHOLDS = (100_000, 20, 20)
 
 
 _new_in = constructor(In)  # one per record consumed
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -92,7 +88,7 @@ class StageRunner:
         settings: RunnerSettings | None = None,
         metrics: StageMetrics | None = None,
         instance_id: str = "0",
-        clock: Any = utcnow,
+        clock: Clock = utcnow,
     ) -> None:
         self.stage = stage
         self.conn = conn
@@ -105,7 +101,8 @@ class StageRunner:
         self._tables: dict[str, TopicSpec] = {conn.topic(s): s for s in stage.tables}
         self._decoders: dict[str, Any] = {name: decoder(s.value_type) for name, s in
                           {**self._by_topic, **self._tables}.items()}
-        self._dlq = BY_NAME[dlq_name(stage.name)] if dlq_name(stage.name) in BY_NAME else None
+        self._dlq = (STAGE_TOPICS[stage.name].dlq if stage.name in STAGE_TOPICS  # its own DLQ
+                     else dead_letter_topic(stage.name))
         self._consumer: AIOKafkaConsumer | None = None
         # One batch in flight: its outputs are acknowledged (and its offsets committed) while
         # the next batch is decoded and processed, so the broker's work overlaps ours instead
@@ -129,14 +126,14 @@ class StageRunner:
         # (runtime.group); after each assignment its tables are read up to their end
         # before the first batch is processed.
         self._assignor = (ActiveStandbyAssignor(self._assigned)
-                          if getattr(stage, "single_writer", False) else None)
+                          if stage.single_writer else None)
         self._promoted = self._demoted = False  # (set by the assignor, acted on in the loop)
         self._own = OwnProducer()
         self._writer = Writer(conn, stage.name, group_id(conn, stage.name), self.cfg.linger_ms,
                               bool(self._assignor) and self.cfg.fenced_writes, self._own)
         self._table_feed = TableFeed(stage, conn, self._tables, self._decoders, self._header,
-                                     self.cfg.table_catchup_timeout_s, tuple(getattr(
-                                         stage, "own_tables", ())) if self._assignor else ())
+                                     self.cfg.table_catchup_timeout_s,
+                                     stage.own_tables if self._assignor else ())
 
     # -- public ---------------------------------------------------------------------------
 
@@ -182,10 +179,9 @@ class StageRunner:
             self.status.error = f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            drain = getattr(self.stage, "drain", None)
-            if drain is not None:  # a stage with work of its own in flight finishes it
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(drain(), self.cfg.shutdown_timeout_s)
+            # a stage with work of its own in flight finishes it (Stage.drain: by default none)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.stage.drain(), self.cfg.shutdown_timeout_s)
             if table_task is not None:
                 table_task.cancel()
                 await asyncio.gather(table_task, return_exceptions=True)
@@ -372,7 +368,7 @@ class StageRunner:
                     outs.extend(await self._call([item]))
                     break
                 except Exception as exc:
-                    retriable = bool(getattr(exc, "retriable", False))
+                    retriable = isinstance(exc, HelplineError) and exc.retriable
                     if retriable and attempt < self.cfg.max_attempts:
                         await asyncio.sleep(self.cfg.retry_backoff_s * 2 ** (attempt - 1))
                         continue
@@ -464,8 +460,7 @@ class StageRunner:
             error_type=type(exc).__name__, error=error[:4000], retriable=retriable,
             failed_at=self.clock(), attempts=attempts,
         )
-        target = self._dlq or BY_NAME[dlq_name("normalize")]
-        self._letters.append(Out(target, msg.key or b"", letter))
+        self._letters.append(Out(self._dlq, msg.key or b"", letter))
         self.status.dead_letters += 1
         self.metrics.dead_letter(self.stage.name, spec.name, type(exc).__name__)
         log.warning("dead-lettered", extra={"stage": self.stage.name, "topic": spec.name,

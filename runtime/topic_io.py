@@ -6,17 +6,27 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, aclosing
+from collections.abc import (
+    AsyncGenerator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from contextlib import AbstractAsyncContextManager, aclosing, contextmanager
 from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from runtime.kafka_io import start_client
 from runtime.publisher import KafkaPublisher
 from schemas.builders import constructor
 from schemas.codec import DecodeError, decoder
+from schemas.errors import BrokerUnavailable
 from schemas.stage import KafkaConnection, NoSuchRecord, Publisher, TopicReader, TopicRecord
 from schemas.topics import TopicSpec
 
@@ -24,7 +34,7 @@ CATCH_UP_POLL_S = 0.2  # a poll while catching up; positions are checked after e
 TOPIC_WAIT_POLL_S = 0.2  # between metadata refreshes while waiting for a topic to appear
 READ_MAX_RECORDS = 5000  # records a poll hands over at most
 
-# A table restore builds one per record: a slot-storing constructor (~0.2 us, not ~0.8).
+# A table restore builds one per record: a slot-storing constructor (benchmarks/README.md).
 _new_record = constructor(TopicRecord)
 
 # Where each partition is read from, given the reader with both ends known (see ``open``).
@@ -125,8 +135,11 @@ class KafkaTopicReader:
         if not self.starts:  # nothing assigned: nothing will come
             await asyncio.sleep(timeout_s)
             return []
-        batch = await self._consumer.getmany(timeout_ms=int(timeout_s * 1000),
-                                             max_records=self._max_records)
+        try:
+            batch = await self._consumer.getmany(timeout_ms=int(timeout_s * 1000),
+                                                 max_records=self._max_records)
+        except KafkaError as exc:  # the port raises the tree's errors (see _broker_errors)
+            raise _unavailable(self.conn, exc) from exc
         out: list[TopicRecord] = []
         append = out.append
         new = _new_record
@@ -256,6 +269,20 @@ async def read_record(conn: KafkaConnection, spec: TopicSpec, partition: int, of
     return records[0]
 
 
+def _unavailable(conn: KafkaConnection, exc: KafkaError) -> BrokerUnavailable:
+    return BrokerUnavailable(conn.bootstrap_servers, f"{type(exc).__name__}: {exc}")
+
+
+@contextmanager
+def _broker_errors(conn: KafkaConnection) -> Iterator[None]:
+    """aiokafka's errors as the port's (:class:`schemas.errors.BrokerUnavailable`): package
+    code behind the port tells a broker failure by ``isinstance(exc, HelplineError)``."""
+    try:
+        yield
+    except KafkaError as exc:
+        raise _unavailable(conn, exc) from exc
+
+
 class KafkaTopicIO:
     """The :class:`schemas.stage.TopicIO` port on one broker connection."""
 
@@ -263,19 +290,22 @@ class KafkaTopicIO:
         self.conn = conn
 
     async def read_to_end(self, spec: TopicSpec, timeout_s: float) -> list[TopicRecord]:
-        return await read_to_end(self.conn, spec, timeout_s)
+        with _broker_errors(self.conn):
+            return await read_to_end(self.conn, spec, timeout_s)
 
     async def open_reader(self, specs: Sequence[TopicSpec], timeout_s: float, *,
                           since: Mapping[TopicSpec, datetime] | None = None) -> TopicReader:
         reader = KafkaTopicReader(self.conn, specs, timeout_s)
-        if not since:
-            return await reader.open()
-        times = dict(since)
-        return await reader.open(lambda r: r.since(times))
+        with _broker_errors(self.conn):
+            if not since:
+                return await reader.open()
+            times = dict(since)
+            return await reader.open(lambda r: r.since(times))
 
     async def read_record(self, spec: TopicSpec, partition: int, offset: int,
                           timeout_s: float) -> TopicRecord:
-        return await read_record(self.conn, spec, partition, offset, timeout_s)
+        with _broker_errors(self.conn):
+            return await read_record(self.conn, spec, partition, offset, timeout_s)
 
     async def publish(self, spec: TopicSpec, records: Sequence[tuple[bytes, Any]],
                       timeout_s: float) -> None:

@@ -6,7 +6,7 @@ Each entry is ``module:attribute``, imported only when that worker starts, so on
 dependencies never load in another's process.
 
 * stage factory:   ``build_stage(ctx: StageContext) -> Stage``
-* service runner:  ``async run(ctx: StageContext, publisher: Publisher, stop: asyncio.Event)``
+* service:         a ``schemas.stage.Connector`` (``run(ctx, publisher, stop)`` and its status)
 """
 
 from __future__ import annotations
@@ -14,19 +14,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-STAGES: dict[str, str] = {
-    "normalize": "ingest.mime.stage:build_stage",
-    "tickets": "tickets.stage:build_stage",
-    "classify": "classify.stage:build_stage",
-    "route": "route.stage:build_stage",
-    "notify": "notify.stage:build_stage",
-}
+from schemas.topics import CONNECTORS, PIPELINE
 
-SERVICES: dict[str, str] = {
-    "imap": "ingest.imap.service:run",
-    "smtp": "ingest.smtp.service:run",
-    "chat": "ingest.chat.service:run",
-}
+# Derived from the topology registry (schemas.topics), in pipeline order.
+STAGES: dict[str, str] = {s.name: f"{s.module}:build_stage" for s in PIPELINE}
+SERVICES: dict[str, str] = {c.name: f"{c.module}:CONNECTOR" for c in CONNECTORS}
 
 
 def load(ref: str) -> Any:

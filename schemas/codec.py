@@ -20,20 +20,22 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 import orjson
 
-from schemas.builders import constructor, draft_of, replacer
+from schemas import _codegen
+from schemas.builders import constructor, replacer
 from schemas.encoding import encode, encode_pretty, to_primitive
-from schemas.wire import EXTRA_FIELD, TAG_KEY, optional_of
+from schemas.errors import HelplineError
+from schemas.wire import EXTRA_FIELD, TAG_KEY
 
 T = TypeVar("T")
 
 _Conv = Callable[[Any, str], Any]
 
 
-class DecodeError(ValueError):
+class DecodeError(HelplineError, ValueError):
     """Bytes that are not a valid record of the expected schema. ``path`` names the bad field."""
 
     def __init__(self, message: str, path: str = "$") -> None:
@@ -140,7 +142,7 @@ def _build_converter(tp: Any) -> _Conv:
         allowed = frozenset(args)
 
         def conv_literal(v: Any, path: str) -> Any:
-            if v in allowed and type(v) in (str, int, bool):
+            if type(v) in (str, int, bool) and v in allowed:  # (a list is unhashable)
                 return v
             raise DecodeError(f"expected one of {sorted(map(str, allowed))}, got {v!r}", path)
 
@@ -251,181 +253,24 @@ def _union_converter(args: tuple[Any, ...]) -> _Conv:
     return conv_union
 
 
-_MISSING = object()
-_PRIMITIVE_CHECKS: dict[Any, tuple[str, str]] = {
-    str: ("type(x) is not str", "string"),
-    int: ("type(x) is not int", "integer"),
-    bool: ("type(x) is not bool", "boolean"),
-}
-
-
-_SHARED_DEFAULTS = (type(None), bool, int, str)
-
-
-def _all_defaults(cls: type[Any], fields: tuple[dataclasses.Field[Any], ...]) -> str | None:
-    """The test, in generated code, that a JSON object is exactly ``cls()``'s encoded form, for
-    a record whose every field has a plain immutable default (None, bool, int, str); else None.
-
-    Such an object decodes to one shared ``cls()`` (frozen, nothing mutable inside: safe), as
-    ``MessageFlags()`` on nearly every message (its decode 0.58 -> 0.23 us). Equality alone
-    would take 0 for False (``0 == False``), so bool and int values are checked by identity
-    and type too: only what the full converter accepts takes the shortcut."""
-    if not fields or not all(
-        f.default is not dataclasses.MISSING and type(f.default) in _SHARED_DEFAULTS
-        for f in fields
-    ):
-        return None
-    tests = ["v == DEFAULTS"]
-    for f in fields:
-        if type(f.default) is bool:
-            tests.append(f"v[{f.name!r}] is {f.default!r}")
-        elif type(f.default) is int:
-            tests.append(f"type(v[{f.name!r}]) is int")
-    return " and ".join(tests)
-
-
 def _dataclass_converter(cls: type[Any]) -> _Conv:
-    """Generate a decode function for one dataclass (compiled once; hot path of every stage).
-
-    Plain ``str``/``int``/``bool`` fields (optional or not) are checked inline; everything
-    else goes through its own converter, called with an empty path: the path of a bad field
-    is built only when a converter raised, by converting that field again with its path
-    (converters are pure, so the second call raises the same error, now naming the field).
-    """
-    # Register a trampoline first so self-referencing dataclasses resolve.
+    """The decoder of one dataclass: generated once (:mod:`schemas._codegen`), the hot path of
+    every stage. A trampoline is registered first, so self-referencing dataclasses resolve."""
     holder: list[_Conv] = []
 
     def trampoline(v: Any, path: str) -> Any:
         return holder[0](v, path)
 
     _converters[cls] = trampoline
-    hints = get_type_hints(cls)
-    env: dict[str, Any] = {"cls": cls, "M": _MISSING, "DecodeError": DecodeError,
-                           "_fail": _fail, "new": object.__new__}
-    fields = dataclasses.fields(cls)
-    # Slotted records without __post_init__ are built by storing each field through its slot
-    # (what the generated __init__ does, minus the keyword dict and call: ~2x faster for a
-    # 27-field message); anything else goes through cls(**kw).
-    direct = (hasattr(cls, "__slots__") and not hasattr(cls, "__post_init__")
-              and all(f.init for f in fields))
-    has_extra = any(f.name == EXTRA_FIELD for f in fields)
-    draft = draft_of(cls) if direct else None
-    env["D"] = draft
-    lines = [
-        "def conv_dc(v, path):",
-        "    if type(v) is not dict:",
-        f"        raise _fail({cls.__name__ + ' object'!r}, v, path)",
-    ]
-    shortcut = _all_defaults(cls, fields) if direct else None
-    if shortcut is not None:
-        env["DEFAULTS"], env["SHARED"] = to_primitive(cls()), cls()
-        lines += [f"    if {shortcut}:", "        return SHARED"]
-    lines += [
-        ("    n = new(D)" if draft else "    n = new(cls)") if direct else "    kw = {}",
-        "    g = v.get",
-    ]
-    if has_extra:
-        lines.append("    miss = 0")  # absent fields: unknown keys exist iff len(v) says so
-    known: set[str] = set()
-    extra_store = ""
-    for i, f in enumerate(fields):
-        if draft is not None:
-            store = f"n.{f.name} = {{}}"
-        elif direct:
-            store = f"s{i}(n, {{}})"
-            env[f"s{i}"] = getattr(cls, f.name).__set__
-        else:
-            store = f"kw[{f.name!r}] = {{}}"
-        if f.name == EXTRA_FIELD:
-            extra_store = store
-            if direct:
-                env["extra_default"] = f.default_factory
-            continue
-        known.add(f.name)
-        tp = hints[f.name]
-        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        name = f.name
-        lines.append(f"    x = g({name!r}, M)")
-        lines.append("    if x is not M:")
-        inner = optional_of(tp)
-        check = _PRIMITIVE_CHECKS.get(tp) or _PRIMITIVE_CHECKS.get(inner)
-        if check is not None:
-            cond, what = check
-            if inner is not None:
-                cond = f"x is not None and {cond}"
-            lines.append(f"        if {cond}:")
-            lines.append(f"            raise _fail({what!r}, x, path + '.{name}')")
-            lines.append("        " + store.format("x"))
-        else:
-            conv = _converter(tp)
-            if inner is not None:  # X | None: None inline, X by its own converter
-                conv = _converter(inner)
-                lines.append("        if x is None:")
-                lines.append("            " + store.format("None"))
-                lines.append("        else:")
-                pad = "            "
-            else:
-                pad = "        "
-            if get_origin(tp) is tuple:  # most are empty: no call
-                lines.append(pad + "if type(x) is list and not x:")
-                lines.append(pad + "    " + store.format("()"))
-                lines.append(pad + "    x = M")
-            env[f"c{i}"] = conv
-            if get_origin(tp) is tuple:
-                lines.append(pad + "if x is not M:")
-                pad += "    "
-            lines.append(pad + "try:")
-            lines.append(pad + "    " + store.format(f"c{i}(x, '')"))
-            lines.append(pad + "except DecodeError:")
-            lines.append(pad + f"    c{i}(x, path + '.{name}')")
-            lines.append(pad + "    raise")
-        if required:
-            lines.append("    else:")
-            msg = f"missing field {name!r} of {cls.__name__}"
-            lines.append(f"        raise DecodeError({msg!r}, path)")
-        else:
-            lines.append("    else:")
-            if has_extra:
-                lines.append("        miss += 1")
-            if direct and f.default is not dataclasses.MISSING:
-                env[f"d{i}"] = f.default
-                lines.append("        " + store.format(f"d{i}"))
-            elif direct:
-                env[f"f{i}"] = f.default_factory
-                lines.append("        " + store.format(f"f{i}()"))
-            elif not has_extra:
-                lines.append("        pass")
-    if hasattr(cls, "TAG"):
-        known.add(TAG_KEY)
-    env["KNOWN"] = frozenset(known)
-    if has_extra:
-        declared = len(known - {TAG_KEY})
-        cond = f"len(v) + miss > {declared}"
-        if hasattr(cls, "TAG"):
-            cond = f"len(v) + miss - {declared} > ({TAG_KEY!r} in v)"
-        lines.append(f"    if {cond}:")
-        lines.append("        " + extra_store.format(
-            "{k: y for k, y in v.items() if k not in KNOWN}"))
-        if direct:
-            lines.append("    else:")
-            lines.append("        " + extra_store.format("extra_default()"))
-    if direct:
-        if draft is not None:
-            lines.append("    n.__class__ = cls")
-        lines.append("    return n")
-    else:
-        lines += [
-            "    try:",
-            "        return cls(**kw)",
-            "    except (TypeError, ValueError) as exc:",
-            f"        raise DecodeError({'invalid ' + cls.__name__ + ': '!r} + str(exc), path) "
-            "from None",
-        ]
-    exec("\n".join(lines), env)
-    conv_dc: _Conv = env["conv_dc"]
-    holder.append(conv_dc)
-    _converters[cls] = conv_dc
-    return conv_dc
+    conv = _codegen.dataclass_decoder(cls, KIT)
+    holder.append(conv)
+    _converters[cls] = conv
+    return conv
+
+
+# what the generated decoders (and their plain reference) take from this module
+KIT = _codegen.DecoderKit(converter=_converter, fail=_fail, error=DecodeError,
+                          to_primitive=to_primitive)
 
 
 def from_primitive(cls: type[T], value: Any) -> T:

@@ -25,18 +25,27 @@ Shutdown: a stage may define ``async drain()``; the runner awaits it (bounded by
 ``runner.shutdown_timeout_s`` setting) before it stops, so work a stage started on its own
 (sends in flight, its own producer) finishes or is closed cleanly.
 
+One writer: a stage whose state is global (the ticket numbers, the route's clocks) sets
+``single_writer``; the runner then keeps one active replica and the others warm standbys, and
+``own_tables`` names the tables only the active replica writes (not fetched while active).
+
+Everything a stage may declare is on :class:`Stage` with its default: a stage subclasses it
+and overrides what it needs, and the runner reads the attributes directly.
+
 Time: ``now`` is a parameter, never read from a clock inside a stage. Stages with timers set
 ``tick_interval`` and the runner calls :meth:`Stage.tick` with the current time.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from schemas.errors import HelplineError
 from schemas.topics import TopicSpec
 
 
@@ -62,24 +71,53 @@ class Out:
 
 
 class Stage(Protocol):
-    name: str
-    inputs: tuple[TopicSpec, ...]
-    tables: tuple[TopicSpec, ...]
-    tick_interval: float | None
+    """Everything a stage may declare, with the defaults a stage that subclasses it gets."""
 
-    def restore(self, topic: TopicSpec, key: bytes, value: Any | None) -> None: ...
+    name: str
+    inputs: tuple[TopicSpec, ...]  # what it consumes (schemas.topics.PIPELINE)
+    tables: tuple[TopicSpec, ...] = ()  # compacted topics fed to restore(), before any input
+    tick_interval: float | None = None  # seconds between tick() calls; None: no timers
+    single_writer: bool = False  # one active replica, the others standbys (runtime.group)
+    own_tables: tuple[TopicSpec, ...] = ()  # tables only the active replica writes
+
+    def restore(self, topic: TopicSpec, key: bytes, value: Any | None) -> None:
+        """One record of a table (``value`` None: a tombstone)."""
 
     def process(
         self, batch: Sequence[In], now: datetime
     ) -> list[Out] | Awaitable[list[Out]]: ...
 
-    def tick(self, now: datetime) -> list[Out]: ...
+    def tick(self, now: datetime) -> list[Out]:
+        """Timers due at ``now`` (called every ``tick_interval`` seconds)."""
+        return []
+
+    async def drain(self) -> None:
+        """Finish or close work of its own in flight, before the worker stops."""
+        return None
+
+
+class HealthReport(Protocol):
+    """A connector's status board: what /health, /readyz and the metrics read."""
+
+    def report(self) -> Mapping[str, object]:
+        """``ready`` (bool) and small per-part details (names from the config, no addresses)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Connector:
+    """What ``helpline worker <service>`` runs for a connector that owns its sockets (IMAP,
+    the SMTP receiver, the chat HTTP service): ``run(ctx, publisher, stop)`` until ``stop``
+    is set; ``status``, when given, says whether it is ready (else: running means ready)."""
+
+    run: Callable[[StageContext, Publisher, asyncio.Event], Awaitable[None]]
+    status: HealthReport | None = None
 
 
 class Publisher(Protocol):
     """A port to the broker for connectors: ``publish`` returns only once the broker has
     acknowledged the record (so a checkpoint may be committed after it) and raises
-    ``runtime.errors.BrokerUnavailable``-like errors (``retriable = True``) otherwise."""
+    :class:`schemas.errors.BrokerUnavailable` (``retriable``) otherwise."""
 
     async def publish(self, topic: TopicSpec, key: bytes, value: Any) -> None: ...
 
@@ -133,7 +171,7 @@ class TopicRecord:
     error: str | None = None
 
 
-class NoSuchRecord(LookupError):
+class NoSuchRecord(HelplineError, LookupError):
     """A topic holds no record where one was asked for; the message says why."""
 
 
@@ -250,7 +288,9 @@ class StageContext:
     topic port (for reads and writes outside a stage). Packages never read the environment."""
 
     kafka: KafkaConnection
-    sections: Any  # runtime.settings.Settings; packages read their own section from it
+    # runtime.settings.Settings: one attribute per section; a package reads its own with
+    # section(), never the others
+    sections: object
     signing_key: bytes
     instance_id: str = "0"
     meter: Meter = NO_METER  # the worker's metrics (runtime.metrics.PromMeter when exported)

@@ -16,6 +16,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Properties are checked for what they assert, never for how fast inputs are generated or how
+# long one example takes: a loaded 2-core CI machine made the too_slow health check and the
+# per-example deadline fail tests that were right. Speed is the benchmarks' business.
+settings.register_profile(
+    "helpline", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("helpline")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"

@@ -29,7 +29,6 @@ from __future__ import annotations
 import dataclasses
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any, get_args
 
 import orjson
@@ -40,6 +39,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from schemas.clock import Clock, utcnow
 from schemas.commands import AgentAction
 from schemas.ticket_events import Status
 from tickets.api_actions import ActionRejected, parse_action
@@ -83,7 +83,7 @@ def _bearer(request: Request, token: str) -> Response | None:
 
 def build_app(view: TicketView, ready: Callable[[], bool] = lambda: True,
               submit: Submit | None = None, token: str | None = None,
-              clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+              clock: Clock = utcnow,
               allowed_hosts: Sequence[str] = DEFAULT_API_ALLOWED_HOSTS) -> Starlette:
     def read(handler: Handler) -> Handler:
         """``handler`` behind the bearer token when one is set (open without one)."""

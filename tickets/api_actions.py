@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, cast, get_args
 
 from schemas.commands import ActionKind, AgentAction
+from schemas.errors import HelplineError
 from schemas.ticket_events import Priority, Status
 
 ACTIONS = frozenset(get_args(ActionKind))
@@ -36,7 +37,7 @@ _KNOWN = frozenset({"action", "agent", "text", "status", "priority", "assignee",
                     "reason"})
 
 
-class ActionRejected(ValueError):
+class ActionRejected(HelplineError, ValueError):
     """The body is not an action we can queue; the message is safe to show to the caller."""
 
 

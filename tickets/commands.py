@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from schemas.commands import AgentAction
+from schemas.errors import HelplineError
 from schemas.events import Actor, EventPayload, TicketEvent
 from schemas.message import Address
 from schemas.notification import Notification, NotificationChannel
@@ -34,7 +35,7 @@ from tickets.state import DONE_STATUSES
 _NEXT_TIER: dict[Tier, Tier] = {"L0": "L1", "L1": "L2", "L2": "L3"}
 
 
-class InvalidCommand(ValueError):
+class InvalidCommand(HelplineError, ValueError):
     """An agent action that cannot be applied; goes to the dead-letter topic."""
 
 

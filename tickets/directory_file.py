@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from schemas.directory import CustomerRecord
+from schemas.errors import HelplineError
 from tickets.numbers import customer_id_for
 
 _LISTS = {"email": "emails", "emails": "emails", "visitor_ids": "visitor_ids",
@@ -27,7 +28,7 @@ _SCALARS = ("name", "tier", "title", "company", "language")
 _SPLIT = re.compile(r"[;|]")
 
 
-class DirectoryFileError(ValueError):
+class DirectoryFileError(HelplineError, ValueError):
     """A directory file that cannot be read; names the row."""
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from schemas import reply_token
 from schemas.builders import constructor, positional
 from schemas.directory import CustomerRecord
 from schemas.events import Actor, TicketEvent
@@ -22,7 +23,7 @@ from schemas.ticket_events import (
     MessageAdded,
     StatusChanged,
 )
-from tickets import numbers, reply_token
+from tickets import numbers
 from tickets.book import TicketBook
 from tickets.eventlog import make_event
 from tickets.identity import CustomerDirectory
@@ -39,7 +40,7 @@ from tickets.threading import (
 _WAKE_ON_REPLY = frozenset({"pending", "on-hold"})
 _SCAN_MAX = 8  # participants looked up in the ticket's tuple itself up to this many
 # Built for every inbound message: the records' slot-storing constructors (see codec); the
-# message-added one positional (its 18 keyword arguments cost 0.67 us of its 1.0 us).
+# message-added one positional (its 18 keyword arguments were most of its cost).
 _new_message_added = positional(
     MessageAdded, "message_id", "direction", "channel", "author", "received_at", "subject",
     "text", "internet_message_id", "attachments", "customer_id", "language", "flags",

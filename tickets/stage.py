@@ -32,14 +32,13 @@ from schemas.commands import AgentAction
 from schemas.directory import CustomerRecord
 from schemas.events import TicketEvent
 from schemas.message import InboundMessage
-from schemas.stage import NO_METER, In, Meter, Out, StageContext
+from schemas.stage import NO_METER, In, Meter, Out, Stage, StageContext
 from schemas.ticket import Ticket
 from schemas.ticket_events import Created
 from schemas.topics import (
     CUSTOMERS,
-    MESSAGES,
     NOTIFY_OUTBOX,
-    TICKET_COMMANDS,
+    STAGE_TOPICS,
     TICKET_EVENTS,
     TICKET_STATE,
     TopicSpec,
@@ -60,10 +59,11 @@ EVENTS_AS_JSON = dataclasses.replace(TICKET_EVENTS, value_type=object)
 _new_out = constructor(Out)  # 1-2 per message
 
 
-class TicketsStage:
+class TicketsStage(Stage):
     name = "tickets"
-    inputs: tuple[TopicSpec, ...] = (MESSAGES, TICKET_COMMANDS, EVENTS_AS_JSON)
-    tables: tuple[TopicSpec, ...] = (TICKET_STATE, CUSTOMERS)
+    inputs: tuple[TopicSpec, ...] = tuple(EVENTS_AS_JSON if t is TICKET_EVENTS else t
+                                          for t in STAGE_TOPICS["tickets"].inputs)
+    tables: tuple[TopicSpec, ...] = STAGE_TOPICS["tickets"].tables
     single_writer = True  # one active replica, the others standbys (see the module doc)
     own_tables: tuple[TopicSpec, ...] = (TICKET_STATE,)  # nobody else writes it
     tick_interval: float | None = None

@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from schemas.builders import fields_replacer, positional, replacer
+from schemas.builders import fields_replacer, keywords, replacer
 from schemas.classify_events import Classified
+from schemas.errors import HelplineError
 from schemas.events import TicketEvent
 from schemas.notification import AckSent
 from schemas.route_events import (
@@ -47,7 +48,7 @@ ACTIVE_STATUSES: frozenset[Status] = frozenset({"new", "open", "pending", "on-ho
 DONE_STATUSES: frozenset[Status] = frozenset({"solved", "closed"})
 
 
-class UnknownTicket(ValueError):
+class UnknownTicket(HelplineError, ValueError):
     """An event other than ``created`` for a ticket that has not been created."""
 
 
@@ -66,9 +67,10 @@ def _add(items: tuple[str, ...], *new: str | None) -> tuple[str, ...]:
     return items if out is None else tuple(out)
 
 
-# A created event starts a ticket from these fields, positionally (a dict of 17 changes and a
-# keyword call were 1.73 us of a created fold, this 0.76: same-run A/B).
-_new_ticket = positional(
+# A created event starts a ticket from these fields, named so that two adjacent text fields
+# cannot be swapped unnoticed; a generated builder fills them (what that saves over
+# ``Ticket(...)``, and what keywords cost over positional arguments: benchmarks/README.md).
+_new_ticket = keywords(
     Ticket, "ticket_id", "number", "status", "priority", "subject", "channel", "mailbox",
     "customer_id", "requester", "participants", "language", "conversation_id", "created_at",
     "updated_at", "version", "last_event_id", "event_ids",
@@ -77,16 +79,18 @@ _new_ticket = positional(
 
 def _created(ev: TicketEvent, p: Created) -> Ticket:
     return _new_ticket(
-        ev.ticket_id, p.number, p.status, p.priority, p.subject, p.channel, p.mailbox,
-        p.customer_id, p.requester,
-        _add((), p.requester.address.lower()),  # participants; anonymous chat: none
-        p.language, p.conversation_id, ev.at, ev.at, 1, ev.event_id, (ev.event_id,),
+        ticket_id=ev.ticket_id, number=p.number, status=p.status, priority=p.priority,
+        subject=p.subject, channel=p.channel, mailbox=p.mailbox, customer_id=p.customer_id,
+        requester=p.requester,
+        participants=_add((), p.requester.address.lower()),  # anonymous chat: none
+        language=p.language, conversation_id=p.conversation_id, created_at=ev.at,
+        updated_at=ev.at, version=1, last_event_id=ev.event_id, event_ids=(ev.event_id,),
     )
 
 
 # A message-added fold (one per inbound message) always writes the same fields: a replacer
 # specialised to them, with the unchanged ones passed as they are (no changes dict, no setattr
-# per change: the fold of a benchmark message 3.44 -> 2.75 us, same-run A/B).
+# per change; the gain, same-run A/B: benchmarks/README.md).
 _replace_message_added = fields_replacer(
     Ticket, "message_ids", "internet_message_ids", "thread_refs", "participants",
     "inbound_count", "outbound_count", "language", "first_response_at",
@@ -199,7 +203,7 @@ _FOLDS: dict[type, _Fold] = {
 
 
 # The fold's hot path: a ticket has ~50 fields and every event copies it (codec's generated
-# builders: ~4x faster than ``dataclasses.replace``, and generated from the dataclass fields,
+# builders: faster than ``dataclasses.replace``, and generated from the dataclass fields,
 # so a field added to the schema is copied).
 _replace = replacer(Ticket)
 

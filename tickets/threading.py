@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
+from schemas import reply_token
 from schemas.builders import constructor
 from schemas.message import Bounce, InboundMessage
 from schemas.ticket import Ticket
-from tickets import numbers, reply_token
+from tickets import numbers
 from tickets.book import TicketBook
 from tickets.state import DONE_STATUSES
 
@@ -116,7 +117,7 @@ def _find(
     msg: InboundMessage, book: TicketBook, rules: ThreadingRules
 ) -> tuple[Ticket, Via] | None:
     """The ticket (merges followed) the message threads onto, and by what. The ticket, not its
-    id: the participant checks have looked it up already (decide on a reply 1.84 -> 1.65 us)."""
+    id: the participant checks have looked it up already (not looked up twice)."""
     mids = _message_ids(msg, rules.max_references)
     tid = _by_token(msg, mids, book, rules)
     if tid is not None:

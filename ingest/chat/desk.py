@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from ingest.chat.continuity import ConversationBook, ConversationKey
 from ingest.chat.identity import (
@@ -27,6 +27,7 @@ from ingest.chat.normalize import chat_message_id
 from ingest.chat.payloads import PostMessage, Rejection, StartConversation
 from ingest.chat.ratelimit import TokenBuckets
 from ingest.chat.settings import ChatSettings, SiteSettings
+from schemas.clock import Clock, utcnow
 from schemas.directory import Agent
 from schemas.notification import ChatReply
 from schemas.raw import RawChatMessage
@@ -46,10 +47,6 @@ class Accepted:
 class Started:
     token: str
     visitor: VisitorPass
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def wire_message_id(visitor: VisitorPass, msg: PostMessage) -> str:
@@ -84,7 +81,7 @@ class ChatDesk:
         settings: ChatSettings,
         signing_key: bytes,
         publisher: Publisher,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utcnow,
         meter: Meter = NO_METER,
     ) -> None:
         self.settings = settings

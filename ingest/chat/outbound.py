@@ -14,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from ingest.chat.desk import ChatDesk
+from schemas.clock import Clock
+from schemas.errors import HelplineError
 from schemas.stage import TopicIO, TopicReader, TopicRecord
 from schemas.topics import AGENTS, CHAT_OUTBOUND
 
@@ -30,7 +31,7 @@ RETRY_PAUSE_S = 1.0
 
 class OutboundReader:
     def __init__(
-        self, topics: TopicIO, desk: ChatDesk, clock: Callable[[], datetime]
+        self, topics: TopicIO, desk: ChatDesk, clock: Clock
     ) -> None:
         self._topics = topics
         self._desk = desk
@@ -59,9 +60,7 @@ class OutboundReader:
         while not stop.is_set():
             try:
                 records = await reader.poll(POLL_TIMEOUT_S)
-            except Exception as exc:  # the port's broker errors (runtime's, not importable)
-                if not hasattr(exc, "retriable"):
-                    raise
+            except HelplineError as exc:  # the port's broker errors
                 # the broker went away: keep the HTTP side up, retry
                 log.warning("chat.outbound read failed, retrying: %s", exc)
                 with contextlib.suppress(TimeoutError):

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from ingest.chat.settings import ChatSettings
+from schemas.errors import HelplineError
 
 _MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _EMAIL = re.compile(r"^[^@\s<>\"]{1,64}@[^@\s<>\"]+\.[^@\s<>\"]+$")
@@ -25,7 +26,7 @@ MAX_IDENTIFIER = 256
 MAX_URL = 2048
 
 
-class Rejection(Exception):
+class Rejection(HelplineError):
     """A request the service refuses; becomes an HTTP error with a JSON body. (A plain class:
     exceptions get their traceback assigned, which a frozen dataclass would refuse.)"""
 

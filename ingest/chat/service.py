@@ -8,17 +8,17 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Callable, Generator
-from datetime import datetime
+from collections.abc import Generator
 
 import uvicorn
 
 from ingest.chat.app import ChatApi, create_app
-from ingest.chat.desk import ChatDesk, utc_now
+from ingest.chat.desk import ChatDesk
 from ingest.chat.metered import MeteredApp
 from ingest.chat.outbound import OutboundReader
 from ingest.chat.settings import ChatSettings
-from schemas.stage import NO_METER, Meter, Publisher, StageContext, TopicIO
+from schemas.clock import Clock, utcnow
+from schemas.stage import NO_METER, Connector, Meter, Publisher, StageContext, TopicIO
 
 log = logging.getLogger("helpline.chat")
 
@@ -42,7 +42,7 @@ class ChatService:
         signing_key: bytes,
         publisher: Publisher,
         topics: TopicIO | None,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utcnow,
         meter: Meter = NO_METER,
     ) -> None:
         self.settings = settings
@@ -111,3 +111,6 @@ async def run(ctx: StageContext, publisher: Publisher, stop: asyncio.Event) -> N
         await stop.wait()
     finally:
         await service.stop()
+
+
+CONNECTOR = Connector(run)  # what `helpline worker chat` runs (runtime.workers)

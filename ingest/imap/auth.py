@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Protocol
 
 from ingest.settings import MailboxSettings
+from schemas.errors import HelplineError
 
 
-class TokenUnavailable(Exception):
+class TokenUnavailable(HelplineError):
     """The token provider could not produce an access token."""
 
 

@@ -16,7 +16,6 @@ import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 from typing import Any, TypeVar
 
 from ingest.imap.checkpoint import (
@@ -33,6 +32,8 @@ from ingest.imap.session import AuthRejected, FetchedMail, ImapFailure, MailSess
 from ingest.imap.status import FolderState, StatusBoard
 from ingest.imap.store import CheckpointLock, MessageIdLog
 from ingest.settings import MailboxSettings
+from schemas.clock import Clock
+from schemas.errors import HelplineError
 from schemas.raw import RawEmail
 from schemas.stage import Publisher
 from schemas.topics import RAW_EMAIL
@@ -40,13 +41,14 @@ from schemas.topics import RAW_EMAIL
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Clock = Callable[[], datetime]
 # Message sizes are asked for this many FETCH batches' worth of UIDs at a time.
 SIZE_STRETCH_BATCHES = 10
 
 
-class PublishFailed(Exception):
+class PublishFailed(HelplineError):
     """Kafka did not acknowledge some raw messages; the checkpoint stopped before them."""
+
+    retriable = True
 
 
 class FolderWatcher:

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
 
 from ingest.imap.auth import credentials_for
-from ingest.imap.connector import Clock, FolderWatcher
+from ingest.imap.connector import FolderWatcher
 from ingest.imap.session import ImapSession
 from ingest.imap.status import StatusBoard
 from ingest.imap.store import (
@@ -23,15 +22,12 @@ from ingest.imap.store import (
     MessageIdLog,
 )
 from ingest.settings import EmailSettings
-from schemas.stage import Publisher, StageContext
+from schemas.clock import Clock, utcnow
+from schemas.stage import Connector, Publisher, StageContext
 
 log = logging.getLogger(__name__)
 
 STATUS = StatusBoard()
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def build_watchers(
@@ -39,7 +35,7 @@ def build_watchers(
     publisher: Publisher,
     status: StatusBoard,
     store: CheckpointStore,
-    clock: Clock = utc_now,
+    clock: Clock = utcnow,
     message_ids: MessageIdLog | None = None,
 ) -> list[FolderWatcher]:
     watchers = []
@@ -63,6 +59,11 @@ async def run(
 ) -> None:
     settings: EmailSettings = ctx.section("email")
     await run_mailboxes(settings, publisher, stop, status or STATUS)
+
+
+# what `helpline worker imap` runs (runtime.workers); its board says not ready while a mailbox
+# needs re-auth
+CONNECTOR = Connector(run, STATUS)
 
 
 async def run_mailboxes(

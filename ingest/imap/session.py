@@ -32,11 +32,12 @@ from ingest.imap.fetch import (
     uid_set,
 )
 from ingest.settings import MailboxSettings
+from schemas.errors import HelplineError
 
 T = TypeVar("T")
 
 
-class ImapFailure(Exception):
+class ImapFailure(HelplineError):
     """Base of what a session raises; the message is the server's (or the OS's) own words."""
 
 
@@ -46,6 +47,8 @@ class AuthRejected(ImapFailure):
 
 class ConnectionProblem(ImapFailure):
     """Network, TLS, timeout, protocol or server error: worth reconnecting after a backoff."""
+
+    retriable = True
 
 
 @dataclass(frozen=True, slots=True)

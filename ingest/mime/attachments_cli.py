@@ -25,6 +25,7 @@ from typing import Annotated
 import typer
 
 from ingest.mime import UnparseableEmail, attachment_content, parse_email
+from schemas.errors import HelplineError
 from schemas.message import Attachment
 from schemas.raw import RawEmail
 from schemas.stage import NoSuchRecord, StageContext, TopicIO
@@ -36,7 +37,7 @@ RAW_REF_HELP = ("an InboundMessage's raw_ref (raw.email/<partition>/<offset>), "
 RECORD_READ_TIMEOUT_S = 10.0
 
 
-class AttachmentUnavailable(Exception):
+class AttachmentUnavailable(HelplineError):
     """The raw record, the mail in it or the attachment cannot be had; the message says why."""
 
 
@@ -73,9 +74,7 @@ async def read_raw_record(
         raise AttachmentUnavailable(f"{ref}: {exc}") from None
     except TimeoutError:
         raise AttachmentUnavailable(f"{ref}: not read within {timeout_s:g} s") from None
-    except Exception as exc:  # the port's broker errors are the runtime's: not ours to import
-        if not hasattr(exc, "retriable"):
-            raise
+    except HelplineError as exc:  # the port's broker errors
         raise AttachmentUnavailable(f"{ref}: {type(exc).__name__}: {exc}") from None
     if not isinstance(record.value, RawEmail):
         raise AttachmentUnavailable(f"{ref}: not a raw email: {record.error or 'no value'}")

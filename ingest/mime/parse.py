@@ -35,6 +35,7 @@ from ingest.mime.language import guess_language
 from ingest.mime.quotes import split_reply
 from ingest.mime.settings import NormalizeSettings
 from ingest.mime.text import repair
+from schemas.errors import HelplineError
 from schemas.message import Address, Bounce, InboundMessage
 
 DEFAULT_SETTINGS = NormalizeSettings()
@@ -43,10 +44,8 @@ _OBS_FIELD_NAME = re.compile(rb"(?m)^([A-Za-z][A-Za-z0-9-]{0,76})[ \t]+:")
 _HEADER_SCAN_BYTES = 64 * 1024
 
 
-class UnparseableEmail(ValueError):
+class UnparseableEmail(HelplineError, ValueError):
     """Bytes that are not an email message. ``reason`` is one line, safe to log."""
-
-    retriable = False
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

@@ -17,16 +17,15 @@ from ingest.chat.normalize import to_inbound
 from ingest.mime import UnparseableEmail, parse_email
 from ingest.mime.settings import NormalizeSettings
 from schemas.codec import decode
+from schemas.errors import HelplineError
 from schemas.message import InboundMessage
 from schemas.raw import RawChatMessage, RawEmail
-from schemas.stage import In, Out, StageContext
-from schemas.topics import MESSAGES, RAW_CHAT, RAW_EMAIL, TopicSpec
+from schemas.stage import In, Out, Stage, StageContext
+from schemas.topics import MESSAGES, STAGE_TOPICS, TopicSpec
 
 
-class UnexpectedRecord(ValueError):
+class UnexpectedRecord(HelplineError, ValueError):
     """A record on an input topic that is neither a RawEmail nor a RawChatMessage."""
-
-    retriable = False
 
 
 def raw_ref(record: In) -> str:
@@ -34,10 +33,10 @@ def raw_ref(record: In) -> str:
     return f"{record.topic.name}/{record.partition}/{record.offset}"
 
 
-class NormalizeStage:
+class NormalizeStage(Stage):
     name = "normalize"
-    inputs: tuple[TopicSpec, ...] = (RAW_EMAIL, RAW_CHAT)
-    tables: tuple[TopicSpec, ...] = ()
+    inputs: tuple[TopicSpec, ...] = STAGE_TOPICS["normalize"].inputs
+    tables: tuple[TopicSpec, ...] = STAGE_TOPICS["normalize"].tables
     tick_interval: float | None = None
 
     def __init__(self, settings: NormalizeSettings | None = None) -> None:

@@ -13,22 +13,21 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from ingest.settings import ReceiverSettings
+from schemas.clock import Clock
+from schemas.errors import HelplineError
 from schemas.raw import RawEmail
 from schemas.stage import NO_METER, Meter, Publisher
 from schemas.topics import RAW_EMAIL
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 
 
 def _address_key(address: str) -> str:
@@ -141,7 +140,7 @@ class RawMailHandler:
                         extra={"timeout_s": self.settings.publish_timeout_s})
             return TEMPORARY
         except Exception as exc:  # any broker failure: the MTA must keep the mail and retry
-            if getattr(exc, "retriable", True) is False:
+            if isinstance(exc, HelplineError) and not exc.retriable:
                 log.warning("raw.email refused the message; answering 552",
                             extra={"error": type(exc).__name__})
                 return TOO_BIG

@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
 
 from ingest.settings import EmailSettings
 from ingest.smtp.receiver import start_receiver
-from schemas.stage import Publisher, StageContext
+from schemas.clock import utcnow
+from schemas.stage import Connector, Publisher, StageContext
 
 log = logging.getLogger(__name__)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 async def run(ctx: StageContext, publisher: Publisher, stop: asyncio.Event) -> None:
     settings: EmailSettings = ctx.section("email")
     receiver = settings.receiver
-    server = await start_receiver(receiver, publisher, utc_now, ctx.meter)
+    server = await start_receiver(receiver, publisher, utcnow, ctx.meter)
     bound = [s.getsockname() for s in server.sockets]
     log.info("smtp receiver listening", extra={
         "address": [f"{a[0]}:{a[1]}" for a in bound], "lmtp": receiver.lmtp})
@@ -34,3 +30,6 @@ async def run(ctx: StageContext, publisher: Publisher, stop: asyncio.Event) -> N
         except TimeoutError:
             log.warning("smtp sessions still open at shutdown")
     log.info("smtp receiver stopped")
+
+
+CONNECTOR = Connector(run)  # what `helpline worker smtp` runs (runtime.workers)

@@ -19,7 +19,7 @@ from schemas.deadletter import DeadLetter
 from schemas.directory import CustomerRecord
 from schemas.message import Address, InboundMessage
 from schemas.raw import RawEmail
-from schemas.stage import In, KafkaConnection, Out
+from schemas.stage import In, KafkaConnection, Out, Stage
 from schemas.topics import BY_NAME, CUSTOMERS, MESSAGES, RAW_EMAIL, TopicSpec, dlq_name
 from tests.support.kafka import produce, produce_raw, read_topic, run_until
 
@@ -29,7 +29,7 @@ DLQ = BY_NAME[dlq_name("normalize")]
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
-class SubjectStage:
+class SubjectStage(Stage):
     """A small real stage: raw email -> message carrying the customer's name from a table."""
 
     name = "normalize"

@@ -16,7 +16,7 @@ from runtime.settings import RunnerSettings
 from schemas.directory import CustomerRecord
 from schemas.message import Address, InboundMessage
 from schemas.raw import RawEmail
-from schemas.stage import In, KafkaConnection, Out
+from schemas.stage import In, KafkaConnection, Out, Stage
 from schemas.topics import CUSTOMERS, MESSAGES, RAW_EMAIL, TopicSpec
 from tests.integration.test_runner import T0, _raw
 from tests.support.kafka import produce, read_topic
@@ -24,7 +24,7 @@ from tests.support.kafka import produce, read_topic
 pytestmark = pytest.mark.integration
 
 
-class CountingStage:
+class CountingStage(Stage):
     """Raw email in, a message out; every tick a ``tick-<replica>-<n>`` customer record out;
     the customers table (its own writes included) counted per key."""
 

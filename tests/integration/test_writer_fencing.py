@@ -29,7 +29,7 @@ from runtime.settings import RunnerSettings
 from runtime.writer import Fenced, Writer
 from schemas.message import Address, InboundMessage
 from schemas.raw import RawEmail
-from schemas.stage import In, KafkaConnection, Out
+from schemas.stage import In, KafkaConnection, Out, Stage
 from schemas.topics import CUSTOMERS, MESSAGES, RAW_EMAIL
 from tests.integration.test_runner import T0, _raw
 from tests.support.kafka import produce, read_topic
@@ -74,7 +74,7 @@ def test_a_new_active_writer_fences_the_previous_one(kafka_conn: KafkaConnection
     asyncio.run(go())
 
 
-class OneForOne:
+class OneForOne(Stage):
     """A single-writer stage: each raw email in, one message out."""
 
     name = "tickets"

@@ -15,6 +15,7 @@ from notify.sentlog import MemoryJournal
 from notify.settings import MailboxIdentity, NotifySettings
 from notify.stage import NotifyStage, build
 from notify.transport import DeliveryError
+from schemas.errors import HelplineError
 from schemas.events import (
     SYSTEM,
     Created,
@@ -193,7 +194,7 @@ def _header_flags(raw: bytes) -> MessageFlags:
                         mailing_list=msg.get("List-Id") is not None)
 
 
-class _NoBroker(Exception):
+class _NoBroker(HelplineError):
     retriable = True
 
 
