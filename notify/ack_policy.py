@@ -13,10 +13,11 @@ ticket is older than ``max_age`` (a replay of history never mails customers).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from notify import hours
 from notify.loop_guard import ack_refusal
 from notify.render import summary_of
 from schemas.events import (
@@ -30,6 +31,7 @@ from schemas.events import (
 )
 from schemas.message import Address
 from schemas.notification import Notification
+from schemas.route_events import OpeningHours
 
 
 def ack_notification_id(ticket_id: str) -> str:
@@ -58,6 +60,7 @@ class AckDraft:
     sla_known: bool = False
     first_response_due: datetime | None = None
     sla_policy: str | None = None
+    opening_hours: OpeningHours | None = None  # the SLA calendar the due time came from
     closed_reason: str | None = None  # set when the ticket no longer wants an ack
 
 
@@ -115,7 +118,8 @@ def on_event(draft: AckDraft | None, event: TicketEvent) -> AckDraft | None:
         return draft
     if isinstance(p, SlaApplied):
         return replace(
-            draft, sla_known=True, first_response_due=p.first_response_due, sla_policy=p.policy
+            draft, sla_known=True, first_response_due=p.first_response_due, sla_policy=p.policy,
+            opening_hours=p.hours,
         )
     if isinstance(p, AckSent):
         return replace(draft, closed_reason="already-acknowledged")
@@ -160,7 +164,7 @@ def decide(
 def build_ack(draft: AckDraft, policy: AckPolicy) -> Notification:
     msg = draft.first_message
     text = msg.text if msg is not None else ""
-    context: Mapping[str, str] = {
+    context: dict[str, object] = {
         "summary": summary_of(text, policy.summary_chars),
         "customer_name": draft.requester.name,
         "first_response_due": (
@@ -168,6 +172,8 @@ def build_ack(draft: AckDraft, policy: AckPolicy) -> Notification:
         ),
         "sla_policy": draft.sla_policy or "",
     }
+    if draft.opening_hours is not None:
+        context["opening_hours"] = hours.to_context(draft.opening_hours)
     return Notification(
         notification_id=ack_notification_id(draft.ticket_id),
         kind="auto-ack",

@@ -15,8 +15,9 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from notify import headers, mime
-from notify.alerts import ALERT_KINDS, alert_values
+from notify import headers, hours, mime
+from notify.alerts import ALERT_KINDS, DIGEST_TEMPLATES, alert_values
+from notify.notices import digest_lines, notice_values
 from notify.render import (
     Rendered,
     TemplateMissing,
@@ -31,12 +32,12 @@ from schemas.notification import ChatReply, Notification
 _PHRASES = {
     "en": {
         "hello": "Hello {name},", "hello_anon": "Hello,",
-        "hours": "Our team is available {hours}.", "help": "Help centre: {url}",
+        "help": "Help centre: {url}",
         "no_subject": "(no subject)",
     },
     "fr": {
         "hello": "Bonjour {name},", "hello_anon": "Bonjour,",
-        "hours": "Notre équipe est disponible {hours}.", "help": "Centre d'aide : {url}",
+        "help": "Centre d'aide : {url}",
         "no_subject": "(sans objet)",
     },
 }
@@ -86,14 +87,18 @@ class Composer:
             "brand_name": ident.display_name or "Support",
             "subject": headers.clean_header_text(n.subject or "") or ph["no_subject"],
         }
-        if n.kind in ALERT_KINDS or n.template == "alert-digest":
-            return {**common, **alert_values(n)}
+        if n.kind in ALERT_KINDS or n.template in DIGEST_TEMPLATES:
+            return {**common, **self.notice(n, ident, language)}
         c = {k: str(v) for k, v in n.context.items()}
         if _is_relayed_text(n):
             agent = c.get("agent_name") or c.get("author", "")
             return {**common, "body": c.get("text", ""), "agent_name": agent}
         due_text = c.get("first_response_due", "")
         due = datetime.fromisoformat(due_text) if due_text else None
+        # one calendar for the promise and the hours: the SLA's (see notify.hours)
+        opening = hours.from_context(n.context.get("opening_hours"))
+        zone = c.get("customer_timezone") or ident.timezone or (
+            opening.timezone if opening is not None else None)
         name = c.get("customer_name", "") or (n.recipient.name if n.recipient else "")
         return {
             **common,
@@ -101,13 +106,27 @@ class Composer:
             "customer_name": name,
             "summary": c.get("summary", ""),
             "response_expectation": response_expectation(
-                due, now, language, ident.timezone, self.settings.generic_response_hours
+                due, now, language, zone, self.settings.generic_response_hours
             ),
-            "business_hours": (
-                ph["hours"].format(hours=ident.business_hours) if ident.business_hours else ""
-            ),
+            "business_hours": " ".join(filter(None, (
+                hours.availability(opening, language, zone, now),
+                hours.closures(opening, language, now),
+            ))),
             "help_line": ph["help"].format(url=ident.help_url) if ident.help_url else "",
         }
+
+    def notice(self, n: Notification, ident: MailboxIdentity, language: str) -> dict[str, str]:
+        """An agent's or supervisor's notice (or a digest of them): in the reader's language
+        and time zone when route knew them, else the mailbox's."""
+        zone = str(n.context.get("reader_timezone") or "") or ident.timezone or "UTC"
+        if n.template in DIGEST_TEMPLATES:
+            values = alert_values(n)
+            items = n.context.get("items")
+            if isinstance(items, list):
+                values["lines"] = digest_lines(items, language, zone, self.settings.console_url)
+            return values
+        return notice_values(n.kind, n.ticket_number, n.subject, n.context, language, zone,
+                             self.settings.console_url)
 
     def message_id(self, n: Notification) -> str:
         token = self.make_token(n.ticket_id)
@@ -124,7 +143,8 @@ class Composer:
             headers.plus_address(ident.address, token) if ident.plus_addressing else ident.address
         )
         subject = rendered.subject
-        if self.settings.ticket_prefix_in_subject:
+        if self.settings.ticket_prefix_in_subject and n.template not in DIGEST_TEMPLATES:
+            # (a digest is about several tickets: the first one's number would mislead)
             subject = headers.subject_with_number(subject, n.ticket_number)
         fields = headers.threading_headers(
             message_id_value=mid,
@@ -179,6 +199,8 @@ def _is_relayed_text(n: Notification) -> bool:
 
 
 def _default_template(n: Notification) -> str:
+    if n.kind == "assignment":
+        return "assignment"
     if n.kind in ALERT_KINDS:
         return "alert"
     if _is_relayed_text(n):

@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from notify.hours import format_when, language_of, promise
 from schemas.errors import HelplineError
 
 BUNDLED = Path(__file__).with_name("templates")
@@ -126,39 +126,14 @@ class _Blank(dict[str, str]):
 
 
 # ---------------------------------------------------------------------------------------------
-# localized phrases the templates receive as values
-
-_MONTHS = {
-    "en": ("January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December"),
-    "fr": ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
-           "septembre", "octobre", "novembre", "décembre"),
-}
-_DAYS = {
-    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-    "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
-}
-
-
-def format_when(at: datetime, language: str, timezone: str) -> str:
-    try:
-        local = at.astimezone(ZoneInfo(timezone))
-    except (ZoneInfoNotFoundError, ValueError):
-        local, timezone = at, "UTC"
-    lang = language if language in _MONTHS else FALLBACK_LANGUAGE
-    day = _DAYS[lang][local.weekday()]
-    month = _MONTHS[lang][local.month - 1]
-    zone = local.tzname() or timezone
-    if lang == "fr":
-        return f"{day} {local.day} {month} {local.year} à {local:%H:%M} ({zone})"
-    return f"{day} {local.day} {month} {local.year}, {local:%H:%M} ({zone})"
+# localized phrases the templates receive as values (dates and hours: notify.hours)
 
 
 def response_expectation(
-    due: datetime | None, now: datetime, language: str, timezone: str, generic_hours: int
+    due: datetime | None, now: datetime, language: str, timezone: str | None, generic_hours: int
 ) -> str:
     """The promise in the ack: the SLA's first-response due time, or a generic one."""
-    lang = language if language in _MONTHS else FALLBACK_LANGUAGE
+    lang = language_of(language)
     if due is None or due <= now:
         if lang == "fr":
             return f"Nous vous répondrons dans les {generic_hours} heures."
@@ -168,10 +143,10 @@ def response_expectation(
         if lang == "fr":
             return f"Nous vous répondrons dans les {minutes} minutes."
         return f"We will get back to you within {minutes} minutes."
-    when = format_when(due, lang, timezone)
-    if lang == "fr":
-        return f"Nous vous répondrons au plus tard le {when}."
-    return f"We will get back to you by {when}."
+    return promise(due, lang, timezone)
+
+
+__all__ = ["format_when"]  # kept importable from here (it moved to notify.hours)
 
 
 def summary_of(text: str, limit: int) -> str:

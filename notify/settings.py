@@ -7,9 +7,9 @@ handed to the pure modules as plain frozen values (see :mod:`notify.loop_guard` 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SmtpSecurity = Literal["none", "starttls", "tls"]
 WebhookFormat = Literal["slack", "teams", "generic"]
@@ -45,10 +45,21 @@ class MailboxIdentity(_Frozen):
     default_language: str = "en"
     # "support+{token}@example.com": Reply-To carries the ticket's signed reply token
     plus_addressing: bool = False
-    business_hours: str = ""  # shown in acks, e.g. "Mon–Fri 09:00–18:00 CET"
-    timezone: str = "UTC"  # for the due time promised in acks
+    # The customers' time zone for due times and hours in acks; None: the SLA calendar's own.
+    # (Business hours are not configured here: acks quote the SLA policy's calendar.)
+    timezone: str | None = None
     help_url: str = ""
     auto_ack: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_free_text_hours(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "business_hours" in data:
+            raise ValueError(
+                "business_hours is no longer set per mailbox: acks quote the hours of the SLA "
+                "policy's calendar ([calendars.NAME] and sla_policies.calendar in the routing "
+                "file); remove the key")
+        return data
 
 
 class WebhookTarget(_Frozen):
@@ -95,6 +106,12 @@ class NotifySettings(_Frozen):
     webhook_timeout_s: float = Field(default=10.0, gt=0)
     alert_burst: int = Field(default=3, ge=1)  # alerts sent at once per recipient ...
     alert_window_s: float = Field(default=300.0, gt=0)  # ... per window; the rest: one digest
+    # An agent gets the first assignment notice at once; what else is assigned to them within
+    # the window comes as one digest when it closes.
+    assignment_burst: int = Field(default=1, ge=1)
+    assignment_window_s: float = Field(default=120.0, gt=0)
+    # The agents' console: notices link to {console_url}/tickets/{number} ("" : no link)
+    console_url: str = ""
     tick_interval_s: float = Field(default=1.0, gt=0)
 
     # -- the sent-log writer (aiokafka) ------------------------------------------------------

@@ -74,7 +74,9 @@ class NotifyStage(Stage):
             mailbox_enabled=lambda name: settings.mailbox(name).auto_ack,
         )
         self.caps = RecipientCaps(settings.recipient_cap, settings.recipient_window_s)
-        self.digests = AlertDigests(settings.alert_burst, settings.alert_window_s)
+        self.digests = AlertDigests(
+            settings.alert_burst, settings.alert_window_s,
+            groups={"assignment": (settings.assignment_burst, settings.assignment_window_s)})
         self.drafts: dict[str, AckDraft] = {}
         self.waiting: dict[str, datetime] = {}  # ticket id -> when its wait for the SLA ends
         self._recovered = False

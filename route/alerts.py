@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from route.config import RoutingConfig
+from route.sla import clock_for, earliest_due
 from schemas.directory import Agent
 from schemas.events import Actor, EventPayload, TicketEvent
 from schemas.message import Address
@@ -64,13 +65,30 @@ def notifications(
     recipients: Iterable[Address],
     context: Mapping[str, Any],
     subject: str,
+    reader: Agent | None = None,
 ) -> list[Notification]:
-    """One notification per recipient; the team's (or default) webhook when there is none."""
+    """One notification per recipient; the team's (or default) webhook when there is none.
+    The context says what an agent needs to act without opening anything: the customer, the
+    ticket's subject, its priority and SLA due time; ``reader`` (an agent) gives the language
+    and time zone it is written in."""
+    due = earliest_due(s.clocks)
+    first = clock_for(s.clocks, "first-response")
+    facts: dict[str, Any] = {
+        "team": s.team, "tier": s.tier, "priority": s.priority, "ticket_subject": s.subject,
+        "channel": s.channel,
+        "customer_name": s.requester.name if s.requester else "",
+        "customer_address": s.requester.address if s.requester else "",
+        "sla_due": due.isoformat() if due else "",
+        "sla_metric": next((c.metric for c in s.clocks if c.due_at == due), "") if due else "",
+        "first_response_due": first.due_at.isoformat() if first and first.due_at else "",
+    }
+    if reader is not None and reader.working_hours is not None:
+        facts["reader_timezone"] = reader.working_hours.timezone
     common: dict[str, Any] = dict(
         kind=kind, ticket_id=s.ticket_id, ticket_number=s.number, created_at=at,
         mailbox=s.mailbox or None, subject=f"[#{s.number}] {subject}",
-        template=kind, context={"team": s.team, "tier": s.tier, "priority": s.priority,
-                                "ticket_subject": s.subject, **context},
+        language=reader.languages[0] if reader is not None and reader.languages else None,
+        template=kind, context={**facts, **context},
     )
     out = [
         Notification(notification_id=stable_id(cause, kind, r.address), channel="email",

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 import holidays as holiday_tables
 
+from schemas.route_events import OpeningHours, OpeningSpan
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ZERO = timedelta(0)
 # How far ahead a due time is searched before the calendar is called unworkable.
@@ -181,4 +183,34 @@ def calendar_from_days(
         holiday_country=holiday_country,
         holiday_subdiv=holiday_subdiv,
         always_open=not hours,
+    )
+
+
+# How many days of closures an ack may mention at most, whatever the due time.
+MAX_CLOSURE_DAYS = 62
+
+
+def opening_hours(cal: BusinessCalendar, start: datetime, until: datetime | None) -> OpeningHours:
+    """The calendar as a customer is told it: weekly hours and the closed days (holidays)
+    that fall between ``start`` and ``until`` (the due time the customer is promised)."""
+    if cal.always_open and not cal._has_closures():
+        return OpeningHours(calendar=cal.name, timezone=cal.timezone, always_open=True)
+    first = start.astimezone(cal.zone).date()
+    last = (until or start).astimezone(cal.zone).date()
+    last = min(last, first + timedelta(days=MAX_CLOSURE_DAYS))
+    closed = []
+    day = first
+    while day <= last:
+        # only days the office would otherwise work count as closures worth telling
+        if cal.is_holiday(day) and (cal.always_open or cal.hours.get(day.weekday())):
+            closed.append(day.isoformat())
+        day += timedelta(days=1)
+    weekly = tuple(
+        OpeningSpan(weekday=wd, start_minute=a, end_minute=b)
+        for wd in sorted(cal.hours)
+        for a, b in cal.hours[wd]
+    )
+    return OpeningHours(
+        calendar=cal.name, timezone=cal.timezone, always_open=cal.always_open, weekly=weekly,
+        closed_days=tuple(closed),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from route.calendar import opening_hours
 from route.config import RoutingConfig
 from route.facts import evolve
 from route.sla import (
@@ -48,22 +49,33 @@ def dues(state: RouteTicketState) -> Dues:
     return (state.sla_policy, due("first-response"), due("next-response"), due("resolution"))
 
 
-def applied(state: RouteTicketState) -> SlaApplied | None:
+def applied(
+    state: RouteTicketState, cfg: RoutingConfig | None = None, at: datetime | None = None
+) -> SlaApplied | None:
+    """The SLA as announced; with ``cfg``, it carries the calendar's hours and the closed days
+    up to the first due time (from ``at``), so the ack quotes what computed the due time."""
     if state.sla_policy is None:
         return None
     _, first, nxt, resolution = dues(state)
+    policy = policy_of(state, cfg) if cfg is not None else None
+    hours = None
+    if policy is not None and cfg is not None:
+        since = at or state.created_at
+        hours = opening_hours(calendar_of(policy, cfg.calendars), since, first or nxt)
     return SlaApplied(
         policy=state.sla_policy, first_response_due=first, next_response_due=nxt,
-        resolution_due=resolution,
+        resolution_due=resolution, hours=hours,
     )
 
 
-def announcement(state: RouteTicketState) -> tuple[RouteTicketState, SlaApplied | None]:
+def announcement(
+    state: RouteTicketState, cfg: RoutingConfig | None = None, at: datetime | None = None
+) -> tuple[RouteTicketState, SlaApplied | None]:
     """``sla-applied`` for the SLA as it stands, unless this very SLA (policy and due times)
     was the last one announced; the state remembers what it announced. A classify outage
     made the classify-wait timer announce the SLA and the late classification announce the
     same one again, under another event id (issue #17 item 5)."""
-    payload = applied(state)
+    payload = applied(state, cfg, at)
     if payload is None:
         return state, None
     fact = "|".join((payload.policy, *(d.isoformat() if d else "-" for d in dues(state)[1:])))

@@ -179,7 +179,7 @@ class Router:
         if isinstance(p, Created | Classified | PriorityChanged):
             s = clocks.apply_policy(s, self.cfg, at)
         if isinstance(p, MessageAdded):
-            if p.direction == "inbound":
+            if p.direction == "inbound" and not facts.is_robot(p):
                 s = clocks.on_customer_message(s, self.cfg, p.received_at)
             elif facts.is_response(event):
                 s = clocks.on_response(s, at)
@@ -202,7 +202,7 @@ class Router:
         waiting = not s.classified and self.cfg.classify_wait.total_seconds() > 0
         first_classified = isinstance(p, Classified) and not (before and before.classified)
         if not waiting and (clocks.new_deadlines(before, s) or first_classified):
-            s, applied = clocks.announcement(s)
+            s, applied = clocks.announcement(s, self.cfg, at)
             if applied is not None:
                 out.append(ticket_event(s, applied, at, cause))
         if isinstance(p, Escalated):  # by an agent: the tier's team takes over, if it has one
@@ -318,7 +318,7 @@ class Router:
                 self.cfg, s, "assignment", f"{s.ticket_id}:{cause}:assigned", at,
                 [Address(address=agent.email)],
                 {"agent": agent.agent_id, "strategy": decision.strategy},
-                "Ticket assigned to you",
+                "Ticket assigned to you", reader=agent,
             )
         return s, out
 

@@ -52,6 +52,12 @@ def acting_agent(event: TicketEvent) -> str | None:
     return event.actor.id if event.actor.kind == "agent" and event.actor.id else None
 
 
+def is_robot(message: MessageAdded) -> bool:
+    """An auto-reply or a bounce: on the ticket for the record, but nobody waits for an answer
+    to it (no next-response clock, no awaiting time)."""
+    return message.flags.auto_reply or message.flags.bounce is not None
+
+
 def new_state(event: TicketEvent, created: Created) -> RouteTicketState:
     return RouteTicketState(
         ticket_id=event.ticket_id,
@@ -59,6 +65,7 @@ def new_state(event: TicketEvent, created: Created) -> RouteTicketState:
         channel=created.channel,
         mailbox=created.mailbox,
         customer_id=created.customer_id,
+        requester=created.requester,
         subject=created.subject,
         language=created.language,
         priority=created.priority,
@@ -104,7 +111,8 @@ def fold(
     if isinstance(p, MessageAdded):
         if p.direction == "inbound":
             changes["inbound_count"] = s.inbound_count + 1
-            if s.awaiting_since is None:
+            # a robot's answer (out-of-office, bounce) filed on the ticket awaits nothing
+            if s.awaiting_since is None and not is_robot(p):
                 changes["awaiting_since"] = p.received_at
             if p.language and not s.language:
                 changes["language"] = p.language

@@ -75,12 +75,14 @@ classify_wait_seconds = 5
 
 [notify]
 own_addresses = ["{SUPPORT}"]
-sla_wait_s = 5
+# longer than route's classify wait: the ack quotes the SLA's due time and office hours
+sla_wait_s = 12
+# agents' notices link to the ticket (the read-only ticket API until a console exists)
+console_url = "http://127.0.0.1:{ports.tickets_api}"
 
 [notify.default_mailbox]
 address = "{SUPPORT}"
 display_name = "Example Support"
-business_hours = "Mon-Fri 09:00-18:00 (Europe/Paris)"
 timezone = "Europe/Paris"
 
 [notify.smtp]
@@ -114,6 +116,10 @@ class SmtpSink:
                 sink.messages.append(msg)
                 typer.echo(f"  [smtp sink] mail to {', '.join(envelope.rcpt_tos)}: "
                            f"{msg['Subject']}  (Auto-Submitted: {msg['Auto-Submitted']})")
+                body = msg.get_body(("plain",))
+                if body is not None:  # what the customer or the agent reads
+                    for line in body.get_content().strip().splitlines():
+                        typer.echo(f"      | {line}")
                 return "250 OK"
 
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=port)

@@ -74,9 +74,13 @@ CATALOGUE: dict[str, MetricSpec] = {
     "tickets_intake": MetricSpec(
         "counter", "inbound messages by where they went: a new ticket, a follow-up of a "
         "closed one, threaded (by reply token, references, number in the subject, chat "
-        "conversation), reopened, a duplicate, a bounce of our own mail",
-        (("decision", _set("new", "follow-up", "threaded", "reopened", "duplicate", "bounce")),
-         ("via", _set("reply-token", "references", "subject-number", "conversation", "none")))),
+        "conversation), reopened, a duplicate, a bounce of our own mail, binned as not a "
+        "ticket (by reason)",
+        (("decision", _set("new", "follow-up", "threaded", "reopened", "duplicate", "bounce",
+                           "binned")),
+         ("via", _set("reply-token", "references", "subject-number", "conversation", "none",
+                      "mailing-list", "no-reply-sender", "own-address", "auto-reply", "bulk",
+                      "bounce")))),
     "smtp_receiver_messages": MetricSpec(
         "counter", "messages received by the SMTP/LMTP receiver, by the reply given "
         "(LMTP: per recipient)",

@@ -37,6 +37,9 @@ class Bounce:
     diagnostic: str | None = None
     original_message_id: str | None = None
     permanent: bool = True
+    # In-Reply-To and References of the returned message: its ticket is found by them when
+    # its own Message-ID carries no token of ours (a relay rewrote it, an external sender)
+    original_references: tuple[str, ...] = ()
 
 
 @record

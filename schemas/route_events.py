@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import ClassVar, Literal
 
 from schemas.base import Extra, extra_field, record
+from schemas.message import Address
 
 Tier = Literal["L0", "L1", "L2", "L3"]
 SlaMetric = Literal["first-response", "next-response", "resolution", "state-time"]
@@ -50,12 +51,37 @@ class Escalated:
 
 
 @record
+class OpeningSpan:
+    """One working interval of a weekday, in the calendar's own time zone."""
+
+    weekday: int  # 0 = Monday
+    start_minute: int  # minutes from local midnight
+    end_minute: int  # exclusive; 1440 is the end of the day
+    extra: Extra = extra_field()
+
+
+@record
+class OpeningHours:
+    """The business-hours calendar that computed an SLA's due times, as the customer is told
+    it: weekly hours and the closed days (public holidays, office closures) ahead."""
+
+    calendar: str
+    timezone: str
+    always_open: bool = False
+    weekly: tuple[OpeningSpan, ...] = ()
+    closed_days: tuple[str, ...] = ()  # ISO dates, from the SLA's start to its first due date
+    extra: Extra = extra_field()
+
+
+@record
 class SlaApplied:
     TAG: ClassVar[str] = "sla-applied"
     policy: str
     first_response_due: datetime | None = None
     next_response_due: datetime | None = None
     resolution_due: datetime | None = None
+    # the calendar behind the due times: the ack quotes these hours, so promise and hours agree
+    hours: OpeningHours | None = None
     extra: Extra = extra_field()
 
 
@@ -109,6 +135,7 @@ class RouteTicketState:
     channel: str = "email"
     mailbox: str = ""
     customer_id: str = ""
+    requester: Address | None = None  # who wrote in: agent notices name them
     subject: str = ""
     language: str | None = None
     priority: str = "normal"

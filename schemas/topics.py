@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from schemas.bin import BinnedMessage
 from schemas.commands import AgentAction
 from schemas.deadletter import DeadLetter
 from schemas.directory import Agent, CustomerRecord, RulesetRecord
@@ -86,6 +87,11 @@ TICKET_EVENTS = TopicSpec(
 TICKET_STATE = TopicSpec(
     "ticket.state", Ticket, key="ticket id", cleanup="compact", retention_ms=None,
     description="current state of every ticket (compacted)",
+)
+TICKETS_BIN = TopicSpec(
+    "tickets.bin", BinnedMessage, key="message id", cleanup="compact", retention_ms=None,
+    description='the "not a ticket" bin: list mail, no-reply senders, our own address, robots '
+    "(kept, with the reason; `helpline tickets bin list|restore`)",
 )
 CUSTOMERS = TopicSpec(
     "customers", CustomerRecord, key="customer id", cleanup="compact", retention_ms=None,
@@ -163,8 +169,10 @@ def _stage(name: str, module: str, inputs: tuple[TopicSpec, ...], outputs: tuple
 
 PIPELINE: tuple[StageTopics, ...] = (
     _stage("normalize", "ingest.mime.stage", inputs=(RAW_EMAIL, RAW_CHAT), outputs=(MESSAGES,)),
-    _stage("tickets", "tickets.stage", inputs=(MESSAGES, TICKET_COMMANDS, TICKET_EVENTS),
-           outputs=(TICKET_EVENTS, TICKET_STATE, CUSTOMERS, NOTIFY_OUTBOX),
+    # tickets.bin in: an operator's restore of a binned message (its own bin writes skipped)
+    _stage("tickets", "tickets.stage",
+           inputs=(MESSAGES, TICKET_COMMANDS, TICKET_EVENTS, TICKETS_BIN),
+           outputs=(TICKET_EVENTS, TICKET_STATE, CUSTOMERS, NOTIFY_OUTBOX, TICKETS_BIN),
            tables=(TICKET_STATE, CUSTOMERS)),
     _stage("classify", "classify.stage", inputs=(TICKET_EVENTS,), outputs=(TICKET_EVENTS,),
            tables=(RULES, CUSTOMERS, TICKET_STATE)),
@@ -198,7 +206,8 @@ CONSUMERS: dict[str, tuple[str, ...]] = _consumers()
 DEAD_LETTERS: tuple[TopicSpec, ...] = tuple(s.dlq for s in PIPELINE)
 
 ALL: tuple[TopicSpec, ...] = (
-    RAW_EMAIL, RAW_CHAT, MESSAGES, TICKET_COMMANDS, TICKET_EVENTS, TICKET_STATE, CUSTOMERS, RULES,
+    RAW_EMAIL, RAW_CHAT, MESSAGES, TICKET_COMMANDS, TICKET_EVENTS, TICKET_STATE, TICKETS_BIN,
+    CUSTOMERS, RULES,
     AGENTS, NOTIFY_OUTBOX, NOTIFY_RESULTS, NOTIFY_SENTLOG, CHAT_OUTBOUND, ROUTE_STATE,
     *DEAD_LETTERS,
 )

@@ -5,6 +5,8 @@
     GET  /tickets/{id or number}/events
     GET  /tickets/{id or number}/conversation
     POST /tickets/{id or number}/actions   (agent actions, see tickets.api_actions)
+    GET  /bin?all=1                        (the "not a ticket" bin, with the reasons)
+    POST /bin/{message id}/restore         (make a ticket of a binned message)
     GET  /healthz
 
 ``GET /tickets`` returns at most ``limit`` (1..1000) tickets, newest update first, from
@@ -39,10 +41,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from schemas.bin import BinnedMessage
 from schemas.clock import Clock, utcnow
 from schemas.commands import AgentAction
 from schemas.ticket_events import Status
 from tickets.api_actions import ActionRejected, parse_action
+from tickets.bin_cli import summary as bin_summary
 from tickets.settings import DEFAULT_API_ALLOWED_HOSTS
 from tickets.view import TicketView, conversation_json, detail, event_json, summary
 
@@ -60,6 +64,7 @@ def _not_found(ref: str) -> Response:
 
 
 Submit = Callable[[AgentAction], Awaitable[None]]
+Restore = Callable[[BinnedMessage], Awaitable[None]]
 Handler = Callable[[Request], Awaitable[Response]]
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -84,7 +89,8 @@ def _bearer(request: Request, token: str) -> Response | None:
 def build_app(view: TicketView, ready: Callable[[], bool] = lambda: True,
               submit: Submit | None = None, token: str | None = None,
               clock: Clock = utcnow,
-              allowed_hosts: Sequence[str] = DEFAULT_API_ALLOWED_HOSTS) -> Starlette:
+              allowed_hosts: Sequence[str] = DEFAULT_API_ALLOWED_HOSTS,
+              restore: Restore | None = None) -> Starlette:
     def read(handler: Handler) -> Handler:
         """``handler`` behind the bearer token when one is set (open without one)."""
         async def guarded(request: Request) -> Response:
@@ -171,6 +177,28 @@ def build_app(view: TicketView, ready: Callable[[], bool] = lambda: True,
         return _Json({"queued": True, "command_id": cmd.command_id, "ticket_id": t.ticket_id,
                       "number": t.number, "action": cmd.action}, status_code=202)
 
+    async def list_bin(request: Request) -> Response:
+        everything = request.query_params.get("all", "") in ("1", "true", "yes")
+        found = view.bin(include_restored=everything)
+        return _Json({"binned": [bin_summary(b) for b in found], "count": len(found)})
+
+    async def restore_binned(request: Request) -> Response:
+        denied = _authorized(request, token if restore is not None else None)
+        if denied is not None:
+            return denied
+        assert restore is not None
+        mid = request.path_params["message_id"]
+        b = view.binned.get(mid)
+        if b is None:
+            return _Json({"error": "not found", "message_id": mid}, status_code=404)
+        if not b.restored:
+            try:
+                await restore(dataclasses.replace(b, restored=True, restored_by="api"))
+            except Exception as exc:  # the broker did not take it: the caller retries
+                return _Json({"error": f"not queued, retry: {type(exc).__name__}"},
+                             status_code=503, headers={"Retry-After": "5"})
+        return _Json({"restored": True, "message_id": mid}, status_code=202)
+
     async def health(request: Request) -> Response:
         ok = ready()
         return _Json({"ready": ok, "tickets": len(view)}, status_code=200 if ok else 503)
@@ -181,6 +209,8 @@ def build_app(view: TicketView, ready: Callable[[], bool] = lambda: True,
         Route("/tickets/{ref}/events", read(events)),
         Route("/tickets/{ref}/conversation", read(conversation)),
         Route("/tickets/{ref}/actions", act, methods=["POST"]),
+        Route("/bin", read(list_bin)),
+        Route("/bin/{message_id}/restore", restore_binned, methods=["POST"]),
         Route("/healthz", health),
     ], middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts),
                               www_redirect=False)])

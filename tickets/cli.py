@@ -14,10 +14,11 @@ from typing import Annotated, Any
 import orjson
 import typer
 
+from schemas.bin import BinnedMessage
 from schemas.commands import ActionKind, AgentAction
 from schemas.stage import StageContext
 from schemas.ticket_events import Priority, Status
-from schemas.topics import CUSTOMERS, TICKET_COMMANDS
+from schemas.topics import CUSTOMERS, TICKET_COMMANDS, TICKETS_BIN
 from tickets.settings import TicketsSettings
 
 TicketArg = Annotated[str, typer.Argument(help="ticket id or number (HL-2026-000123)")]
@@ -168,6 +169,9 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
                                        _settings(ctx).command_timeout_s))
         typer.echo(f"{len(records)} customers published")
 
+    from tickets import bin_cli
+
+    tickets.add_typer(bin_cli.build(get_ctx), name="bin")
     app.add_typer(tickets, name="tickets")
     app.add_typer(customers, name="customers")
 
@@ -198,7 +202,11 @@ async def _serve(ctx: StageContext, s: TicketsSettings, host: str, port: int) ->
             async def submit(cmd: AgentAction) -> None:
                 await publisher.publish(TICKET_COMMANDS, cmd.ticket_id.encode(), cmd)
 
-            app = build_app(view, submit=submit, token=token, allowed_hosts=s.api_allowed_hosts)
+            async def restore(binned: BinnedMessage) -> None:
+                await publisher.publish(TICKETS_BIN, binned.message_id.encode(), binned)
+
+            app = build_app(view, submit=submit, token=token, allowed_hosts=s.api_allowed_hosts,
+                            restore=restore)
             server = uvicorn.Server(uvicorn.Config(app, host=host, port=port,
                                                    log_level="warning"))
             await server.serve()

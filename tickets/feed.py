@@ -1,16 +1,18 @@
 """Feeding a :class:`~tickets.view.TicketView` from the broker (imperative shell).
 
-Reads ``ticket.state`` and ``ticket.events`` from the beginning without a consumer group (a
-view never commits anything), first up to the end offsets seen at start (``catch_up``), then
-live (``follow``), through the runtime's :class:`~schemas.stage.TopicIO` port.
+Reads ``ticket.state``, ``ticket.events`` and ``tickets.bin`` from the beginning without a
+consumer group (a view never commits anything), first up to the end offsets seen at start
+(``catch_up``), then live (``follow``), through the runtime's :class:`~schemas.stage.TopicIO`
+port.
 """
 
 from __future__ import annotations
 
 import asyncio
 
+from schemas.bin import BinnedMessage
 from schemas.stage import TopicIO, TopicReader, TopicRecord
-from schemas.topics import TICKET_EVENTS, TICKET_STATE
+from schemas.topics import TICKET_EVENTS, TICKET_STATE, TICKETS_BIN
 from tickets.view import TicketView
 
 FOLLOW_POLL_S = 0.5  # a poll for new records once caught up
@@ -26,7 +28,8 @@ class TicketFeed:
     async def start(self, timeout_s: float) -> None:
         """Open the topics (waiting for them up to ``timeout_s``) and read them to the end
         offsets seen now; raises TimeoutError when that takes longer than ``timeout_s``."""
-        self._reader = await self.topics.open_reader((TICKET_STATE, TICKET_EVENTS), timeout_s)
+        self._reader = await self.topics.open_reader(
+            (TICKET_STATE, TICKET_EVENTS, TICKETS_BIN), timeout_s)
         async for records in self._reader.catch_up():
             self._apply(records)
 
@@ -56,6 +59,8 @@ class TicketFeed:
                 self.view.apply_state(key, r.value)
             elif r.error is not None:
                 self.skipped += 1
+            elif isinstance(r.value, BinnedMessage):
+                self.view.apply_binned(r.value)
             elif r.value is not None:
                 self.view.apply_event(r.value)
 

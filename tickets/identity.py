@@ -71,6 +71,9 @@ class CustomerDirectory:
     def remove(self, customer_id: str) -> None:
         self.journal.pop(self._records, customer_id)
 
+    def by_email(self, email: str) -> CustomerRecord | None:
+        return self._lookup(self._by_email, email.strip().lower())
+
     def _lookup(self, index: dict[str, str], value: str | None) -> CustomerRecord | None:
         if not value:
             return None

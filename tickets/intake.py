@@ -8,13 +8,14 @@ same message always yields the same events, whenever it is (re)processed.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from schemas import reply_token
+from schemas.bin import BinnedMessage
 from schemas.builders import constructor, positional
 from schemas.directory import CustomerRecord
 from schemas.events import Actor, TicketEvent
-from schemas.message import InboundMessage
+from schemas.message import Bounce, InboundMessage
 from schemas.ticket import Ticket
 from schemas.ticket_events import (
     Created,
@@ -23,12 +24,15 @@ from schemas.ticket_events import (
     MessageAdded,
     StatusChanged,
 )
-from tickets import numbers
+from tickets import numbers, robots
 from tickets.book import TicketBook
 from tickets.eventlog import make_event
 from tickets.identity import CustomerDirectory
+from tickets.numbers import customer_id_for
+from tickets.robots import BinRules
 from tickets.threading import (
     Attach,
+    Binned,
     Decision,
     DeliveryFailure,
     Duplicate,
@@ -37,6 +41,8 @@ from tickets.threading import (
     decide,
 )
 
+# A customer record's attribute naming an address that bounced permanently: "failing:<address>"
+FAILING_PREFIX = "failing:"
 _WAKE_ON_REPLY = frozenset({"pending", "on-hold"})
 _SCAN_MAX = 8  # participants looked up in the ticket's tuple itself up to this many
 # Built for every inbound message: the records' slot-storing constructors (see codec); the
@@ -56,6 +62,7 @@ class IntakeRules:
     number_digits: int = 6
     own_addresses: frozenset[str] = frozenset()
     max_participants: int = 50
+    bin: BinRules = field(default_factory=BinRules)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +70,7 @@ class Intake:
     decision: Decision
     events: tuple[TicketEvent, ...] = ()
     customers: tuple[CustomerRecord, ...] = ()
+    binned: BinnedMessage | None = None
 
 
 _new_intake = constructor(Intake)
@@ -159,19 +167,54 @@ def _delivery_failed(
     return make_event(ticket.ticket_id, ticket.number, msg.message_id, msg.received_at, failed)
 
 
+def _failing_customer(
+    msg: InboundMessage, bounce: Bounce, directory: CustomerDirectory
+) -> tuple[CustomerRecord, ...]:
+    """A permanent bounce marks the address as failing on its customer's record (an agent
+    sees it; mail to it is suppressed by notify from the ``delivery-failed`` event)."""
+    address = (bounce.original_recipient or "").strip().lower()
+    if not bounce.permanent or not address or "@" not in address:
+        return ()
+    held = directory.by_email(address) or CustomerRecord(
+        customer_id=customer_id_for("email", address), emails=(address,))
+    key = f"{FAILING_PREFIX}{address}"
+    value = " ".join(filter(None, (bounce.status, (bounce.diagnostic or "")[:200]))) or "failed"
+    if held.attributes.get(key) == value:
+        return ()
+    return (replace(held, attributes={**held.attributes, key: value},
+                    updated_at=msg.received_at),)
+
+
+def _binned(msg: InboundMessage, reason: str, detail: str) -> Intake:
+    record = BinnedMessage(message_id=msg.message_id, reason=reason,  # type: ignore[arg-type]
+                           detail=detail[:300], at=msg.received_at, message=msg)
+    return Intake(Binned(reason, detail), binned=record)
+
+
 def take_in(
     msg: InboundMessage, partition: int, book: TicketBook, directory: CustomerDirectory,
-    rules: IntakeRules,
+    rules: IntakeRules, restored: bool = False,
 ) -> Intake:
-    """Decide where ``msg`` goes and the events that records it. Reads book and directory."""
+    """Decide where ``msg`` goes and the events that records it. Reads book and directory.
+    ``restored``: an operator took it out of the bin; it is not binned again."""
     decision = decide(msg, book, rules.threading)
     if isinstance(decision, Duplicate):
         return Intake(decision)
     if isinstance(decision, DeliveryFailure):
-        return Intake(decision, (_delivery_failed(msg, decision, book),))
+        return Intake(decision, (_delivery_failed(msg, decision, book),),
+                      _failing_customer(msg, decision.bounce, directory))
+    if not restored:
+        # our own address is a loop even when it names a ticket; other robots only when they
+        # thread onto none (an out-of-office answer to our ack is filed on its ticket)
+        verdict = robots.is_own(msg, rules.bin)
+        if verdict is None and isinstance(decision, NewTicket):
+            verdict = robots.verdict(msg, rules.bin)
+        if verdict is not None:
+            return _binned(msg, verdict.reason, verdict.detail)
     cid, changed = directory.resolve_id(msg, msg.received_at)
     if isinstance(decision, Attach):
         return _new_intake(decision, _attach(msg, decision, cid, book, rules), changed)
+    assert isinstance(decision, NewTicket)
     old = book.get(decision.follow_up_of) if decision.follow_up_of else None
     events = _open_ticket(msg, partition, cid, old, book, rules)
     return _new_intake(decision, events, changed)

@@ -2,14 +2,58 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from tickets.robots import DEFAULT_NO_REPLY_PATTERNS, BinRules
 
 # Host names the API answers to by default (any port): loopback only.
 DEFAULT_API_ALLOWED_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 
+class BinSettings(BaseModel):
+    """``[tickets.bin]``: which robots' mail goes to the "not a ticket" bin instead of the
+    agents' queue (kept on the ``tickets.bin`` topic with the reason; ``helpline tickets bin
+    list|restore``). Bounces of our own mail and auto-replies that thread onto a ticket are
+    filed on it whatever this says."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mailing_lists: bool = True  # List-Id, List-Unsubscribe, Precedence: list …
+    no_reply_senders: bool = True
+    # regular expressions matched against the whole local part of the sender's address
+    no_reply_patterns: tuple[str, ...] = DEFAULT_NO_REPLY_PATTERNS
+    own_address: bool = True  # mail from our own_addresses
+    auto_replies: bool = True  # by their headers only, when they thread onto no ticket
+    bounces: bool = True  # bounces that return none of our mails
+    bulk: bool = True  # Precedence: bulk / junk
+    # senders that always make tickets: "alerts@partner.example" or "@partner.example"
+    always_ticket: tuple[str, ...] = ()
+
+    @field_validator("no_reply_patterns")
+    @classmethod
+    def _patterns(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        for p in patterns:
+            try:
+                re.compile(p)
+            except re.error as e:
+                raise ValueError(f"bad no-reply pattern {p!r}: {e}") from None
+        return patterns
+
+    def rules(self, own_addresses: frozenset[str]) -> BinRules:
+        return BinRules(
+            own_addresses=own_addresses, mailing_lists=self.mailing_lists,
+            no_reply_senders=self.no_reply_senders, no_reply_patterns=self.no_reply_patterns,
+            own_address=self.own_address, auto_replies=self.auto_replies, bounces=self.bounces,
+            bulk=self.bulk, always_ticket=frozenset(a.strip().lower() for a in self.always_ticket),
+        )
+
+
 class TicketsSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bin: BinSettings = BinSettings()
 
     # Ticket numbers look like ``HL-2026-000123``: prefix, year of creation, sequence.
     number_prefix: str = Field(default="HL", pattern=r"^[A-Z][A-Z0-9]{0,9}$")

@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from schemas.bin import BinnedMessage
 from schemas.builders import constructor
 from schemas.codec import from_primitive
 from schemas.commands import AgentAction
@@ -41,6 +42,7 @@ from schemas.topics import (
     STAGE_TOPICS,
     TICKET_EVENTS,
     TICKET_STATE,
+    TICKETS_BIN,
     TopicSpec,
 )
 from tickets.book import TicketBook
@@ -50,7 +52,7 @@ from tickets.intake import IntakeRules, take_in
 from tickets.lifecycle import due_closures
 from tickets.settings import TicketsSettings
 from tickets.state import apply
-from tickets.threading import Attach, Decision, DeliveryFailure, Duplicate, ThreadingRules
+from tickets.threading import Attach, Binned, Decision, DeliveryFailure, Duplicate, ThreadingRules
 
 # ``ticket.events`` read as plain JSON: most records there are this stage's own events, already
 # folded, so they are recognised by id and skipped without building the dataclasses; the rest
@@ -61,6 +63,7 @@ _new_out = constructor(Out)  # 1-2 per message
 
 class TicketsStage(Stage):
     name = "tickets"
+    # (tickets.bin is an input too: an operator's restore of a binned message comes in there)
     inputs: tuple[TopicSpec, ...] = tuple(EVENTS_AS_JSON if t is TICKET_EVENTS else t
                                           for t in STAGE_TOPICS["tickets"].inputs)
     tables: tuple[TopicSpec, ...] = STAGE_TOPICS["tickets"].tables
@@ -90,6 +93,7 @@ class TicketsStage(Stage):
             number_digits=settings.number_digits,
             own_addresses=frozenset(a.lower() for a in settings.own_addresses),
             max_participants=settings.max_participants,
+            bin=settings.bin.rules(frozenset(a.lower() for a in settings.own_addresses)),
         )
         self.command_rules = CommandRules(reply_references_limit=settings.reply_references_limit)
 
@@ -158,9 +162,17 @@ class TicketsStage(Stage):
         customers: dict[str, CustomerRecord] = {}  # compacted: the batch's last write per key
         for rec in batch:
             value = rec.value
+            restored = isinstance(value, BinnedMessage)
+            if isinstance(value, BinnedMessage):
+                if not value.restored:
+                    continue  # our own bin writes coming back
+                value = value.message  # an operator put it back: it becomes a ticket
             if isinstance(value, InboundMessage):
-                intake = take_in(value, rec.partition, self.book, self.directory, self.intake_rules)
+                intake = take_in(value, rec.partition, self.book, self.directory,
+                                 self.intake_rules, restored=restored)
                 self._decided.append(intake.decision)
+                if intake.binned is not None:
+                    out.append(_new_out(TICKETS_BIN, value.message_id.encode(), intake.binned))
                 for customer in intake.customers:
                     self.directory.put(customer)
                     customers.pop(customer.customer_id, None)  # keep the order of last writes
@@ -231,10 +243,29 @@ def intake_labels(decision: Decision) -> dict[str, str]:
         return {"decision": "duplicate", "via": "none"}
     if isinstance(decision, DeliveryFailure):
         return {"decision": "bounce", "via": "none"}
+    if isinstance(decision, Binned):
+        return {"decision": "binned", "via": decision.reason}
     return {"decision": "follow-up" if decision.follow_up_of else "new", "via": "none"}
+
+
+def sending_addresses(notify: Any) -> tuple[str, ...]:
+    """The addresses notify sends from (its mailboxes and aliases): mail from them is ours,
+    whether or not ``tickets.own_addresses`` repeats them. Read from the ``[notify]`` section
+    without importing notify (a sibling stage)."""
+    if notify is None:
+        return ()
+    mailboxes = [getattr(notify, "default_mailbox", None),
+                 *getattr(notify, "mailboxes", {}).values()]
+    found = [str(getattr(m, "address", "")) for m in mailboxes if m is not None]
+    found += [str(a) for a in getattr(notify, "own_addresses", ())]
+    return tuple(dict.fromkeys(a.strip().lower() for a in found if "@" in a))
 
 
 def build_stage(ctx: StageContext) -> TicketsStage:
     settings: TicketsSettings = ctx.section("tickets")
     stride = settings.number_stride or int(ctx.section("kafka").partitions)
+    ours = sending_addresses(getattr(ctx.sections, "notify", None))
+    if ours:
+        own = tuple(dict.fromkeys((*settings.own_addresses, *ours)))
+        settings = settings.model_copy(update={"own_addresses": own})
     return TicketsStage(settings, ctx.signing_key, stride, ctx.meter)

@@ -67,7 +67,15 @@ class NewTicket:
     follow_up_of: str | None = None  # the closed ticket this message followed up on
 
 
-Decision = Duplicate | DeliveryFailure | Attach | NewTicket
+@dataclass(frozen=True, slots=True)
+class Binned:
+    """Not a ticket (see :mod:`tickets.robots`): kept in the bin with the reason."""
+
+    reason: str
+    detail: str = ""
+
+
+Decision = Duplicate | DeliveryFailure | Attach | NewTicket | Binned
 _NEW_TICKET = NewTicket()
 _new_attach = constructor(Attach)
 
@@ -156,9 +164,22 @@ def _bounce_target(msg: InboundMessage, book: TicketBook, rules: ThreadingRules)
     if bounce is None:
         return None
     ids = [bounce.original_message_id] if bounce.original_message_id else []
+    ids += bounce.original_references[: rules.max_references]
     ids += _message_ids(msg, rules.max_references)
     tid = reply_token.find(ids, rules.key)
-    return tid if tid is not None and book.get(tid) is not None else None
+    if tid is not None and book.get(tid) is not None:
+        return tid
+    # no token (a relay rewrote our Message-ID): the returned mail's In-Reply-To/References
+    # name a ticket's messages, and the failed recipient is one of that ticket's participants
+    recipient = (bounce.original_recipient or "").strip().lower()
+    if not recipient:
+        return None
+    for mid in bounce.original_references[: rules.max_references]:
+        found = book.by_internet_id(mid) or book.by_referenced(mid)
+        ticket = book.get(found) if found else None
+        if ticket is not None and recipient in ticket.participants:
+            return ticket.ticket_id
+    return None
 
 
 def decide(msg: InboundMessage, book: TicketBook, rules: ThreadingRules) -> Decision:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from schemas.bin import BinnedMessage
 from schemas.codec import to_primitive
 from schemas.events import TicketEvent
 from schemas.ticket import Ticket
@@ -21,6 +22,14 @@ class TicketView:
         self._tickets: dict[str, Ticket] = {}
         self._by_number: dict[str, str] = {}
         self._events: dict[str, dict[str, TicketEvent]] = {}
+        self.binned: dict[str, BinnedMessage] = {}  # the "not a ticket" bin, by message id
+
+    def apply_binned(self, binned: BinnedMessage) -> None:
+        self.binned[binned.message_id] = binned  # compacted topic: the last record holds
+
+    def bin(self, include_restored: bool = False) -> list[BinnedMessage]:
+        found = [b for b in self.binned.values() if include_restored or not b.restored]
+        return sorted(found, key=lambda b: (b.at, b.message_id), reverse=True)
 
     def apply_state(self, key: str, ticket: Ticket | None) -> None:
         if ticket is None:

@@ -334,6 +334,33 @@ def original_message_id(msg: Message, text: str) -> str | None:
     return m.group(1)[1:-1] if m else None
 
 
+def original_references(msg: Message, limit: int = 50) -> tuple[str, ...]:
+    """In-Reply-To and References of the message that bounced (returned message or headers
+    part), newest first: they name the thread the bounced mail belonged to."""
+    for part in _iter_parts(msg):
+        ctype = content_type(part)
+        if ctype == "message/rfc822":
+            try:
+                inner = part.get_payload()
+            except Exception:
+                continue
+            if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+                h = Headers(inner[0])
+                refs = message_ids(h.raw_all("references"), limit)
+                return tuple(dict.fromkeys(
+                    [*message_ids(h.raw_all("in-reply-to"), limit), *reversed(refs)]))[:limit]
+        elif ctype == "text/rfc822-headers":
+            text = _payload_text(part)
+            found: list[str] = []
+            for name in ("in-reply-to", "references"):
+                m = re.search(rf"^{name}:\s*((?:.+)(?:\n[ \t].+)*)", text, re.I | re.M)
+                if m:
+                    ids = message_ids([m.group(1)], limit)
+                    found += ids if name == "in-reply-to" else list(reversed(ids))
+            return tuple(dict.fromkeys(found))[:limit]
+    return ()
+
+
 def _payload_text(part: Message) -> str:
     try:
         data = part.get_payload(decode=True)

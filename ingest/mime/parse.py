@@ -11,6 +11,7 @@ broken, becomes a message with whatever could be read from it.
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.parser
 import hashlib
@@ -139,6 +140,17 @@ def _truncate(text: str, limit: int) -> str:
 
 
 def _bounce(
+    msg: Message, headers: Headers, sender: Address, subject: str, body_text: str,
+    own: set[str],
+) -> Bounce | None:
+    found = _bounce_of(msg, headers, sender, subject, body_text, own)
+    if found is None:
+        return None
+    refs = bounces.original_references(msg)
+    return dataclasses.replace(found, original_references=refs) if refs else found
+
+
+def _bounce_of(
     msg: Message, headers: Headers, sender: Address, subject: str, body_text: str,
     own: set[str],
 ) -> Bounce | None:

@@ -132,7 +132,7 @@ def settings(**kw: Any) -> NotifySettings:
     base: dict[str, Any] = {
         "mailboxes": {
             "acme": MailboxIdentity(address="support@acme.test", display_name="ACME Support",
-                                    business_hours="Mon–Fri 09:00–18:00", timezone="Europe/Paris",
+                                    timezone="Europe/Paris",
                                     plus_addressing=True),
         },
         "message_id_domain": "acme.test",

@@ -7,11 +7,18 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from schemas.bin import BinnedMessage
 from schemas.commands import AgentAction
 from schemas.events import TicketEvent
 from schemas.message import Address, Bounce, InboundMessage, MessageFlags
 from schemas.stage import In, Out
-from schemas.topics import MESSAGES, TICKET_COMMANDS, TICKET_EVENTS, TICKET_STATE
+from schemas.topics import (
+    MESSAGES,
+    TICKET_COMMANDS,
+    TICKET_EVENTS,
+    TICKET_STATE,
+    TICKETS_BIN,
+)
 from tickets.settings import TicketsSettings
 from tickets.stage import TicketsStage
 from tickets.view import TicketView
@@ -73,7 +80,8 @@ def records(values: Iterable[Any], partition: int = 0) -> list[In]:
     out = []
     for i, v in enumerate(values):
         topic = (
-            MESSAGES if isinstance(v, InboundMessage)
+            TICKETS_BIN if isinstance(v, BinnedMessage)
+            else MESSAGES if isinstance(v, InboundMessage)
             else TICKET_COMMANDS if isinstance(v, AgentAction) else TICKET_EVENTS
         )
         out.append(In(topic=topic, key=None, value=v, partition=partition, offset=i))

@@ -234,3 +234,20 @@ def test_form_fields_and_the_ticket_type_reach_the_rules(language: LanguageDetec
     assert payload(event).team == "Returns"
     assert payload(event).matched_rules[0].reasons == (
         'form.product equals "X200" (is "X200")', 'ticket.type equals "return" (is "Return")')
+
+
+def test_chat_text_is_classified_like_mail_with_the_demo_rules(
+    language: LanguageDetection,
+) -> None:
+    from ingest.chat.normalize import subject_from_text
+
+    demo = (REPO / "runtime" / "demo" / "rules.toml").read_text()
+    stage = stage_with(language, source=demo)
+    text = "Hi! My order #1234 has not arrived."
+    (by_chat,) = classified(stage, opened("t1", subject_from_text(text), text, channel="chat"))
+    (by_mail,) = classified(stage, opened("t2", "Order 1234", "My order #1234 has not arrived."))
+    assert payload(by_chat).category == payload(by_mail).category == "delivery"
+    assert payload(by_chat).team == "chat"  # the chat rule still routes it
+    (fr_chat,) = classified(stage, opened("t3", "", "Bonjour, ma facture est fausse",
+                                          channel="chat"))
+    assert payload(fr_chat).category == "billing"

@@ -25,3 +25,4 @@ def test_preview_raw_has_the_loop_headers() -> None:
 def test_preview_rejects_unknown_kinds() -> None:
     result = CliRunner().invoke(cli_app(), ["notify", "preview", "--kind", "nope"])
     assert result.exit_code != 0
+

@@ -82,9 +82,9 @@ def test_unknown_placeholder_renders_empty() -> None:
         (None, "fr", "Nous vous répondrons dans les 24 heures."),
         (NOW + timedelta(minutes=30), "en", "We will get back to you within 30 minutes."),
         (NOW + timedelta(hours=5), "en",
-         "We will get back to you by Wednesday 25 November 2026, 15:00 (CET)."),
+         "We will get back to you by Wednesday 25 November 2026, 3 pm (CET)."),
         (NOW + timedelta(hours=5), "fr",
-         "Nous vous répondrons au plus tard le mercredi 25 novembre 2026 à 15:00 (CET)."),
+         "Nous vous répondrons au plus tard le mercredi 25 novembre 2026 à 15 h (CET)."),
         (NOW - timedelta(hours=1), "en", "We will get back to you within 24 hours."),
     ],
 )

@@ -53,7 +53,7 @@ async def test_ack_waits_for_sla_then_goes_out_with_threading_headers() -> None:
     assert "[HL-2026-000001]" in msg["Subject"]
     assert msg["Auto-Submitted"] == "auto-replied"
     assert msg["Reply-To"].startswith("support+hl-t000001-")
-    assert "14:00 (CET)" in msg.get_body(("plain",)).get_content()
+    assert "2 pm (CET)" in msg.get_body(("plain",)).get_content()
     assert [r.phase for r in journal.records] == ["deferred", "intent", "final"]
     # a sent ack's follow-ups are published before its final record, not left to the runner
     assert of_topic(outs, "ticket.events") == []
@@ -316,7 +316,36 @@ async def test_a_worker_catching_up_on_a_backlog_still_waits_for_the_sla() -> No
     assert transport.sent == []
     await stage.process(records([sla("t000001", T0 + timedelta(hours=4))]), later(3605))
     (mail,) = transport.sent
-    assert "14:00 (CET)" in mail.parsed().get_body(("plain",)).get_content()
+    assert "2 pm (CET)" in mail.parsed().get_body(("plain",)).get_content()
+
+
+async def test_a_burst_of_assignments_to_one_agent_becomes_one_digest() -> None:
+    from dataclasses import replace as _replace
+
+    stage, transport, journal = make_stage(assignment_burst=1, assignment_window_s=120,
+                                           console_url="https://console.acme.test")
+    notes = [_replace(alert(f"as{i}", kind="assignment", to="bob@acme.test",
+                            tid=f"t00000{i}"), ticket_number=f"HL-2026-00000{i}",
+                      context={"ticket_subject": f"Order {i}", "priority": "high",
+                               "customer_address": f"c{i}@example.com"})
+             for i in range(1, 5)]
+    other = alert("sla1", to="bob@acme.test")  # an alert is not held with the assignments
+    await stage.process(records([*notes, other]), T0)
+    assert len(transport.sent) == 2  # the first assignment and the alert, at once
+    first = transport.sent[0].parsed()
+    assert "Order 1" in str(first["Subject"])
+    assert "https://console.acme.test/tickets/HL-2026-000001" in first.get_body(
+        ("plain",)).get_content()
+    await stage.run_timers(later(60))
+    assert len(transport.sent) == 2
+    await stage.run_timers(later(121))
+    assert len(transport.sent) == 3
+    digest = transport.sent[-1].parsed()
+    text = digest.get_body(("plain",)).get_content()
+    assert str(digest["Subject"]) == "3 tickets assigned to you"
+    assert all(f"[HL-2026-00000{i}] Order {i}" in text for i in (2, 3, 4))
+    finals = {r.notification_id: r for r in journal.records if r.phase == "final"}
+    assert all(finals[f"as{i}"].outcome == "sent" for i in range(1, 5))
 
 
 async def test_a_chat_receipt_suppresses_the_fallback_email_another_replica_decides() -> None:

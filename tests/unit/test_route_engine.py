@@ -349,3 +349,39 @@ def test_late_classification_requeues_in_the_new_team() -> None:
     (q2,) = payloads(r.handle(classified("t1", at(1), team="billing"), at(1)), Queued)
     assert (q1.team, q2.team) == ("support", "billing")
     assert list(r.queue_view()) == ["billing"]
+
+
+def test_the_assignment_notice_carries_what_the_agent_needs() -> None:
+    from tests.support.route_builders import shift
+
+    r = router(agent("a1", languages=("fr", "en"), working_hours=shift("Europe/Paris")))
+    out = open_ticket(r, "t1", priority="high")
+    (note,) = [n for n in out if isinstance(n, Notification)]
+    c = note.context
+    assert (c["ticket_subject"], c["customer_address"], c["priority"]) == (
+        "help", "c1@example.org", "high")
+    assert c["sla_due"] == (T0 + H).isoformat() and c["sla_metric"] == "first-response"
+    assert (note.language, c["reader_timezone"]) == ("fr", "Europe/Paris")
+
+
+def test_an_out_of_office_answer_starts_no_clock_a_customer_message_does() -> None:
+    import dataclasses
+
+    from route.sla import clock_for
+    from schemas.message import MessageFlags
+    from tests.support.route_builders import inbound
+
+    policy = SlaPolicy("p", first_response=H, next_response=2 * H, resolution=8 * H)
+    r = Router(RoutingConfig(sla_policies=(policy,), agents=(agent("a1"),)))
+    open_ticket(r, "t1")
+    r.handle(reply("t1", at(10)), at(10))
+    ooo = inbound("t1", at(11))
+    ooo = dataclasses.replace(ooo, payload=dataclasses.replace(
+        ooo.payload, flags=MessageFlags(auto_reply=True, auto_reply_reason="x-autoreply")))
+    r.handle(ooo, at(11))
+    s = r.tickets["t1"]
+    assert clock_for(s.clocks, "next-response") is None and s.awaiting_since is None
+    r.handle(inbound("t1", at(20)), at(20))
+    s = r.tickets["t1"]
+    nxt = clock_for(s.clocks, "next-response")
+    assert nxt is not None and nxt.due_at == at(20) + 2 * H and s.awaiting_since == at(20)

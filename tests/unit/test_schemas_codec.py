@@ -34,6 +34,7 @@ json_map = st.dictionaries(text, json_scalar, max_size=3)
 def _register_records() -> None:
     """Every wire dataclass gets a strategy: ``extra`` empty (it is what the wire adds), and
     free-form ``Mapping[str, Any]`` fields filled with JSON values."""
+    import schemas.bin
     import schemas.classify_events
     import schemas.commands
     import schemas.directory
@@ -43,8 +44,8 @@ def _register_records() -> None:
     import schemas.ticket
     import schemas.ticket_events
 
-    modules = [schemas.classify_events, schemas.commands, schemas.directory, schemas.message,
-               schemas.notification, schemas.route_events, schemas.ticket,
+    modules = [schemas.bin, schemas.classify_events, schemas.commands, schemas.directory,
+               schemas.message, schemas.notification, schemas.route_events, schemas.ticket,
                schemas.ticket_events, __import__("schemas.raw").raw,
                __import__("schemas.deadletter").deadletter, __import__("schemas.events").events]
     from typing import get_type_hints

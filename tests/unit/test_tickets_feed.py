@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 
 from schemas.stage import NoTopicIO, Out, TopicReader, TopicRecord
-from schemas.topics import TICKET_EVENTS, TICKET_STATE, TopicSpec
+from schemas.topics import TICKET_EVENTS, TICKET_STATE, TICKETS_BIN, TopicSpec
 from tests.support.tickets_builders import email, feed, make_stage, mid, view_of
 from tickets.feed import TicketFeed, load_view
 from tickets.view import TicketView
@@ -80,7 +80,7 @@ def test_the_view_shows_what_the_stage_wrote_and_counts_what_does_not_decode() -
     assert view.events(ticket.ticket_id) == expected.events(ticket.ticket_id)
     assert len(view.events(ticket.ticket_id)) >= 2
     assert ticket_feed.skipped == 2
-    assert topics.opened == [TICKET_STATE, TICKET_EVENTS]
+    assert topics.opened == [TICKET_STATE, TICKET_EVENTS, TICKETS_BIN]
     assert topics.reader.closed
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from schemas.message import Bounce
-from schemas.topics import CUSTOMERS
+from schemas.topics import CUSTOMERS, TICKETS_BIN
 from tests.support.tickets_builders import (
     KEY,
     action,
@@ -149,11 +149,18 @@ def test_bounce_of_our_mail_is_a_delivery_failure_not_a_ticket() -> None:
     assert stage.book.get(tid).delivery_failures == 1  # type: ignore[union-attr]
 
 
-def test_unknown_bounce_is_not_dropped() -> None:
+def binned(outs):
+    return [(o.value.reason, o.value.message.message_id) for o in outs
+            if o.topic.name == TICKETS_BIN.name]
+
+
+def test_unknown_bounce_is_not_dropped_it_is_binned() -> None:
     stage = make_stage()
     dsn = email("b1", "mailer-daemon@mx.example.com", bounce=Bounce(
         original_message_id="<not-ours@x>"))
-    assert kinds(feed(stage, [dsn]))[0][1] == "created"
+    outs = feed(stage, [dsn])
+    assert kinds(outs) == []  # no ticket for an agent
+    assert binned(outs) == [("bounce", dsn.message_id)]  # kept, with the reason
 
 
 def test_reply_to_a_merged_ticket_lands_on_the_target() -> None:
@@ -230,5 +237,6 @@ def test_bounce_quoting_a_customer_message_id_is_not_our_delivery_failure() -> N
     (tid, _), _ = kinds(feed(stage, [email("a1")]))
     dsn = email("b2", "mailer-daemon@mx.example.com", bounce=Bounce(
         original_recipient="someone@else.test", original_message_id=mid("a1")), minutes=3)
-    assert [k for _, k in kinds(feed(stage, [dsn]))] == ["created", "message-added"]
+    outs = feed(stage, [dsn])
+    assert kinds(outs) == [] and binned(outs) == [("bounce", dsn.message_id)]
     assert stage.book.get(tid).delivery_failures == 0  # type: ignore[union-attr]

@@ -51,6 +51,7 @@ def test_consumers_as_before() -> None:
         "ticket.commands": ("tickets",),
         "ticket.events": ("tickets", "classify", "route", "notify"),
         "notify.outbox": ("notify",),
+        "tickets.bin": ("tickets",),  # restores from the "not a ticket" bin (#23)
     }
 
 
