@@ -38,8 +38,21 @@ NOTIFIER = Actor(kind="system", id="notify")
 DLQ = BY_NAME[dlq_name("notify")]
 
 
-def ack_event_id(ticket_id: str, notification_id: str) -> str:
-    return hashlib.sha256(f"{ticket_id}\x00{notification_id}\x00ack-sent".encode()).hexdigest()[:32]
+# The detail of an intent (and so of its final record) sent again because a previous worker
+# left it in doubt: its ack-sent says ``resent`` and gets an id of its own.
+RESEND = "in-doubt resend"
+
+
+def ack_event_id(ticket_id: str, notification_id: str, resent: bool = False) -> str:
+    cause = f"{ticket_id}\x00{notification_id}\x00ack-sent" + ("\x00resent" if resent else "")
+    return hashlib.sha256(cause.encode()).hexdigest()[:32]
+
+
+def ack_sent(r: NotificationResult) -> bool:
+    """A sent auto-ack: its follow-ups (the ack-sent event above all) are made durable before
+    its final record, so they are never emitted again after it (issue #17 item 5)."""
+    n = r.notification
+    return r.outcome == "sent" and r.phase == "final" and n is not None and n.kind == "auto-ack"
 
 
 def backoff(settings: NotifySettings, attempts: int) -> timedelta:
@@ -88,11 +101,13 @@ class Dispatcher:
     ) -> list[Out]:
         """Make final records durable and return what follows from them — or, with
         ``publish`` (timer work, where no redelivered input would re-create the follow-ups),
-        publish the follow-ups first and only then the final records."""
-        outs = [o for r in results for o in self.followups(r, now)]
-        if publish:
-            await self.journal.publish(outs)
-            outs = []
+        publish the follow-ups first and only then the final records. A sent ack's follow-ups
+        are always published first: the ack-sent event is then written once, not again with
+        every redelivery of the batch that caused it."""
+        first = [o for r in results if publish or ack_sent(r) for o in self.followups(r, now)]
+        outs = [o for r in results if not (publish or ack_sent(r))
+                for o in self.followups(r, now)]
+        await self.journal.publish(first)
         await self.journal.write(results)
         for r in results:
             self.sentlog.apply(r)
@@ -117,11 +132,12 @@ class Dispatcher:
         if n is None:
             return outs
         if r.outcome == "sent" and n.kind == "auto-ack":
+            resent = r.detail == RESEND
             event = TicketEvent(
-                event_id=ack_event_id(n.ticket_id, n.notification_id), ticket_id=n.ticket_id,
-                ticket_number=n.ticket_number, at=r.at, actor=NOTIFIER,
+                event_id=ack_event_id(n.ticket_id, n.notification_id, resent),
+                ticket_id=n.ticket_id, ticket_number=n.ticket_number, at=r.at, actor=NOTIFIER,
                 payload=AckSent(notification_id=n.notification_id, channel=n.channel,
-                                message_id=r.message_id),
+                                message_id=r.message_id, resent=resent),
                 causation_id=n.notification_id,
             )
             outs.append(Out(TICKET_EVENTS, n.ticket_id.encode(), event))
@@ -141,10 +157,13 @@ class Dispatcher:
     # -- delivery ---------------------------------------------------------------------------
 
     async def deliver(
-        self, items: Sequence[tuple[Notification, int]], now: datetime, publish: bool = False
+        self, items: Sequence[tuple[Notification, int]], now: datetime, publish: bool = False,
+        resend: bool = False,
     ) -> list[Out]:
         """Send each (notification, attempts so far). Chat replies are records (the runner
-        produces them before committing); mail and webhooks go through intent → send → final."""
+        produces them before committing; a chat ack's are published before its final record);
+        mail and webhooks go through intent → send → final. ``resend``: these were left in
+        doubt by a previous worker (counted, and marked on their ack-sent events)."""
         fresh: dict[str, tuple[Notification, int]] = {}
         for n, a in items:
             nid = n.notification_id
@@ -157,33 +176,45 @@ class Dispatcher:
         chat = [n for n, _ in items if n.channel == "chat"]
         remote = [(n, a) for n, a in items if n.channel != "chat"]
         outs: list[Out] = []
+        if resend:
+            for n, _ in items:
+                self.meter.count("notify_resends", kind=n.kind, channel=n.channel)
         if chat:
             finals = [self.result(n, "sent", now) for n in chat]
+            ordered = [r for r in finals if publish or ack_sent(r)]
             for r in finals:
                 self.sentlog.apply(r)
                 self._count(r)
-                outs.extend(self.followups(r, now))
-                outs.append(Out(NOTIFY_SENTLOG, record_key(r), r))
-            if publish:  # the chat reply is the send: published before its final record
-                await self.journal.publish(outs)
-                outs = []
+                if not (publish or ack_sent(r)):
+                    outs.extend(self.followups(r, now))
+                    outs.append(Out(NOTIFY_SENTLOG, record_key(r), r))
+            if ordered:  # the chat reply is the send: published before its final record
+                await self.journal.publish([o for r in ordered for o in self.followups(r, now)])
+                await self.journal.write(ordered)
         if not remote:
             return outs
         intents = [
             self.result(n, "retrying", now, attempts=a + 1, phase="intent",
-                        message_id=self.composer.message_id(n) if n.channel == "email" else None)
+                        message_id=self.composer.message_id(n) if n.channel == "email" else None,
+                        detail=RESEND if resend else "")
             for n, a in remote
         ]
         self.in_flight.update(r.notification_id for r in intents)
+        # Intents are written for as many sends as may run at once, not for the whole batch:
+        # a worker killed mid-batch leaves at most ``send_concurrency`` in doubt (resent after
+        # the restart), not every notification of the batch not sent yet.
+        step = self.settings.send_concurrency
         try:
-            await self.journal.write(intents)
-            for r in intents:
-                self.sentlog.apply(r)
-            done = await asyncio.gather(*(self._attempt(r, now, publish) for r in intents))
+            for i in range(0, len(intents), step):
+                chunk = intents[i:i + step]
+                await self.journal.write(chunk)
+                for r in chunk:
+                    self.sentlog.apply(r)
+                for part in await asyncio.gather(*(self._attempt(r, now, publish)
+                                                   for r in chunk)):
+                    outs.extend(part)
         finally:
             self.in_flight.difference_update(r.notification_id for r in intents)
-        for part in done:
-            outs.extend(part)
         return outs
 
     async def _attempt(

@@ -17,10 +17,13 @@ A worker killed at any point then restarts from the table:
 
 * no intent: the notification was never tried; the input is redelivered (the runner commits
   offsets only after ``process`` returned) and it is sent — nothing is skipped;
-* final: never sent again, whatever is redelivered (the follow-up records — result, ack-sent
-  event — are re-emitted, with the same ids, so consumers dedupe them);
+* final: never sent again, whatever is redelivered. A sent ack's follow-up records (ack-sent
+  event, result, chat reply) were published before its final record, so they are not emitted
+  again; other notifications' follow-ups are re-emitted with the same ids (consumers dedupe);
 * intent without final ("in doubt": killed between 2 and 3, a window of one broker round trip):
-  the rule is ``in_doubt`` — ``resend`` (default) sends it again with the *same* Message-ID,
+  at most ``send_concurrency`` of them (intents are written per group of concurrent sends);
+  the rule is ``in_doubt`` — ``resend`` (default) sends it again with the *same* Message-ID
+  (counted in ``helpline_notify_resends_total``; the ack-sent event says ``resent``),
   so the customer's mail system (Gmail, Exchange, Dovecot duplicate elimination, our test sink)
   collapses it into one message; ``skip`` records it as ``failed`` with detail ``in-doubt``
   for a human. An unsent ack is a worse failure than a duplicate that has the same Message-ID,

@@ -31,7 +31,7 @@ from notify.ack_policy import (
 )
 from notify.alerts import ALERT_KINDS, AlertDigests, digest_of
 from notify.compose import Composer
-from notify.dispatch import NOTIFIER, Dispatcher
+from notify.dispatch import NOTIFIER, Dispatcher, ack_sent
 from notify.loop_guard import RecipientCaps, ack_refusal
 from notify.render import BUNDLED, load_templates
 from notify.sentlog import KafkaJournal, SentLog, SentLogJournal
@@ -41,7 +41,7 @@ from notify.transport import MailTransport, WebhookPoster
 from schemas import reply_token
 from schemas.events import DeliveryFailed, TicketEvent
 from schemas.message import MessageFlags
-from schemas.notification import Notification, NotificationResult
+from schemas.notification import DELIVERED_IN_CHAT, Notification, NotificationResult
 from schemas.stage import NO_METER, In, Meter, Out, Stage, StageContext
 from schemas.topics import NOTIFY_OUTBOX, NOTIFY_SENTLOG, STAGE_TOPICS, TICKET_EVENTS, TopicSpec
 
@@ -118,7 +118,7 @@ class NotifyStage(Stage):
             return await self.dispatch.finish(gave_up, now, publish=True)
         return await self.dispatch.deliver(
             [(r.notification, r.attempts) for r in in_doubt if r.notification is not None], now,
-            publish=True,
+            publish=True, resend=True,
         )
 
     # -- input -------------------------------------------------------------------------------
@@ -149,8 +149,10 @@ class NotifyStage(Stage):
 
     def _redelivered(self, event: TicketEvent, replayed: set[str], now: datetime) -> list[Out]:
         """An event older than its ticket's sent ack may be a redelivery of the batch that
-        caused the ack (the worker died before the runner produced its outputs): emit the
-        ack's follow-up records again, once per batch; they carry the same ids."""
+        caused the ack (the worker died before the runner committed it): the ack is done.
+        A sent ack's follow-ups were made durable before its final record, so nothing is
+        emitted again (the ack-sent event stays once in the log); an older final without
+        them (a failed or suppressed ack) has its records re-emitted, with the same ids."""
         tid = event.ticket_id
         if tid in replayed:
             return []
@@ -159,7 +161,7 @@ class NotifyStage(Stage):
             return []
         replayed.add(tid)
         self._forget(tid)
-        return self.dispatch.followups(done, now)
+        return [] if ack_sent(done) else self.dispatch.followups(done, now)
 
     def _on_ticket_event(self, event: TicketEvent, now: datetime) -> NotificationResult | None:
         p = event.payload
@@ -237,10 +239,16 @@ class NotifyStage(Stage):
         for n in notifications:
             done = self.sentlog.final(n.notification_id)
             if done is not None and done.outcome != "failed":
-                outs += self.dispatch.followups(done, now)
+                if not ack_sent(done):  # a sent ack's follow-ups are durable already
+                    outs += self.dispatch.followups(done, now)
                 continue
             if n.notification_id in self.sentlog.open:
                 continue  # already in flight or held
+            if n.context.get("via") == DELIVERED_IN_CHAT:
+                # a chat replica's receipt: the visitor saw the reply in the widget, so the
+                # fallback email another replica may decide later (same id) is never sent
+                refused.append((n, "delivered-in-chat"))
+                continue
             if n.kind == "auto-ack" and n.channel == "email" and n.recipient is not None:
                 reason = ack_refusal(n.recipient.address, _NO_FLAGS, self.policy.own_addresses,
                                      suppressed=self.sentlog.bounced)

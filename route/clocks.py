@@ -68,6 +68,22 @@ def applied(
     )
 
 
+def announcement(
+    state: RouteTicketState, cfg: RoutingConfig | None = None, at: datetime | None = None
+) -> tuple[RouteTicketState, SlaApplied | None]:
+    """``sla-applied`` for the SLA as it stands, unless this very SLA (policy and due times)
+    was the last one announced; the state remembers what it announced. A classify outage
+    made the classify-wait timer announce the SLA and the late classification announce the
+    same one again, under another event id (issue #17 item 5)."""
+    payload = applied(state, cfg, at)
+    if payload is None:
+        return state, None
+    fact = "|".join((payload.policy, *(d.isoformat() if d else "-" for d in dues(state)[1:])))
+    if fact == state.sla_announced:
+        return state, None
+    return evolve(state, sla_announced=fact), payload
+
+
 def _set(state: RouteTicketState, clock: SlaClock) -> RouteTicketState:
     return evolve(state, clocks=replace_clock(state.clocks, clock))
 

@@ -202,7 +202,7 @@ class Router:
         waiting = not s.classified and self.cfg.classify_wait.total_seconds() > 0
         first_classified = isinstance(p, Classified) and not (before and before.classified)
         if not waiting and (clocks.new_deadlines(before, s) or first_classified):
-            applied = clocks.applied(s, self.cfg, at)
+            s, applied = clocks.announcement(s, self.cfg, at)
             if applied is not None:
                 out.append(ticket_event(s, applied, at, cause))
         if isinstance(p, Escalated):  # by an agent: the tier's team takes over, if it has one

@@ -89,7 +89,8 @@ def fire_timers(
             out += more
     due = s.created_at + cfg.classify_wait
     if not s.classified and s.assignee is None and s.queued_since is None and due <= now:
-        applied = clocks.applied(s, cfg, due)  # no classification came: the SLA as it stands
+        # no classification came: the SLA as it stands
+        s, applied = clocks.announcement(s, cfg, due)
         if applied is not None:
             out.append(ticket_event(s, applied, due, "classify-wait"))
         s, more = r.route(s, due, "classify-wait")

@@ -176,8 +176,8 @@ async def _run_worker(name: str, s: Settings, ctx: StageContext) -> None:
     from prometheus_client import CollectorRegistry
 
     from runtime.http import health_app, serve
-    from runtime.kafka_io import KafkaPublisher
     from runtime.metrics import StageMetrics
+    from runtime.publisher import ClusterWatch, KafkaPublisher
     from runtime.runner import StageRunner
     from runtime.workers import SERVICES, STAGES, load
 
@@ -207,23 +207,29 @@ async def _run_worker(name: str, s: Settings, ctx: StageContext) -> None:
                     "records_in": st.records_in, "dead_letters": st.dead_letters, **extra}
 
         tasks.append(asyncio.create_task(runner.run(stop)))
+        watch = ClusterWatch(ctx.kafka)  # counts broker outages for the metrics
+        metrics.broker(name, watch.health)
+        tasks.append(asyncio.create_task(watch.run(stop)))
     else:
         publisher = KafkaPublisher(ctx.kafka)
         await publisher.start()
+        publisher.watch()  # probes the cluster, replaces a producer that can no longer write
+        metrics.broker(name, publisher.health)
         # A connector may keep a status board (e.g. IMAP says not ready while a mailbox
-        # needs re-auth); otherwise running = ready.
+        # needs re-auth); otherwise running = ready. Either way it is not ready while it
+        # cannot write to the broker.
         connector: Connector = load(SERVICES[name])
         board = connector.status
         if board is not None:
             metrics.watch(board.report)
 
         def status() -> dict[str, object]:
-            if board is not None:
-                report = dict(board.report())
-                metrics.ready(name, bool(report.get("ready")))
-                return {"state": "running", **report}
-            metrics.ready(name, True)
-            return {"service": name, "state": "running", "ready": True}
+            broker = publisher.health.report(time.monotonic())
+            report: dict[str, object] = dict(board.report()) if board is not None else {
+                "service": name, "ready": True}
+            ready = bool(report.get("ready")) and publisher.health.writable
+            metrics.ready(name, ready)
+            return {"state": "running", **report, "ready": ready, **broker}
 
         async def service() -> None:
             try:

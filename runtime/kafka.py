@@ -211,6 +211,22 @@ class KafkaCluster:
         self._launch(node)
         self._wait_node(node, time.monotonic() + self.start_timeout_s)
 
+    def stop_node(self, node_id: int, timeout_s: float = 30.0) -> None:
+        """Stop one node cleanly (SIGTERM, SIGKILL after ``timeout_s``); fault tests."""
+        node = self.nodes[node_id - 1]
+        self._signal(node, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while self._alive(node) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.kill(node_id)
+
+    def freeze(self, node_id: int) -> None:
+        """SIGSTOP one node: alive but silent, as a long GC pause or a hung VM; fault tests."""
+        self._signal(self.nodes[node_id - 1], signal.SIGSTOP)
+
+    def thaw(self, node_id: int) -> None:
+        self._signal(self.nodes[node_id - 1], signal.SIGCONT)
+
     def wait_ready(self) -> None:
         deadline = time.monotonic() + self.start_timeout_s
         for node in self.nodes:

@@ -1,4 +1,5 @@
-"""aiokafka adapters: the Publisher port for connectors, and topic administration."""
+"""aiokafka adapters: producers and batches, and topic administration. The connectors'
+Publisher, :class:`KafkaPublisher`, lives in :mod:`runtime.publisher`."""
 
 from __future__ import annotations
 
@@ -14,14 +15,12 @@ from aiokafka.errors import (
     GroupCoordinatorNotAvailableError,
     KafkaConnectionError,
     KafkaError,
-    MessageSizeTooLargeError,
     TopicAlreadyExistsError,
 )
 from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
-from runtime.errors import BrokerUnavailable, RecordTooLarge
-from schemas.codec import encode
+from runtime.errors import BrokerUnavailable
 from schemas.stage import KafkaConnection
 from schemas.topics import ALL, DEAD_LETTER_MAX_BYTES, TopicSpec
 
@@ -182,115 +181,6 @@ async def start_client(client: Any, conn: KafkaConnection) -> None:
         raise BrokerUnavailable(conn.bootstrap_servers, f"{type(exc).__name__}: {exc}") from None
 
 
-class KafkaPublisher:
-    """Publishes one record and returns only after the broker acknowledged it (acks=all).
-
-    Concurrent :meth:`publish` calls (an SMTP session each, a chat request each) are written
-    together, as a mail server's queue manager takes many messages per wake-up: the records
-    that arrive while a write is in flight go out as one batch as soon as it is acknowledged.
-    A lone record goes at once (no linger), and each caller still returns only once its own
-    record is acknowledged; without this every message cost a produce request of its own, one
-    after the other on the mailbox's partition (the SMTP receiver took ~140 mails/s)."""
-
-    def __init__(self, conn: KafkaConnection, timeout_s: float = 10.0, linger_ms: int = 0) -> None:
-        self._conn = conn
-        self._timeout_s = timeout_s
-        self._producer = make_producer(conn, linger_ms=linger_ms,
-                                       request_timeout_ms=int(timeout_s * 1000))
-        self._sender = BatchSender(self._producer)
-        self._waiting: list[tuple[TopicSpec, bytes, Any, asyncio.Future[None]]] = []
-        self._writing: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        await start_client(self._producer, self._conn)
-
-    async def stop(self) -> None:
-        await self._producer.stop()
-
-    async def __aenter__(self) -> KafkaPublisher:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    async def publish_many(
-        self, topic: TopicSpec, records: Sequence[tuple[bytes, Any]]
-    ) -> list[BaseException | None]:
-        """Hand every record to the producer (one batch per partition, see
-        :class:`BatchSender`), then wait for all acknowledgements, bounded by the timeout."""
-        name = self._conn.topic(topic)
-        encoded = [(name, key, None if value is None else encode(value))
-                   for key, value in records]
-        futures = await self._sender.send(encoded)
-        waiting = {id(f): f for f in futures if isinstance(f, asyncio.Future)}
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                await asyncio.gather(*waiting.values(), return_exceptions=True)
-        except TimeoutError:
-            pass  # what did not complete in time is reported as not acknowledged below
-        return [self._outcome(topic, f, len(data or b""))
-                for f, (_, _, data) in zip(futures, encoded, strict=True)]
-
-    def _outcome(self, topic: TopicSpec, f: asyncio.Future[Any] | BaseException, size: int
-                 ) -> BaseException | None:
-        exc: BaseException | None
-        if isinstance(f, BaseException):
-            exc = f
-        elif not f.done():
-            exc = TimeoutError()
-        elif f.cancelled():
-            exc = asyncio.CancelledError()
-        else:
-            exc = f.exception()
-        if exc is None:
-            return None
-        if isinstance(exc, MessageSizeTooLargeError):
-            return RecordTooLarge(topic.name, size)
-        return BrokerUnavailable(self._conn.bootstrap_servers,
-                                 f"write to {topic.name} not acknowledged: {exc!r}")
-
-    async def publish(self, topic: TopicSpec, key: bytes, value: Any) -> None:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((topic, key, value, done))
-        if self._writing is None:
-            self._writing = asyncio.create_task(self._write_waiting())
-        await asyncio.shield(done)  # (a caller giving up does not cancel the others' write)
-
-    async def _write_waiting(self) -> None:
-        """Write what callers of :meth:`publish` wait for, a batch per broker round trip,
-        until nobody waits."""
-        waiting: list[tuple[TopicSpec, bytes, Any, asyncio.Future[None]]] = []
-        try:
-            while self._waiting:
-                waiting, self._waiting = self._waiting, []
-                by_topic: dict[str, list[tuple[TopicSpec, bytes, Any, asyncio.Future[None]]]] = {}
-                for item in waiting:
-                    by_topic.setdefault(item[0].name, []).append(item)
-                for items in by_topic.values():
-                    try:
-                        outcomes = await self.publish_many(items[0][0],
-                                                           [(k, v) for _, k, v, _ in items])
-                    except Exception as exc:  # e.g. not encodable: every caller hears of it
-                        outcomes = [exc] * len(items)
-                    for (_, _, _, done), outcome in zip(items, outcomes, strict=True):
-                        if done.done():
-                            continue
-                        if outcome is None:
-                            done.set_result(None)
-                        else:
-                            done.set_exception(outcome)
-        except asyncio.CancelledError:  # stopping: nobody is left waiting forever
-            for *_, done in (*waiting, *self._waiting):
-                if not done.done():
-                    done.set_exception(BrokerUnavailable(self._conn.bootstrap_servers,
-                                                         "publisher stopped"))
-            self._waiting = []
-            raise
-        finally:
-            self._writing = None
-
-
 @dataclass(frozen=True)
 class TopicStatus:
     name: str
@@ -301,20 +191,36 @@ class TopicStatus:
     lag: dict[str, int]
 
 
+# Replicas per partition when none is configured, on a cluster with at least that many
+# brokers; writes (acks=all) then need MIN_INSYNC_REPLICAS of them, so an acknowledged record
+# survives the loss of one broker and a cluster missing one broker still takes writes.
+REPLICATION_FACTOR = 3
+MIN_INSYNC_REPLICAS = 2
+
+
 async def create_topics(
     conn: KafkaConnection,
     specs: Iterable[TopicSpec] = ALL,
     partitions: int = 4,
-    replication_factor: int = 1,
+    replication_factor: int | None = 1,
 ) -> list[str]:
-    """Create the topics that do not exist yet; returns the names created. Idempotent."""
+    """Create the topics that do not exist yet; returns the names created. Idempotent.
+
+    ``replication_factor=None``: :data:`REPLICATION_FACTOR` with ``min.insync.replicas``
+    :data:`MIN_INSYNC_REPLICAS` on a cluster of that many brokers or more, else 1."""
     admin = AIOKafkaAdminClient(**conn.options())
     await start_client(admin, conn)
     try:
         existing = set(await admin.list_topics())
+        extra: dict[str, str] = {}
+        if replication_factor is None:
+            brokers = len((await admin.describe_cluster()).get("brokers", ()))
+            replication_factor = REPLICATION_FACTOR if brokers >= REPLICATION_FACTOR else 1
+        if replication_factor >= REPLICATION_FACTOR:
+            extra["min.insync.replicas"] = str(MIN_INSYNC_REPLICAS)
         new = [
             NewTopic(conn.topic(s), s.partitions or partitions, replication_factor,
-                     topic_configs=s.configs())
+                     topic_configs={**s.configs(), **extra})
             for s in specs if conn.topic(s) not in existing
         ]
         created: list[str] = []
@@ -394,3 +300,4 @@ async def topic_status(
     finally:
         await consumer.stop()
         await admin.close()
+

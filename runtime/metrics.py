@@ -17,9 +17,10 @@ The full list, with the alerts built on it, is in ``deploy/README.md``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -257,6 +258,11 @@ class StageMetrics:
         if self.registry is not None:
             self.registry.register(ReportCollector(report))
 
+    def broker(self, worker: str, health: BrokerHealth) -> None:
+        """Export whether this process can write to the broker, and its outages."""
+        if self.registry is not None:
+            self.registry.register(BrokerCollector(worker, health))
+
     def meter(self) -> PromMeter:
         """The :class:`schemas.stage.Meter` for stages and connectors of this process."""
         return PromMeter(self.registry) if self.registry is not None else PromMeter(None)
@@ -312,6 +318,50 @@ def _make(name: str, spec: MetricSpec, registry: CollectorRegistry) -> Counter |
         return Counter(full, spec.help, list(spec.labels), registry=registry)
     return Histogram(full + "_seconds", spec.help, list(spec.labels), registry=registry,
                      buckets=spec.buckets or LATENCY_BUCKETS)
+
+
+class BrokerHealth(Protocol):
+    """What :class:`BrokerCollector` reads (``runtime.publisher.WriteHealth``)."""
+
+    writable: bool
+    outages: int
+    producer_restarts: int
+
+    def down_seconds(self, now: float) -> float: ...
+
+
+class BrokerCollector(Collector):
+    """A process's view of the broker, read at scrape time, labelled by worker name only:
+    ``helpline_broker_writable`` (1/0), ``helpline_broker_outages_total`` (times it became
+    unwritable), ``helpline_broker_unavailable_seconds_total`` (time spent so) and
+    ``helpline_producer_restarts_total`` (producers replaced after a fatal error)."""
+
+    def __init__(self, worker: str, health: BrokerHealth,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._worker, self._health, self._clock = worker, health, clock
+
+    def collect(self) -> Iterator[Metric]:
+        h, labels = self._health, [self._worker]
+        up = GaugeMetricFamily("helpline_broker_writable", "1 while this process can write "
+                               "to the broker (its last write or probe succeeded)",
+                               labels=["worker"])
+        up.add_metric(labels, 1.0 if h.writable else 0.0)
+        yield up
+        for name, text, value in (
+            ("helpline_broker_outages", "times this process found the broker unwritable",
+             float(h.outages)),
+            ("helpline_broker_unavailable_seconds", "time this process could not write to the "
+             "broker", h.down_seconds(self._clock())),
+            ("helpline_producer_restarts", "producers replaced after a fatal producer error "
+             "(e.g. OutOfOrderSequenceNumber after a broker restart)",
+             float(h.producer_restarts)),
+        ):
+            family = CounterMetricFamily(name, text, labels=["worker"])
+            family.add_metric(labels, value)
+            yield family
+
+    def describe(self) -> Iterable[Metric]:
+        return []
 
 
 class ReportCollector(Collector):

@@ -45,8 +45,8 @@ NOTIFY_REASONS = _set(
     "none", "digested", "in-doubt", "permanent", "retries-exhausted", "compose",
     "recipient-cap", "auto-reply", "bounce", "mailing-list", "own-address", "machine-sender",
     "no-usable-sender", "hard-bounced", "auto-ack-disabled", "agent-initiated",
-    "already-answered", "merged", "status-new", "status-open", "status-pending",
-    "status-on-hold", "status-solved", "status-closed")
+    "already-answered", "merged", "delivered-in-chat", "status-new", "status-open",
+    "status-pending", "status-on-hold", "status-solved", "status-closed")
 _PROTOCOLS = _set("smtp", "lmtp")
 CHAT_ROUTES = _set("conversations", "messages", "events", "replies", "config", "preflight",
                    "widget", "demo", "healthz")
@@ -62,6 +62,11 @@ CATALOGUE: dict[str, MetricSpec] = {
     "notify_deliveries": MetricSpec(
         "counter", "send attempts to the mail relay or a webhook, by result",
         (("channel", _NOTIFY_CHANNELS), ("outcome", _set("ok", "retriable", "permanent")))),
+    "notify_resends": MetricSpec(
+        "counter", "notifications sent again because a previous worker left them in doubt "
+        "(intent recorded, no final: killed during the send); the receiver may see them twice "
+        "under one Message-ID",
+        (("kind", _NOTIFY_KINDS), ("channel", _NOTIFY_CHANNELS))),
     "notify_retries": MetricSpec(
         "counter", "retriable failures scheduled for another attempt",
         (("channel", _NOTIFY_CHANNELS),)),

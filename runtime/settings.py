@@ -35,7 +35,9 @@ class KafkaSettings(BaseModel):
     bootstrap_servers: str = ""
     topic_prefix: str = "helpline."
     partitions: int = Field(default=4, ge=1, le=1024)
-    replication_factor: int = Field(default=1, ge=1, le=16)
+    # None: 3 on a cluster of three brokers or more (with min.insync.replicas 2, so a write
+    # acknowledged by acks=all survives the loss of a broker), else 1
+    replication_factor: int | None = Field(default=None, ge=1, le=16)
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None

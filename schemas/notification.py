@@ -69,12 +69,21 @@ class NotificationResult:
     extra: Extra = extra_field()
 
 
+# ``context["via"]`` of a chat service's receipt on notify.outbox: the visitor saw this reply in
+# the widget, so notify records the id as suppressed and the fallback email (same id) that
+# another chat replica may decide later is never sent.
+DELIVERED_IN_CHAT = "chat-delivered"
+
+
 @record
 class AckSent:
     TAG: ClassVar[str] = "ack-sent"
     notification_id: str
     channel: NotificationChannel
     message_id: str | None = None
+    # sent again by a worker that found this ack in doubt after a crash (intent recorded, no
+    # final): the customer may have it twice, under the same Message-ID
+    resent: bool = False
     extra: Extra = extra_field()
 
 

@@ -160,6 +160,9 @@ class RouteTicketState:
     queued_since: datetime | None = None
     sla_policy: str | None = None
     clocks: tuple[SlaClock, ...] = ()
+    # the policy and due times last announced in ``sla-applied``: the same SLA is not
+    # announced twice (a classify-wait announcement, then a classification that changed nothing)
+    sla_announced: str | None = None
     awaiting_since: datetime | None = None  # oldest unanswered customer message
     inbound_count: int = 0
     outbound_count: int = 0

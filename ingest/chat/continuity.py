@@ -11,6 +11,13 @@ reply's kind is in ``email_fallback_kinds``, the reply becomes a ``Notification`
 notify.outbox for the email channel, on the same ticket. Its id is a hash of the reply's id, so
 a replayed reply (or two replicas deciding alike) is sent once, by notify's sent-log.
 
+Several replicas: each reads all of chat.outbound, and the one holding the visitor's stream is
+not the one that would decide "left". So the replica that delivers a reply (live, or in the
+backlog of a reconnecting widget) hands notify a *receipt* under the very id the fallback email
+would have (``via = "chat-delivered"``, no recipient): notify records it as suppressed, and a
+fallback another replica decides later (``left_after_s`` later, same ticket, same partition of
+notify.outbox) finds that id final and is never sent (issue #17 item 7).
+
 Replies re-read from chat.outbound at start-up (``replayed``) are served to reconnecting
 widgets but never emailed: whether they were pushed before the restart is unknown, and a
 duplicate email is worse than a late chat line the visitor will see on their next visit.
@@ -25,7 +32,7 @@ from datetime import datetime, timedelta
 
 from ingest.chat.settings import ChatSettings
 from schemas.message import Address
-from schemas.notification import ChatReply, Notification
+from schemas.notification import DELIVERED_IN_CHAT, ChatReply, Notification
 
 ConversationKey = tuple[str, str]  # site id, conversation id
 
@@ -42,6 +49,7 @@ class _Waiting:
     replayed: bool
     delivered: bool = False
     emailed: bool = False
+    receipt_due: bool = False  # delivered here: other replicas must not email it
 
 
 @dataclass(slots=True)
@@ -80,8 +88,13 @@ class ConversationBook:
         conv = self._get(key, now)
         conv.open_streams += 1
         for waiting in conv.replies:
-            waiting.delivered = True
+            self._delivered(waiting)
         return [w.reply for w in conv.replies]
+
+    def _delivered(self, waiting: _Waiting) -> None:
+        if not waiting.delivered:
+            waiting.delivered = True
+            waiting.receipt_due = waiting.reply.kind in self._s.email_fallback_kinds
 
     def stream_closed(self, key: ConversationKey, now: datetime) -> None:
         conv = self._get(key, now)
@@ -102,9 +115,24 @@ class ConversationBook:
         if any(w.reply.notification_id == reply.notification_id for w in conv.replies):
             return False  # a redelivery of chat.outbound
         live = conv.open_streams > 0
-        conv.replies.append(_Waiting(reply, now, replayed, delivered=live))
+        waiting = _Waiting(reply, now, replayed)
+        if live:
+            self._delivered(waiting)
+        conv.replies.append(waiting)
         del conv.replies[: -self._s.max_replies_kept]
         return live
+
+    def receipts(self, now: datetime) -> list[Notification]:
+        """Replies delivered here since the last handed-over receipts, as notify receipts."""
+        return [delivered_in_chat(w.reply, now) for conv in self._by_key.values()
+                for w in conv.replies if w.receipt_due]
+
+    def receipt_handed_over(self, note: Notification) -> None:
+        key = (str(note.context.get("site_id", "")), note.conversation_id or "")
+        conv = self._by_key.get(key)
+        for w in conv.replies if conv else ():
+            if w.reply.notification_id == note.context.get("chat_notification_id"):
+                w.receipt_due = False
 
     def due_for_email(self, now: datetime) -> list[Notification]:
         """Replies whose visitor left, as email notifications. A reply stays due until
@@ -168,4 +196,20 @@ def email_fallback(
             "via": "chat-fallback",
             "chat_notification_id": reply.notification_id,
         },
+    )
+
+
+def delivered_in_chat(reply: ChatReply, now: datetime) -> Notification:
+    """The receipt of a reply a widget received: the fallback email's id, nobody to send to."""
+    return Notification(
+        notification_id=fallback_notification_id(reply),
+        kind=reply.kind,
+        channel="email",
+        ticket_id=reply.ticket_id,
+        ticket_number=reply.ticket_number,
+        created_at=now,
+        mailbox=reply.site_id,
+        conversation_id=reply.conversation_id,
+        context={"site_id": reply.site_id, "via": DELIVERED_IN_CHAT,
+                 "chat_notification_id": reply.notification_id},
     )

@@ -299,8 +299,14 @@ class ChatDesk:
             self.meter.count("chat_replies_pushed")
 
     async def send_email_fallbacks(self) -> int:
-        """Hand the replies of visitors who left to notify.outbox; returns how many."""
+        """Hand the receipts of replies delivered here, then the replies of visitors who left,
+        to notify.outbox; returns how many replies were handed over for email."""
         now = self._clock()
+        for receipt in self.book.receipts(now):
+            async with asyncio.timeout(self.settings.publish_timeout_s):
+                await self._publisher.publish(NOTIFY_OUTBOX, receipt.ticket_id.encode(),
+                                              receipt)
+            self.book.receipt_handed_over(receipt)
         due = self.book.due_for_email(now)
         for note in due:
             async with asyncio.timeout(self.settings.publish_timeout_s):

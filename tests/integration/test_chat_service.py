@@ -188,9 +188,13 @@ def test_replies_written_before_a_restart_reach_a_reconnecting_widget_and_are_ne
         # the replayed one, due earlier, would have gone with it or before
         asyncio.run(produce(kafka_conn, CHAT_OUTBOUND,
                             [(b"k", _reply(gone, 2, fallback="bob@example.com"))]))
-        asyncio.run(read_topic(kafka_conn, NOTIFY_OUTBOX, expect=1, timeout_s=20))
+        asyncio.run(read_topic(kafka_conn, NOTIFY_OUTBOX, expect=2, timeout_s=20))
         notes = topic_now(kafka_conn, NOTIFY_OUTBOX)
-    assert [n.context["text"] for n in notes] == ["We got it (2)"]
+    assert [n.context["text"] for n in notes if n.context["via"] == "chat-fallback"] == [
+        "We got it (2)"]
+    # the reply the reconnecting widget received: a receipt, so no replica emails it (#17)
+    [receipt] = [n for n in notes if n.context["via"] == "chat-delivered"]
+    assert receipt.conversation_id == back["conversation_id"] and receipt.recipient is None
 
 
 def test_a_dead_broker_means_503_and_never_202(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from ingest.imap.status import StatusBoard
 from runtime.metrics import CATALOGUE, PromMeter, StageMetrics
+from runtime.publisher import WriteHealth
 from schemas.events import Actor, Classified, TicketEvent
 from schemas.stage import Out
 from schemas.topics import TICKET_EVENTS
@@ -33,6 +34,7 @@ def families() -> set[str]:
     board.transition("support", "INBOX", "idle", datetime(2026, 1, 1, tzinfo=UTC))
     board.update("support", "INBOX", token_expires_at=datetime(2026, 1, 1, 1, tzinfo=UTC))
     m.watch(board.report)
+    m.broker("smtp", WriteHealth())
     meter = PromMeter(r)
     for name, spec in CATALOGUE.items():
         labels = {k: "x" for k in spec.labels}

@@ -84,3 +84,31 @@ def test_idle_conversations_are_forgotten() -> None:
     book.visitor_wrote(("acme", "c_2"), at(500), None, None)
     assert book.forget_idle(at(700)) == 1
     assert len(book) == 1
+
+
+def test_two_replicas_the_one_holding_the_stream_hands_over_a_receipt_under_the_email_id(
+) -> None:
+    # issue #17 item 7: both replicas read chat.outbound; only A holds the visitor's stream
+    a, b = ConversationBook(chat_settings(left_after_s=60)), ConversationBook(
+        chat_settings(left_after_s=60))
+    for book in (a, b):
+        book.visitor_wrote(KEY, T0, "alice@example.com", "Alice")
+    a.stream_opened(KEY, T0)
+    assert a.reply_arrived(reply(), at(1)) is True
+    assert b.reply_arrived(reply(), at(1)) is False
+    (receipt,) = a.receipts(at(2))
+    (fallback,) = b.due_for_email(at(70))  # B cannot know the visitor saw it ...
+    # ... but its email has the receipt's id, which notify has recorded as suppressed
+    assert receipt.notification_id == fallback.notification_id
+    assert receipt.context["via"] == "chat-delivered" and receipt.recipient is None
+    a.receipt_handed_over(receipt)
+    assert a.receipts(at(3)) == [] and a.due_for_email(at(3600)) == []
+
+
+def test_a_reconnecting_widget_also_hands_over_receipts_for_its_backlog() -> None:
+    book = ConversationBook(chat_settings())
+    book.reply_arrived(reply(1), T0)
+    book.reply_arrived(reply(2, kind="sla-warning"), T0)  # never emailed: no receipt needed
+    assert book.receipts(at(1)) == []
+    book.stream_opened(KEY, at(5))
+    assert [r.context["chat_notification_id"] for r in book.receipts(at(6))] == ["n1"]

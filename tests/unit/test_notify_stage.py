@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import timedelta
 
 from notify.ack_policy import ack_notification_id
+from notify.dispatch import ack_event_id
 from notify.transport import DeliveryError
 from schemas.message import MessageFlags
 from tests.support.notify_builders import (
@@ -54,9 +55,12 @@ async def test_ack_waits_for_sla_then_goes_out_with_threading_headers() -> None:
     assert msg["Reply-To"].startswith("support+hl-t000001-")
     assert "2 pm (CET)" in msg.get_body(("plain",)).get_content()
     assert [r.phase for r in journal.records] == ["deferred", "intent", "final"]
-    (event,) = of_topic(outs, "ticket.events")
+    # a sent ack's follow-ups are published before its final record, not left to the runner
+    assert of_topic(outs, "ticket.events") == []
+    (event,) = of_topic(journal.published, "ticket.events")
     assert event.kind == "ack-sent" and event.payload.message_id == mail.message_id
-    (result,) = of_topic(outs, "notify.results")
+    assert event.payload.resent is False
+    (result,) = of_topic(journal.published, "notify.results")
     assert result.outcome == "sent" and result.notification is None
 
 
@@ -76,11 +80,13 @@ async def test_redelivered_events_never_send_twice_and_re_emit_the_same_records(
     batch = records([*new_ticket("t000001"), sla("t000001", None)])
     first = await stage.process(batch, T0)
     again = await stage.process(batch, later(1))  # same worker, redelivery
-    worker2, transport2, _ = restored(journal)  # a new worker after a crash before commit
+    worker2, transport2, journal2 = restored(journal)  # a new worker after a crash
     third = await worker2.process(batch, later(2))
     assert len(transport.sent) == 1 and transport2.sent == []
-    assert of_topic(first, "ticket.events") == of_topic(again, "ticket.events")
-    assert of_topic(first, "ticket.events") == of_topic(third, "ticket.events")
+    # the ack-sent event is in the log once, not once per redelivery (issue #17 item 5)
+    assert [e.kind for e in of_topic(journal.published, "ticket.events")] == ["ack-sent"]
+    assert of_topic(journal2.published, "ticket.events") == []
+    assert of_topic(first + again + third, "ticket.events") == []
 
 
 async def test_killed_between_send_and_final_resends_with_the_same_message_id() -> None:
@@ -96,9 +102,12 @@ async def test_killed_between_send_and_final_resends_with_the_same_message_id() 
     (first,), (second,) = killer.sent, transport2.sent
     assert first.message_id == second.message_id  # the receiver collapses the two
     assert journal2.records[-1].phase == "final" and journal2.records[-1].outcome == "sent"
-    # and the follow-ups were published by the recovery itself
-    assert [o.value.kind for o in journal2.published if o.topic.name == "ticket.events"] == [
-        "ack-sent"]
+    # and the follow-ups were published by the recovery itself, the resend marked and
+    # counted under an event id of its own
+    (event,) = of_topic(journal2.published, "ticket.events")
+    assert event.kind == "ack-sent" and event.payload.resent is True
+    assert event.event_id == ack_event_id("t000001", ack_notification_id("t000001"), True)
+    assert event.event_id != ack_event_id("t000001", ack_notification_id("t000001"))
 
 
 async def test_in_doubt_skip_rule_gives_up_instead() -> None:
@@ -207,10 +216,12 @@ async def test_chat_ticket_is_acknowledged_in_the_chat() -> None:
                           conversation_id="conv-1"), sla("t000001", None)]
     outs = await stage.process(records(events), T0)
     assert transport.sent == []
-    (reply,) = of_topic(outs, "chat.outbound")
+    assert outs == []  # the chat ack's records are published before its final record
+    (reply,) = of_topic(_journal.published, "chat.outbound")
     assert reply.conversation_id == "conv-1" and "HL-2026-000001" in reply.text
     assert reply.notification_id == ack_notification_id("t000001")
-    assert [r.outcome for r in of_topic(outs, "notify.sentlog")] == ["sent"]
+    assert [e.kind for e in of_topic(_journal.published, "ticket.events")] == ["ack-sent"]
+    assert [(r.phase, r.outcome) for r in _journal.records] == [("final", "sent")]
 
 
 async def test_french_customer_gets_french() -> None:
@@ -222,16 +233,19 @@ async def test_french_customer_gets_french() -> None:
     assert "Bonjour Alice" in mail.parsed().get_body(("plain",)).get_content()
 
 
-async def test_redelivery_of_only_the_last_event_still_re_emits_the_ack_sent_event() -> None:
+async def test_redelivery_of_only_the_last_event_emits_no_second_ack_sent_event() -> None:
     # batch A (created, message) was committed; the worker died after sending the ack for
-    # batch B (sla-applied) but before the runner produced B's outputs
+    # batch B (sla-applied) but before the runner committed B: the ack-sent event was
+    # published before the ack's final record, so the redelivery of B adds nothing
     stage, _, journal = make_stage()
     await stage.process(records(new_ticket("t000001")), T0)
     first = await stage.process(records([sla("t000001", None)]), later(1))
-    worker2, transport2, _ = restored(journal)
+    worker2, transport2, journal2 = restored(journal)
     again = await worker2.process(records([sla("t000001", None)]), later(2))
     assert transport2.sent == []
-    assert of_topic(again, "ticket.events") == of_topic(first, "ticket.events") != []
+    assert of_topic(first + again, "ticket.events") == []
+    assert len(of_topic(journal.published, "ticket.events")) == 1
+    assert of_topic(journal2.published, "ticket.events") == []
     # a later event on the ticket (a customer's reply) does not re-emit anything
     later_reply = await worker2.process(records([sla("t000001", None, at=later(60))]), later(61))
     assert of_topic(later_reply, "ticket.events") == []
@@ -332,3 +346,26 @@ async def test_a_burst_of_assignments_to_one_agent_becomes_one_digest() -> None:
     assert all(f"[HL-2026-00000{i}] Order {i}" in text for i in (2, 3, 4))
     finals = {r.notification_id: r for r in journal.records if r.phase == "final"}
     assert all(finals[f"as{i}"].outcome == "sent" for i in range(1, 5))
+
+
+async def test_a_chat_receipt_suppresses_the_fallback_email_another_replica_decides() -> None:
+    # issue #17 item 7: replica A pushed the reply to the widget and hands over its receipt;
+    # replica B, without the stream, decides 2 minutes later that the visitor left
+    from ingest.chat.continuity import delivered_in_chat, email_fallback
+    from schemas.notification import ChatReply
+
+    chat = ChatReply(notification_id="n1", site_id="acme", conversation_id="c_1",
+                     ticket_id="t000001", ticket_number="HL-2026-000001", kind="agent-reply",
+                     text="Here is your answer", at=T0)
+    stage, transport, journal = make_stage()
+    await stage.process(records([delivered_in_chat(chat, T0)]), T0)
+    await stage.process(records([email_fallback(chat, "alice@example.com", "Alice",
+                                                later(120))]), later(120))
+    assert transport.sent == []
+    (final,) = [r for r in journal.records if r.phase == "final"]
+    assert (final.outcome, final.detail) == ("suppressed", "delivered-in-chat")
+    # with no receipt (the visitor really left), the same fallback is emailed
+    stage2, transport2, _ = make_stage()
+    await stage2.process(records([email_fallback(chat, "alice@example.com", "Alice",
+                                                 later(120))]), later(120))
+    assert len(transport2.sent) == 1

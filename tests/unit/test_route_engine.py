@@ -77,6 +77,29 @@ def test_sla_is_announced_once_classified_with_the_classified_priority() -> None
     assert applied.first_response_due == T0 + H  # counted from creation, not classification
 
 
+def test_a_late_classification_that_changes_nothing_announces_no_second_sla() -> None:
+    # A classify outage: the classify-wait timer announced the SLA; the classification that
+    # arrives later (same priority, same policy, same due times) must not announce it again
+    # under another event id (issue #17 item 5: 165 such copies after an outage).
+    r = router(agent("a1"), classify_wait=timedelta(seconds=60))
+    r.handle(created("t1"), T0)
+    (first,) = payloads(r.tick(at(1.5)), SlaApplied)
+    late = r.handle(classified("t1", at(30)), at(30))
+    assert first.policy == "default" and payloads(late, SlaApplied) == []
+
+
+def test_a_changed_sla_is_announced_again() -> None:
+    high = SlaPolicy("high", H, 2 * H, 8 * H, priorities=frozenset({"high"}))
+    standard = SlaPolicy("standard", 4 * H, 8 * H, 24 * H)
+    r = Router(RoutingConfig(sla_policies=(high, standard), agents=(agent("a1"),),
+                             classify_wait=timedelta(seconds=60)))
+    r.handle(created("t1"), T0)
+    (waited,) = payloads(r.tick(at(1.5)), SlaApplied)
+    assert waited.policy == "standard"
+    (late,) = payloads(r.handle(classified("t1", at(30), priority="high"), at(30)), SlaApplied)
+    assert late.policy == "high"
+
+
 def test_classification_team_and_department_default() -> None:
     from route.model import Department
 
