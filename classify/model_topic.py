@@ -38,6 +38,7 @@ from classify.model import (
     read_card,
 )
 from schemas.directory import ModelMode, ModelPart
+from schemas.errors import HelplineError
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ _EXACT = ("scikit-learn",)
 _SAME_MINOR = ("numpy", "scipy", "joblib")
 
 
-class ModelRefused(Exception):
+class ModelRefused(HelplineError):
     """A pushed model that this worker will not load; the message says why."""
 
 

@@ -39,6 +39,7 @@ The tree (R: retriable; classes outside this module live beside the code that ra
     ├── DirectoryFileError          tickets.directory_file: a bad directory row (ValueError)
     ├── ConditionError              classify.conditions: a rule condition (ValueError)
     ├── ModelLoadError              classify.model: a missing or mismatched model directory
+    ├── ModelRefused                classify.model_topic: a pushed model a worker will not load
     ├── PublishError             R  classify.publish: a ruleset not acknowledged by the broker
     └── TemplateMissing             notify.render: no template for a notification (LookupError)
 

@@ -50,6 +50,7 @@ EXPECTED: dict[str, bool] = {
     "tickets.directory_file.DirectoryFileError": False,
     "classify.conditions.ConditionError": False,
     "classify.model.ModelLoadError": False,
+    "classify.model_topic.ModelRefused": False,
     "classify.publish.PublishError": True,
     "notify.render.TemplateMissing": False,
 }
