@@ -237,6 +237,9 @@ class Dispatcher:
             if publish:
                 return await self.finish([final], now, publish)
             outs = self.followups(final, now)
+            if ack_sent(final):  # its ack-sent event before its final record: written once
+                await self.journal.publish(outs)
+                outs = []
             await self._write_final(final)  # durable right after its send, as before
             self.sentlog.apply(final)
             self.retry_at.pop(final.notification_id, None)

@@ -31,6 +31,7 @@ The tree (R: retriable; classes outside this module live beside the code that ra
     │   ├── AuthRejected            credentials refused: needs re-auth, not a retry loop
     │   └── ConnectionProblem    R  network, TLS, timeout: reconnect after a backoff
     ├── TokenUnavailable            ingest.imap.auth: no OAuth2 access token
+    │   └── TokenEndpointDown    R  the token endpoint unreachable or failing (5xx)
     ├── PublishFailed            R  ingest.imap.connector: raw mail not acknowledged
     ├── StateError                  ingest.imap.checkpoint: an unreadable checkpoint (ValueError)
     ├── InvalidCommand              tickets.commands: an agent action that cannot apply (ValueError)

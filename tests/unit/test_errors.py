@@ -42,6 +42,7 @@ EXPECTED: dict[str, bool] = {
     "ingest.imap.session.AuthRejected": False,
     "ingest.imap.session.ConnectionProblem": True,
     "ingest.imap.auth.TokenUnavailable": False,
+    "ingest.imap.auth.TokenEndpointDown": True,
     "ingest.imap.connector.PublishFailed": True,
     "ingest.imap.checkpoint.StateError": False,
     "tickets.commands.InvalidCommand": False,
