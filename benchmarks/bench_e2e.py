@@ -405,10 +405,15 @@ def stop_all(procs: Sequence[subprocess.Popen[bytes]]) -> None:
 
 
 def wait_port(port: int, timeout_s: float) -> None:
-    from runtime.dev import _wait_port
+    import socket
 
-    if not _wait_port(port, timeout_s):
-        raise RuntimeError(f"nothing listening on {port} after {timeout_s:.0f}s")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"nothing listening on {port} after {timeout_s:.0f}s")
 
 
 @dataclass
@@ -597,9 +602,12 @@ async def helpline_stack(bootstrap: str, broker_pid: int, tmp: Path, prefix: str
         for step in (["topics", "create"], ["rules", "push", str(DEMO / "rules.toml")]):
             await asyncio.to_thread(subprocess.run, [*cli, *step], check=True,
                                     stdout=subprocess.DEVNULL)
-        with workers(config, tmp / "logs") as ps:
-            wait_port(ports.smtp_receiver, 90)
-            wait_port(ports.chat, 90)
+        with workers(config, tmp / "logs", ports.health) as ps:
+            from runtime.dev import wait_ready  # every worker ready, as `helpline dev` waits
+
+            not_ready = await asyncio.to_thread(wait_ready, ports.health, 120)
+            if not_ready:
+                raise RuntimeError(f"workers not ready: {not_ready}; see {tmp / 'logs'}")
             procs = {"broker": broker_pid, "load generator": os.getpid(), "sink": sink.pid}
             for args, p in zip(COMMANDS, ps, strict=True):
                 procs[args[1] if args[0] == "worker" else " ".join(args)] = p.pid
