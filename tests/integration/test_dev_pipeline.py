@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -55,7 +56,10 @@ def test_helpline_dev_makes_tickets_from_email_and_chat(kafka: object, tmp_path:
         assert "auto-acknowledgement sent by chat" in out
         assert "policy high" in out  # the SLA announced after classification raised the priority
         assert "Auto-Submitted: auto-replied" in out  # the email ack, as the SMTP sink received it
-        _console_shows_the_tickets(out, logs)
+        console = _console_shows_the_tickets(out, logs)
+        # agents' notices link to that console's ticket pages
+        config = tomllib.loads((tmp_path / ".cache/dev/helpline.toml").read_text())
+        assert config["notify"]["console_url"] == console
         # the password was made for this run and kept hashed in the dev cache, never in clear
         stored = (tmp_path / ".cache/dev/console/passwords.json").read_text()
         assert "argon2id" in stored
@@ -74,9 +78,10 @@ def _credentials(out: str) -> dict[str, str]:
     return dict(re.findall(r"^  sign in as (\S+)\s+password (\S+)$", out, re.MULTILINE))
 
 
-def _console_shows_the_tickets(out: str, logs: str) -> None:
+def _console_shows_the_tickets(out: str, logs: str) -> str:
     """Sign in to the printed console as the printed users, through its own sign-in form
-    (CSRF token from the page and its cookie), and find the demo's tickets in the queue."""
+    (CSRF token from the page and its cookie), and find the demo's tickets in the queue;
+    the console's address."""
     import httpx
 
     urls = re.findall(r"^Agents' console:\s+(http://\S+)/login$", out, re.MULTILINE)
@@ -110,6 +115,7 @@ def _console_shows_the_tickets(out: str, logs: str) -> None:
             assert page.status_code == 200, page.text
             assert all(f'data-ticket="{n}"' in page.text for n in wanted), (
                 agent_id, wanted, page.text)
+    return str(urls[0])
 
 
 def _processes_naming(text: str) -> list[int]:
