@@ -1,6 +1,7 @@
 # The two commands of README.md:
-#   make dev   - install, start a local Kafka, create topics, run every worker, the chat page and
-#                an SMTP sink, and show a ticket made from a sample email and a sample chat message
+#   make dev   - install, start a local Kafka, create topics, run every worker, the chat page, the
+#                agents' console and an SMTP sink, and show a ticket made from a sample email and
+#                a sample chat message (and the console's sign-in for a demo agent and supervisor)
 #   make test  - install everything the tests need and run the whole suite
 .PHONY: dev test setup lint bench clean
 

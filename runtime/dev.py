@@ -1,11 +1,13 @@
 """``helpline dev``: the whole pipeline on this machine, and a ticket made before your eyes.
 
-Starts (or reuses) the local Kafka broker, creates the topics, publishes the demo rules, starts
-an SMTP sink (aiosmtpd, standing in for your outgoing mail server) and every worker as its own
-process — normalize, tickets, classify, route, notify, the SMTP receiver and the chat service —
+Starts (or reuses) the local Kafka broker, creates the topics, publishes the demo rules and
+agents, starts an SMTP sink (aiosmtpd, standing in for your outgoing mail server) and every
+worker as its own process — normalize, tickets, classify, route, notify, the SMTP receiver and
+the chat service — and the agents' console (a fresh password for a demo agent and supervisor),
 then sends a sample email through the SMTP receiver and a sample chat message through the chat
-API, and prints each ticket's events as they happen, and the acknowledgements the sink
-received. Leaves everything running (Ctrl-C stops it) unless ``--demo-only``.
+API, and prints each ticket's events as they happen, the acknowledgements the sink received and
+where to sign in to the console. Leaves everything running (Ctrl-C stops it) unless
+``--demo-only``.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 import smtplib
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
@@ -35,6 +38,13 @@ DEMO_TRAINING = Path(__file__).resolve().parents[1] / "classify" / "examples" / 
 WORKERS = ("normalize", "tickets", "classify", "route", "notify", "smtp", "chat")
 # Each a process of its own, as in production; the last one is the read-only ticket API.
 COMMANDS = [*(("worker", w, "--instance-id", f"dev-{w}") for w in WORKERS), ("tickets", "api")]
+# The agents' console, one more process beside the pipeline (not in COMMANDS: the benchmark
+# runs the pipeline alone); it answers /healthz once it has read the topics to their end.
+CONSOLE_COMMAND = ("console", "serve")
+# Who signs in to the console in the demo (both in runtime/demo/routing.toml): an agent, who
+# sees their own tickets, and a supervisor, who sees every ticket (/queue?scope=all).
+CONSOLE_USERS = ("alice", "sophie")
+CONSOLE_PASSWORD_BYTES = 12  # secrets.token_urlsafe: 16 characters
 SUPPORT = "support@example.com"
 DONE = {"created", "classified", "assigned", "ack-sent"}  # what the demo waits to see per ticket
 WATCH_POLL_S = 0.3  # a poll of ticket.events while the demo waits
@@ -49,14 +59,18 @@ class DevPorts:
     smtp_receiver: int = field(default_factory=free_port)
     chat: int = field(default_factory=free_port)
     tickets_api: int = field(default_factory=free_port)
+    console: int = field(default_factory=free_port)
     # each worker's /healthz, /readyz and /metrics: the demo sends its samples only once every
     # worker is ready (a classify worker still starting made the SLA miss its classification)
     health: dict[str, int] = field(
         default_factory=lambda: {w: free_port() for w in WORKERS})
 
 
-def write_config(path: Path, bootstrap: str, ports: DevPorts, prefix: str) -> None:
+def write_config(path: Path, bootstrap: str, ports: DevPorts, prefix: str,
+                 password_file: Path | None = None) -> None:
+    """The dev config; the console's passwords in ``password_file`` (default: beside it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    passwords = password_file or path.parent / "console" / "passwords.json"
     path.write_text(f"""# written by `helpline dev`
 [kafka]
 bootstrap_servers = "{bootstrap}"
@@ -85,8 +99,8 @@ classify_wait_seconds = 5
 own_addresses = ["{SUPPORT}"]
 # longer than route's classify wait: the ack quotes the SLA's due time and office hours
 sla_wait_s = 12
-# agents' notices link to the ticket (the read-only ticket API until a console exists)
-console_url = "http://127.0.0.1:{ports.tickets_api}"
+# agents' notices link to the ticket's page in the console
+console_url = "http://127.0.0.1:{ports.console}"
 
 [notify.default_mailbox]
 address = "{SUPPORT}"
@@ -106,7 +120,24 @@ id = "demo"
 allowed_origins = ["self"]
 availability = "online"
 title = "Example Support"
+
+[console]
+host = "127.0.0.1"
+port = {ports.console}
+password_file = "{passwords}"
 """, encoding="utf-8")
+
+
+def make_console_passwords(password_file: Path, agents: Sequence[str]) -> dict[str, str]:
+    """A fresh random password for each of ``agents``, stored as the console stores them
+    (argon2, :class:`console.passwords.PasswordFile`); the passwords, to be printed once."""
+    from console.passwords import PasswordFile
+
+    passwords = PasswordFile(password_file)
+    made = {a: secrets.token_urlsafe(CONSOLE_PASSWORD_BYTES) for a in agents}
+    for agent_id, password in made.items():
+        passwords.set(agent_id, password)
+    return made
 
 
 class SmtpSink:
@@ -160,14 +191,16 @@ def _stop_on_signal(signum: int, _frame: object) -> None:
 
 
 @contextlib.contextmanager
-def workers(config: Path, log_dir: Path,
-            health: Mapping[str, int] | None = None) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Start every worker (and the ticket API); ``health`` gives a worker its health port."""
+def workers(config: Path, log_dir: Path, health: Mapping[str, int] | None = None,
+            extra: Sequence[tuple[str, ...]] = ()) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Start every worker (and the ticket API), then ``extra`` commands (the console);
+    ``health`` gives a worker its health port."""
     procs: list[subprocess.Popen[bytes]] = []
     log_dir.mkdir(parents=True, exist_ok=True)
     try:
-        for args in COMMANDS:
-            log = open(log_dir / f"{args[1]}.log", "wb")
+        for args in (*COMMANDS, *extra):
+            name = args[1] if args[0] == "worker" else args[0]
+            log = open(log_dir / f"{name}.log", "wb")
             env = dict(os.environ)
             if health and args[0] == "worker" and args[1] in health:
                 env["HELPLINE_OBSERVABILITY__HTTP_PORT"] = str(health[args[1]])
@@ -194,17 +227,25 @@ def _helpline(config: Path, *args: str, quiet: bool = False) -> None:
                    stdout=subprocess.DEVNULL if quiet else None)
 
 
-def wait_ready(health: Mapping[str, int], timeout_s: float) -> list[str]:
-    """Wait until every worker's ``/readyz`` answers 200; the workers still not ready."""
+def ready_urls(ports: DevPorts) -> dict[str, str]:
+    """Where each process says it is ready: a worker's ``/readyz``; the console's ``/healthz``
+    (served once it has read the ticket and agent topics to their end)."""
+    urls = {w: f"http://127.0.0.1:{p}/readyz" for w, p in ports.health.items()}
+    urls["console"] = f"http://127.0.0.1:{ports.console}/healthz"
+    return urls
+
+
+def wait_ready(urls: Mapping[str, str], timeout_s: float) -> list[str]:
+    """Wait until every process's readiness URL answers 200; the ones still not ready."""
     import httpx
 
-    waiting = dict(health)
+    waiting = dict(urls)
     deadline = time.monotonic() + timeout_s
     with httpx.Client(timeout=READY_PROBE_TIMEOUT_S) as http:
         while waiting and time.monotonic() < deadline:
-            for name, port in list(waiting.items()):
+            for name, url in list(waiting.items()):
                 try:
-                    if http.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                    if http.get(url).status_code == 200:
                         del waiting[name]
                 except httpx.HTTPError:
                     pass  # not listening yet
@@ -319,6 +360,10 @@ def run_dev(settings: Any, demo_only: bool, timeout_s: float) -> int:
     write_config(config, bootstrap, ports, prefix)
     _helpline(config, "topics", "create")
     _helpline(config, "rules", "push", str(DEMO / "rules.toml"))
+    # the agent directory, which the console signs in against (route reads it too)
+    _helpline(config, "agents", "load", str(DEMO / "routing.toml"), quiet=True)
+    console_passwords = make_console_passwords(dev_dir / "console" / "passwords.json",
+                                               CONSOLE_USERS)
     # a category model trained now, from the small set the project ships, and pushed as an
     # operator would: the classify worker verifies it and loads it from the models topic
     typer.echo("training the demo category model (classify/examples/training.csv) ...")
@@ -328,13 +373,13 @@ def run_dev(settings: Any, demo_only: bool, timeout_s: float) -> int:
     _helpline(config, "model", "push", str(dev_dir / "model"))
     conn = KafkaConnection(bootstrap_servers=bootstrap, topic_prefix=prefix)
     with SmtpSink(ports.smtp_sink) as sink, \
-            workers(config, dev_dir / "logs", ports.health) as procs:
-        not_ready = wait_ready(ports.health, WORKERS_READY_TIMEOUT_S)
+            workers(config, dev_dir / "logs", ports.health, (CONSOLE_COMMAND,)) as procs:
+        not_ready = wait_ready(ready_urls(ports), WORKERS_READY_TIMEOUT_S)
         if not_ready:
             typer.echo(f"workers not ready: {', '.join(not_ready)}; see {dev_dir / 'logs'}",
                        err=True)
             return 1
-        typer.echo(f"workers ready: {', '.join(WORKERS)} (logs in {dev_dir / 'logs'}; "
+        typer.echo(f"workers ready: {', '.join(WORKERS)}, console (logs in {dev_dir / 'logs'}; "
                    f"health: {', '.join(f'{w} :{p}' for w, p in ports.health.items())})")
         typer.echo("sending a sample email through the SMTP receiver ...")
         send_sample_email(ports.smtp_receiver)
@@ -348,6 +393,9 @@ def run_dev(settings: Any, demo_only: bool, timeout_s: float) -> int:
         typer.echo(f"Chat widget demo page: http://127.0.0.1:{ports.chat}/demo")
         typer.echo(f"Ticket API:            http://127.0.0.1:{ports.tickets_api}/tickets  "
                    f"(helpline tickets api --config {config})")
+        typer.echo(f"Agents' console:       http://127.0.0.1:{ports.console}/login")
+        for agent_id, password in console_passwords.items():
+            typer.echo(f"  sign in as {agent_id:<8} password {password}")
         ok = len(complete) >= 2
         if demo_only:
             return 0 if ok else 1
