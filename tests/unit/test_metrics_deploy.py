@@ -15,8 +15,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ingest.imap.status import StatusBoard
+from runtime.broker_health import WriteHealth
 from runtime.metrics import CATALOGUE, PromMeter, StageMetrics
-from runtime.publisher import WriteHealth
 from schemas.events import Actor, Classified, TicketEvent
 from schemas.stage import Out
 from schemas.topics import TICKET_EVENTS
