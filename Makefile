@@ -16,7 +16,7 @@ setup:
 
 lint:
 	.venv/bin/ruff check .
-	.venv/bin/mypy schemas runtime ingest tickets classify route notify
+	.venv/bin/mypy schemas runtime ingest tickets classify route notify console
 
 bench:
 	for b in benchmarks/bench_*.py; do echo "== $$b"; .venv/bin/python $$b || exit 1; done

@@ -36,6 +36,7 @@ PLUGINS = (
     "classify.cli",
     "route.cli",
     "notify.cli",
+    "console.cli",
 )
 
 

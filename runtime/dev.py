@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.policy import default as default_policy
@@ -37,6 +37,9 @@ COMMANDS = [*(("worker", w, "--instance-id", f"dev-{w}") for w in WORKERS), ("ti
 SUPPORT = "support@example.com"
 DONE = {"created", "classified", "assigned", "ack-sent"}  # what the demo waits to see per ticket
 WATCH_POLL_S = 0.3  # a poll of ticket.events while the demo waits
+READY_POLL_S = 0.2  # between looks at the workers' /readyz
+READY_PROBE_TIMEOUT_S = 2.0
+WORKERS_READY_TIMEOUT_S = 120.0  # a cold start on a busy 2-core machine: JVM, tables, groups
 
 
 @dataclass
@@ -45,6 +48,10 @@ class DevPorts:
     smtp_receiver: int = field(default_factory=free_port)
     chat: int = field(default_factory=free_port)
     tickets_api: int = field(default_factory=free_port)
+    # each worker's /healthz, /readyz and /metrics: the demo sends its samples only once every
+    # worker is ready (a classify worker still starting made the SLA miss its classification)
+    health: dict[str, int] = field(
+        default_factory=lambda: {w: free_port() for w in WORKERS})
 
 
 def write_config(path: Path, bootstrap: str, ports: DevPorts, prefix: str) -> None:
@@ -149,15 +156,20 @@ def _stop_on_signal(signum: int, _frame: object) -> None:
 
 
 @contextlib.contextmanager
-def workers(config: Path, log_dir: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+def workers(config: Path, log_dir: Path,
+            health: Mapping[str, int] | None = None) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Start every worker (and the ticket API); ``health`` gives a worker its health port."""
     procs: list[subprocess.Popen[bytes]] = []
     log_dir.mkdir(parents=True, exist_ok=True)
     try:
         for args in COMMANDS:
             log = open(log_dir / f"{args[1]}.log", "wb")
+            env = dict(os.environ)
+            if health and args[0] == "worker" and args[1] in health:
+                env["HELPLINE_OBSERVABILITY__HTTP_PORT"] = str(health[args[1]])
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "runtime.cli", "--config", str(config), *args],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                 preexec_fn=_die_with_parent))
             log.close()
         yield procs
@@ -177,16 +189,23 @@ def _helpline(config: Path, *args: str) -> None:
                    check=True, stdin=subprocess.DEVNULL)
 
 
-def _wait_port(port: int, timeout_s: float) -> bool:
-    import socket
+def wait_ready(health: Mapping[str, int], timeout_s: float) -> list[str]:
+    """Wait until every worker's ``/readyz`` answers 200; the workers still not ready."""
+    import httpx
 
+    waiting = dict(health)
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return True
-        time.sleep(0.2)
-    return False
+    with httpx.Client(timeout=READY_PROBE_TIMEOUT_S) as http:
+        while waiting and time.monotonic() < deadline:
+            for name, port in list(waiting.items()):
+                try:
+                    if http.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                        del waiting[name]
+                except httpx.HTTPError:
+                    pass  # not listening yet
+            if waiting:
+                time.sleep(READY_POLL_S)
+    return sorted(waiting)
 
 
 def send_sample_email(port: int) -> None:
@@ -287,11 +306,15 @@ def run_dev(settings: Any, demo_only: bool, timeout_s: float) -> int:
     _helpline(config, "topics", "create")
     _helpline(config, "rules", "push", str(DEMO / "rules.toml"))
     conn = KafkaConnection(bootstrap_servers=bootstrap, topic_prefix=prefix)
-    with SmtpSink(ports.smtp_sink) as sink, workers(config, dev_dir / "logs") as procs:
-        if not (_wait_port(ports.smtp_receiver, 60) and _wait_port(ports.chat, 60)):
-            typer.echo(f"workers did not come up; see {dev_dir / 'logs'}", err=True)
+    with SmtpSink(ports.smtp_sink) as sink, \
+            workers(config, dev_dir / "logs", ports.health) as procs:
+        not_ready = wait_ready(ports.health, WORKERS_READY_TIMEOUT_S)
+        if not_ready:
+            typer.echo(f"workers not ready: {', '.join(not_ready)}; see {dev_dir / 'logs'}",
+                       err=True)
             return 1
-        typer.echo(f"workers up: {', '.join(WORKERS)} (logs in {dev_dir / 'logs'})")
+        typer.echo(f"workers ready: {', '.join(WORKERS)} (logs in {dev_dir / 'logs'}; "
+                   f"health: {', '.join(f'{w} :{p}' for w, p in ports.health.items())})")
         typer.echo("sending a sample email through the SMTP receiver ...")
         send_sample_email(ports.smtp_receiver)
         typer.echo("sending a sample chat message through the chat API ...")

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from classify.settings import ClassifySettings
+from console.settings import ConsoleSettings
 from ingest.mime.settings import NormalizeSettings
 from ingest.settings import ChatSettings, EmailSettings
 from notify.settings import NotifySettings
@@ -118,6 +119,7 @@ class Settings(BaseSettings):
     classify: ClassifySettings = ClassifySettings()
     route: RouteSettings = RouteSettings()
     notify: NotifySettings = NotifySettings()
+    console: ConsoleSettings = ConsoleSettings()
 
     @classmethod
     def settings_customise_sources(

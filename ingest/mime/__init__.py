@@ -8,10 +8,19 @@ Pure modules (no I/O): ``parse`` (the entry point, re-exported here), ``headers`
 """
 
 from ingest.mime.parse import (
+    ReadableBody,
     UnparseableEmail,
     attachment_content,
     email_message_id,
     parse_email,
+    readable_body,
 )
 
-__all__ = ["UnparseableEmail", "attachment_content", "email_message_id", "parse_email"]
+__all__ = [
+    "ReadableBody",
+    "UnparseableEmail",
+    "attachment_content",
+    "email_message_id",
+    "parse_email",
+    "readable_body",
+]

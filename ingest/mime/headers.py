@@ -37,9 +37,13 @@ _TAG = re.compile(r"^\s*\[[^\[\]]{1,80}\]\s*")
 class Headers:
     """Raw header values by lower-case name, in order. Built once per message part."""
 
-    __slots__ = ("_by_name",)
+    __slots__ = ("_by_name", "charset_hint")
 
-    def __init__(self, msg: Message, max_value_chars: int = 16 * 1024) -> None:
+    def __init__(
+        self, msg: Message, max_value_chars: int = 16 * 1024, charset_hint: str | None = None
+    ) -> None:
+        # the charset raw 8-bit values are tried in first (the one the body declares)
+        self.charset_hint = charset_hint
         by_name: dict[str, list[str]] = {}
         try:
             items: Iterable[tuple[str, object]] = msg.raw_items()
@@ -51,6 +55,10 @@ class Headers:
             text = value if isinstance(value, str) else str(value)
             by_name.setdefault(name.strip().lower(), []).append(text[:max_value_chars])
         self._by_name = by_name
+
+    def has_eight_bit(self) -> bool:
+        """Whether any value holds raw 8-bit bytes (compat32 keeps them as surrogates)."""
+        return not "".join("".join(values) for values in self._by_name.values()).isascii()
 
     def __contains__(self, name: str) -> bool:
         return name in self._by_name
@@ -65,7 +73,7 @@ class Headers:
     def text(self, name: str) -> str:
         """The decoded, unfolded value of the first ``name`` field ("" when absent)."""
         raw = self.raw(name)
-        return "" if raw is None else decode_text(name, raw)
+        return "" if raw is None else decode_text(name, raw, self.charset_hint)
 
     def keyword(self, name: str) -> str:
         """A token-like value, lower case, parameters dropped (``auto-replied; x``)."""
@@ -75,9 +83,9 @@ class Headers:
         return self._by_name.keys()
 
 
-def decode_text(name: str, raw: str) -> str:
+def decode_text(name: str, raw: str, charset_hint: str | None = None) -> str:
     """Decode RFC 2047 encoded words and stray 8-bit bytes of one unstructured value."""
-    value = repair(raw)
+    value = repair(raw, charset_hint=charset_hint)
     if _ENCODED_WORD in value:
         # decode_header + our charset fallbacks first: it copes with unknown or lying charsets
         # in encoded words, where the default policy leaves replacement characters
@@ -116,15 +124,24 @@ def addresses(headers: Headers, name: str, limit: int) -> tuple[Address, ...]:
     found: list[Address] = []
     seen: set[str] = set()
     for raw in headers.raw_all(name):
-        for display, addr in _parse_addresses(name, raw):
+        for display, addr in _parse_addresses(name, raw, headers.charset_hint):
             addr = _clean_address(addr)
             if not addr or addr in seen or ("@" not in addr and not _is_local(addr)):
                 continue
             seen.add(addr)
-            found.append(Address(name=display.strip().strip('"').strip(), address=addr))
+            found.append(Address(name=_display_name(display), address=addr))
             if len(found) >= limit:
                 return tuple(found)
     return tuple(found)
+
+
+def _display_name(display: str) -> str:
+    """Quotes and the parentheses of an old-style comment name ("(Mail Delivery System)")
+    are syntax, not part of the name."""
+    name = display.strip().strip('"').strip()
+    if name.startswith("(") and name.endswith(")") and name.count("(") == 1:
+        name = name[1:-1].strip()
+    return name
 
 
 _ADDR_SPEC = re.compile(r"[^\s<>()\[\],;:\"]+@[^\s<>()\[\],;:\"]+")
@@ -143,8 +160,8 @@ def _is_local(addr: str) -> bool:
     return addr.replace("-", "").replace("_", "").replace(".", "").isalnum() and len(addr) < 64
 
 
-def _parse_addresses(name: str, raw: str) -> list[tuple[str, str]]:
-    value = repair(raw)
+def _parse_addresses(name: str, raw: str, charset_hint: str | None) -> list[tuple[str, str]]:
+    value = repair(raw, charset_hint=charset_hint)
     # fast path: the stdlib's regex-based splitter, display names decoded afterwards (RFC 2047
     # encoded words are atoms of the display name, so decoding after splitting is correct)
     try:
@@ -242,6 +259,19 @@ def normalize_subject(subject: str) -> str:
             continue
         break
     return " ".join([*tags, rest.strip()]).strip()
+
+
+def declared_charset(msg: Message, max_parts: int) -> str | None:
+    """The charset the message declares for its text: the top part's, else the first text
+    part's (read to decode raw 8-bit header values written in the same charset)."""
+    for i, part in enumerate(msg.walk()):
+        if i >= max_parts:
+            break
+        if part.get_content_maintype() in ("text", "multipart") or i == 0:
+            charset = content_param(part, "charset")
+            if charset and charset.strip().lower() not in ("us-ascii", "ascii"):
+                return charset
+    return None
 
 
 def content_type(part: Message) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+import nh3
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 _SKIP = frozenset(
@@ -99,9 +100,11 @@ def _is_signature(node: LexborNode) -> bool:
 
 
 def _is_quote(node: LexborNode) -> bool:
-    if node.tag == "blockquote":
-        return True
     attrs = node.attributes
+    if node.tag == "blockquote":
+        # Gmail's "indent" button is a borderless blockquote: the sender's own words, moved right
+        style = (attrs.get("style") or "").replace(" ", "").lower()
+        return "border:none" not in style or attrs.get("type") == "cite"
     marker = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
     return any(m in marker for m in _QUOTE_MARKERS) if marker.strip() else False
 
@@ -194,3 +197,25 @@ def _leave(w: _Writer, node: LexborNode, tag: str) -> None:
     if _is_quote(node):
         w.paragraph()
         w.depth = max(0, w.depth - 1)
+
+
+def plain_words(html: str) -> str:
+    """The text of an HTML document without layout, at C speed: enough to compare its words
+    with another text's (:mod:`ingest.mime.choice`), not to show."""
+    try:
+        tree = LexborHTMLParser(html)
+        tree.strip_tags(["script", "style", "head", "title"])
+        root = tree.body or tree.root
+        return root.text(deep=True, separator=" ") if root is not None else ""
+    except Exception:
+        return ""
+
+
+def sanitize(html: str) -> str:
+    """The HTML of a mail made safe to show in the console: no scripts, styles, event
+    handlers, forms or remote frames; links kept (rel=noopener noreferrer), inline ``cid:``
+    images dropped (their bytes are attachments). Never raises; "" for unusable markup."""
+    try:
+        return nh3.clean(html, link_rel="noopener noreferrer")
+    except Exception:  # the sanitizer rejecting input must not lose the message
+        return ""

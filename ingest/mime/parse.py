@@ -16,22 +16,25 @@ import email
 import email.parser
 import hashlib
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from email import policy
 from email.message import Message
 
 from ingest.mime import bounce as bounces
-from ingest.mime.body import collect
+from ingest.mime.body import ATTACHED_MESSAGE_TYPES, Body, collect
 from ingest.mime.flags import message_flags
 from ingest.mime.headers import (
     Headers,
     addresses,
     content_type,
     date,
+    declared_charset,
     message_id,
     message_ids,
     normalize_subject,
 )
+from ingest.mime.html import sanitize
 from ingest.mime.language import guess_language
 from ingest.mime.quotes import split_reply
 from ingest.mime.settings import NormalizeSettings
@@ -202,7 +205,7 @@ def _forwarded_text(msg: Message, settings: NormalizeSettings) -> str:
             continue
         if not isinstance(payload, list):
             continue
-        if ctype == "message/rfc822" and payload and isinstance(payload[0], Message):
+        if ctype in ATTACHED_MESSAGE_TYPES and payload and isinstance(payload[0], Message):
             inner = payload[0]
             inner_headers = Headers(inner)
             text = "\n\n".join(
@@ -222,6 +225,54 @@ def _forwarded_text(msg: Message, settings: NormalizeSettings) -> str:
     return ""
 
 
+def _texts(msg: Message, body: Body, settings: NormalizeSettings) -> tuple[str, str]:
+    """The mail's own text, and every readable word of it in order (before quotes and the
+    signature are split off): a note with a forwarded mail attached gets the forward too,
+    under its banner, where the quote splitter puts it with the quoted history."""
+    own = _own_text(body)
+    forwarded = _forwarded(msg, body, settings)
+    if not own.strip():
+        return own, forwarded
+    return own, f"{own}\n\n{forwarded}" if forwarded else own
+
+
+def _own_text(body: Body) -> str:
+    return repair("\n\n".join(t.strip("\n") for t in body.plain if t.strip()))
+
+
+def _forwarded(msg: Message, body: Body, settings: NormalizeSettings) -> str:
+    if content_type(msg) == "multipart/report" or not _has_attached_message(body):
+        return ""  # the returned message of a bounce is not what anyone wrote to us
+    return _forwarded_text(msg, settings)
+
+
+def _has_attached_message(body: Body) -> bool:
+    return any(a.content_type in ATTACHED_MESSAGE_TYPES for a in body.attachments)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadableBody:
+    """What an agent's console shows when the split into new text, quote and signature is
+    in doubt: the whole decoded text (``text`` + ``quoted`` + ``signature`` of the message
+    come from it, nothing else) and the mail's HTML, sanitized ("" when it has none)."""
+
+    text: str
+    html: str
+
+
+def readable_body(raw: bytes, settings: NormalizeSettings = DEFAULT_SETTINGS) -> ReadableBody:
+    """The full body of a raw message, read back from the raw record (the event keeps only
+    the split text). Total like :func:`parse_email`: unreadable bytes give empty strings."""
+    try:
+        msg = _parse_bytes(bytes(raw))
+        body = collect(msg, settings)
+        text = _texts(msg, body, settings)[1]
+        html = "\n".join(h for h in body.html if h.strip())
+    except Exception:  # same totality as parse_email: a bad raw record simply has nothing
+        return ReadableBody(text="", html="")
+    return ReadableBody(text=text, html=sanitize(repair(html)) if html else "")
+
+
 def _normalize(
     msg: Message,
     headers: Headers,
@@ -232,22 +283,25 @@ def _normalize(
     settings: NormalizeSettings,
 ) -> InboundMessage:
     limit = settings.max_recipients
+    if headers.has_eight_bit():
+        # only then is it needed; finding it costs a walk over the parts' parameters
+        headers.charset_hint = declared_charset(msg, settings.max_mime_parts)
     sender = _sender(headers, limit)
     to = addresses(headers, "to", limit)
     cc = addresses(headers, "cc", limit)
     subject = headers.text("subject")[:998]
     internet_id = message_id(headers)
-    body = collect(msg, settings)
-    full_text = repair("\n\n".join(t.strip("\n") for t in body.plain if t.strip()))
-    if not full_text.strip() and content_type(msg) != "multipart/report":
-        full_text = _forwarded_text(msg, settings)
+    body = collect(msg, settings, charset_hint=headers.charset_hint)
+    own_text, full_text = _texts(msg, body, settings)
     # what is kept is bounded by max_text_chars anyway; do not scan megabytes for quotes
     full_text = full_text[: 2 * settings.max_text_chars]
     parts = split_reply(full_text, settings.signature_search_lines)
     # the bounced recipient is never the daemon that reports it, nor our own mailbox
     own = {sender.address, mailbox.lower()}
     own.discard("")
-    bounce = _bounce(msg, headers, sender, subject, full_text, own)
+    # a bounce is read from its own text, not from a message it returns
+    bounce = _bounce(msg, headers, sender, subject, own_text if own_text.strip() else full_text,
+                     own)
     return InboundMessage(
         message_id=email_message_id(internet_id, raw),
         channel="email",

@@ -42,6 +42,11 @@ _CHARSET_ALIASES = {
     "macintosh": "mac_roman",
     "tis-620": "cp874",
     "windows-874": "cp874",
+    "windows-31j": "cp932",
+    "x-windows-949": "cp949",
+    "windows-949": "cp949",
+    "gb_2312-80": "gb18030",
+    "gb_2312": "gb18030",
     "x-user-defined": "cp1252",
     "unknown-8bit": "",
     "x-unknown": "",
@@ -59,14 +64,52 @@ def codec_for(charset: str | None) -> str | None:
     """The Python codec for a declared charset, or None when it is missing or unknown."""
     if not charset:
         return None
-    name = charset.strip().strip("\"'").lower()
-    name = _CHARSET_ALIASES.get(name, name)
-    if not name:
+    name = charset.strip().strip("\"';").strip().lower()
+    variants = (name, name.removeprefix("x-"), name.replace(" ", "-"),
+                re.sub(r"^(?:cp|win|windows)[-_]?(\d{3,4})$", r"cp\1", name))
+    for candidate in variants:
+        candidate = _CHARSET_ALIASES.get(candidate, candidate)
+        if not candidate:
+            return None
+        try:
+            found = codecs.lookup(candidate).name
+        except (LookupError, ValueError):
+            continue
+        # every spelling of Latin-1 ("iso_8859-1", "l1", "csISOLatin1") means cp1252 in mail
+        return "cp1252" if found == "iso8859-1" else found
+    return None
+
+
+# ISO-2022 text is 7-bit: it passes for ASCII, so it is recognized by its escape sequences
+# (ESC $ B, ESC $ ) C, …), undeclared or declared as ASCII, and tried in these codecs in turn.
+_ISO2022 = ("iso2022_jp_ext", "iso2022_jp_2", "iso2022_jp_3", "iso2022_jp_2004", "iso2022_kr")
+_ISO2022_ESCAPE = re.compile(rb"\x1b[$(][@ABDJ)CI]|\x1b\$\)C")
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:+-]{2,40})""", re.IGNORECASE
+)
+_XML_ENCODING = re.compile(
+    rb"""^\s*<\?xml[^>]{0,100}?encoding\s*=\s*["']([A-Za-z0-9_.:+-]{2,40})"""
+)
+_SNIFF_BYTES = 4096
+
+
+def html_charset(data: bytes) -> str | None:
+    """The charset an HTML document declares for itself (``<meta charset>``, the
+    ``http-equiv`` form, or an XML declaration), for parts whose header says nothing."""
+    head = data[:_SNIFF_BYTES]
+    m = _XML_ENCODING.match(head) or _META_CHARSET.search(head)
+    return m.group(1).decode("ascii") if m else None
+
+
+def _iso2022(data: bytes) -> str | None:
+    if b"\x1b" not in data or not _ISO2022_ESCAPE.search(data):
         return None
-    try:
-        return codecs.lookup(name).name
-    except (LookupError, ValueError):
-        return None
+    for codec in _ISO2022:
+        try:
+            return data.decode(codec)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    return data.decode("iso2022_jp_2", errors="replace")
 
 
 def detect(data: bytes, sample_bytes: int) -> str | None:
@@ -77,7 +120,12 @@ def detect(data: bytes, sample_bytes: int) -> str | None:
         return None
     if best is None:
         return None
-    return codec_for(best.encoding)
+    codec = codec_for(best.encoding)
+    if codec is not None and codec.startswith(("utf-16", "utf-32")) and not data.startswith(
+        (b"\xff\xfe", b"\xfe\xff")
+    ):
+        return None  # mail text is never UTF-16 without a BOM; that guess turns it into noise
+    return codec
 
 
 def decode_bytes(data: bytes, declared: str | None, sample_bytes: int = 32 * 1024) -> str:
@@ -87,6 +135,10 @@ def decode_bytes(data: bytes, declared: str | None, sample_bytes: int = 32 * 102
     if not data:
         return ""
     codec = codec_for(declared)
+    if codec is None or codec == "ascii" or codec.startswith("iso2022"):
+        jis = _iso2022(data)
+        if jis is not None:
+            return jis
     if codec is not None:
         try:
             text = data.decode(codec)
@@ -98,12 +150,22 @@ def decode_bytes(data: bytes, declared: str | None, sample_bytes: int = 32 * 102
             if codec in ("cp1252", "iso8859-15") and _looks_like_utf8(data):
                 return data.decode("utf-8")
             return text
+        for superset in _SUPERSETS.get(codec, ()):
+            try:
+                return data.decode(superset)
+            except (UnicodeDecodeError, LookupError, ValueError):
+                continue
+        nearly = _nearly(data, codec)
+        if nearly is not None:
+            return nearly
     if data.isascii():
         return data.decode("ascii")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    if _mostly_utf8(data):
+        return data.decode("utf-8", errors="replace")
     if _plausible_western(data):
         return data.decode("cp1252")
     guess = detect(data, sample_bytes)
@@ -115,6 +177,50 @@ def decode_bytes(data: bytes, declared: str | None, sample_bytes: int = 32 * 102
     return data.decode("cp1252", errors="replace") if _mostly_latin(data) else data.decode(
         "utf-8", errors="replace"
     )
+
+
+# Vendor supersets of a declared charset, tried when the bytes do not fit the declaration.
+_SUPERSETS = {
+    "big5": ("cp950", "big5hkscs"),
+    "cp950": ("big5hkscs",),
+    "euc_jp": ("euc_jis_2004", "cp932"),
+    "koi8-r": ("koi8_u",),
+    "cp949": ("johab",),
+}
+_SINGLE_BYTE_WESTERN = frozenset({"cp1252", "ascii", "iso8859-15", "latin-1", "mac-roman"})
+_UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+# a declaration is kept, with replacement characters, when at most this share of it fails
+_TOLERATED_BAD_SHARE = 0.01
+
+
+_MOSTLY_UTF8_SHARE = 0.9
+_HIGH_BYTES = bytes(range(0x80, 0x100))
+
+
+def _mostly_utf8(data: bytes) -> bool:
+    """UTF-8 with a damaged byte or two (a cut sequence, a stray Latin-1 byte): nearly all
+    8-bit bytes form valid multibyte sequences, which no other charset produces by chance."""
+    high = len(data) - len(data.translate(None, _HIGH_BYTES))
+    valid = sum(len(m) for m in _UTF8_MULTIBYTE.findall(data))
+    return valid >= 4 and valid >= _MOSTLY_UTF8_SHARE * high
+
+
+def _nearly(data: bytes, codec: str) -> str | None:
+    """The declared charset, right but for a few damaged bytes (a cut multibyte sequence, a
+    vendor character): better than switching to a charset of another script, which turns
+    every character into noise. Not for single-byte Western declarations (the other fallbacks
+    read those better) nor for UTF-8 that has no valid multibyte sequence at all (that is
+    Latin-1 or cp1252 mislabelled)."""
+    if codec in _SINGLE_BYTE_WESTERN or (codec == "utf-8" and not _UTF8_MULTIBYTE.search(data)):
+        return None
+    try:
+        text = data.decode(codec, errors="replace")
+    except (LookupError, ValueError):
+        return None
+    bad = text.count("\ufffd")
+    return text if bad <= _TOLERATED_BAD_SHARE * len(text) else None
 
 
 # What 8-bit bytes in Western European mail decode to in cp1252: accented letters and the
@@ -151,21 +257,22 @@ def _looks_like_utf8(data: bytes) -> bool:
 
 
 def _mostly_latin(data: bytes) -> bool:
-    high = sum(1 for b in data if b >= 0x80)
+    high = len(data) - len(data.translate(None, _HIGH_BYTES))
     return high * 20 < len(data)
 
 
-def repair(text: str, sample_bytes: int = 32 * 1024) -> str:
+def repair(text: str, sample_bytes: int = 32 * 1024, charset_hint: str | None = None) -> str:
     """Make any string safe to put on the wire: undo ``surrogateescape`` (raw 8-bit bytes in
     headers, as the ``email`` package leaves them) by decoding those bytes properly, and drop
-    control characters that no human wrote."""
+    control characters that no human wrote. ``charset_hint`` is tried first: a client that
+    writes raw 8-bit headers writes them in the charset it declares for the body."""
     if _ANY_SURROGATE.search(text):
         try:
             raw = text.encode("utf-8", errors="surrogateescape")
         except UnicodeEncodeError:
             text = _SURROGATES.sub("\ufffd", text)
         else:
-            text = decode_bytes(raw, None, sample_bytes)
+            text = decode_bytes(raw, charset_hint, sample_bytes)
         # anything still unpaired (a surrogate that was not an escaped byte) cannot be encoded
         text = _ANY_SURROGATE.sub("\ufffd", text)
     if _CONTROL.search(text):

@@ -31,6 +31,8 @@ def chromium(profile_dir: Path, lang: str = "en-US") -> Iterator[object]:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile_dir}")
     options.add_argument(f"--lang={lang}")
+    # headless Chromium ignores --lang for the Accept-Language header; the pref sets it
+    options.add_experimental_option("prefs", {"intl.accept_languages": lang})
     driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
     driver.set_page_load_timeout(PAGE_LOAD_TIMEOUT_S)
     try:
