@@ -62,8 +62,7 @@ async def _serve_async(kind: str, bootstrap: str, prefix: str, sock: socket.sock
 
     from ingest.chat.service import ChatService
     from ingest.chat.settings import ChatSettings, RateLimit, SiteSettings
-    from runtime.kafka_io import make_producer
-    from runtime.publisher import KafkaPublisher
+    from runtime.kafka_io import KafkaPublisher, make_producer
     from runtime.topic_io import KafkaTopicIO
     from schemas.topics import RAW_CHAT
 

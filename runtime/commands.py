@@ -175,9 +175,10 @@ def register(
 async def _run_worker(name: str, s: Settings, ctx: StageContext) -> None:
     from prometheus_client import CollectorRegistry
 
+    from runtime.broker_health import ClusterWatch
     from runtime.http import health_app, serve
+    from runtime.kafka_io import KafkaPublisher
     from runtime.metrics import StageMetrics
-    from runtime.publisher import ClusterWatch, KafkaPublisher
     from runtime.runner import StageRunner
     from runtime.workers import SERVICES, STAGES, load
 

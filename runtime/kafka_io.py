@@ -1,11 +1,13 @@
-"""aiokafka adapters: producers and batches, and topic administration. The connectors'
-Publisher, :class:`KafkaPublisher`, lives in :mod:`runtime.publisher`."""
+"""aiokafka adapters: the Publisher port for connectors, and topic administration."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import struct
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,12 +17,23 @@ from aiokafka.errors import (
     GroupCoordinatorNotAvailableError,
     KafkaConnectionError,
     KafkaError,
+    MessageSizeTooLargeError,
     TopicAlreadyExistsError,
 )
 from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
-from runtime.errors import BrokerUnavailable
+from runtime.broker_health import (
+    FATAL_PRODUCER_ERRORS,
+    PROBE_INTERVAL_S,
+    PROBE_TIMEOUT_S,
+    RESTART_BACKOFF_S,
+    STOP_TIMEOUT_S,
+    WriteHealth,
+    producer_broken,
+)
+from runtime.errors import BrokerUnavailable, RecordTooLarge
+from schemas.codec import encode
 from schemas.stage import KafkaConnection
 from schemas.topics import ALL, DEAD_LETTER_MAX_BYTES, TopicSpec
 
@@ -179,6 +192,253 @@ async def start_client(client: Any, conn: KafkaConnection) -> None:
         raise BrokerUnavailable(conn.bootstrap_servers, str(exc)) from None
     except KafkaError as exc:
         raise BrokerUnavailable(conn.bootstrap_servers, f"{type(exc).__name__}: {exc}") from None
+
+
+log = logging.getLogger(__name__)
+
+# a publish() caller's record, waiting for the next write: topic, key, value, its outcome
+_Waiting = tuple[TopicSpec, bytes, Any, "asyncio.Future[None]"]
+
+
+class KafkaPublisher:
+    """Publishes records and returns only after the broker acknowledged them (acks=all).
+
+    Replaces its producer after a fatal producer error: an idempotent aiokafka producer whose
+    sender task died (a broker restarted under load answered ``OutOfOrderSequenceNumber``)
+    takes records forever and never sends them; the SMTP receiver then answered 451 to every
+    mail until restarted by hand while ``/readyz`` said ready (issue #17 item 1). Keeps
+    :attr:`health` (see :mod:`runtime.broker_health`): a failed write makes it unwritable at
+    once; a write that succeeds, or the probe started by :meth:`watch` (every
+    ``probe_interval_s``: metadata, a leader for every partition written, each leader
+    reachable), makes it writable again."""
+
+    def __init__(self, conn: KafkaConnection, timeout_s: float = 10.0, linger_ms: int = 0,
+                 *, probe_interval_s: float = PROBE_INTERVAL_S,
+                 probe_timeout_s: float = PROBE_TIMEOUT_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._conn = conn
+        self._timeout_s = timeout_s
+        self._linger_ms = linger_ms
+        self._probe_interval_s = probe_interval_s
+        self._probe_timeout_s = probe_timeout_s
+        self._clock = clock
+        self.health = WriteHealth(since=clock())
+        self._producer: AIOKafkaProducer | None = self._new_producer()
+        self._sender = BatchSender(self._producer)
+        self._started = False
+        self._replacing = asyncio.Lock()
+        self._last_restart = float("-inf")
+        self._doomed = False  # a write failed with a FATAL_PRODUCER_ERRORS error
+        self._written: set[str] = set()  # full topic names written (what the probe checks)
+        self._probe: asyncio.Task[None] | None = None
+        self._waiting: list[_Waiting] = []  # records of publish() callers not yet written
+        self._writing: asyncio.Task[None] | None = None
+
+    def _new_producer(self) -> AIOKafkaProducer:
+        return make_producer(self._conn, linger_ms=self._linger_ms,
+                             request_timeout_ms=int(self._timeout_s * 1000))
+
+    async def start(self) -> None:
+        assert self._producer is not None
+        await start_client(self._producer, self._conn)
+        self._started = True
+
+    def watch(self) -> None:
+        """Start the background probe (workers; short-lived publishers do without)."""
+        if self._probe is None:
+            self._probe = asyncio.create_task(self._probe_loop())
+
+    async def stop(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe
+            self._probe = None
+        if self._producer is not None:
+            await self._producer.stop()
+
+    async def __aenter__(self) -> KafkaPublisher:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- writes --------------------------------------------------------------------------
+
+    async def publish_many(
+        self, topic: TopicSpec, records: Sequence[tuple[bytes, Any]]
+    ) -> list[BaseException | None]:
+        """Hand every record to the producer (one batch per partition, see
+        :class:`BatchSender`), then wait for all acknowledgements, bounded by the timeout."""
+        name = self._conn.topic(topic)
+        self._written.add(name)
+        if not await self._usable():
+            error = BrokerUnavailable(self._conn.bootstrap_servers,
+                                      f"no producer (broker away): {self.health.last_error}")
+            return [error for _ in records]
+        encoded = [(name, key, None if value is None else encode(value))
+                   for key, value in records]
+        futures = await self._sender.send(encoded)
+        waiting = {id(f): f for f in futures if isinstance(f, asyncio.Future)}
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                await asyncio.gather(*waiting.values(), return_exceptions=True)
+        except TimeoutError:
+            pass  # what did not complete in time is reported as not acknowledged below
+        raw = [_raw_outcome(f) for f in futures]
+        self._account(raw)
+        return [None if exc is None else self._error(topic, exc, len(data or b""))
+                for exc, (_, _, data) in zip(raw, encoded, strict=True)]
+
+    async def publish(self, topic: TopicSpec, key: bytes, value: Any) -> None:
+        """Publish one record, returning once the broker acknowledged it. Concurrent calls (an
+        SMTP session each, a chat request each) are written together, as a mail server's queue
+        manager takes many messages per wake-up: the records that arrive while a write is in
+        flight go out as one batch as soon as it is acknowledged. A lone record goes at once
+        (no linger); without this every message cost a produce request of its own, one after
+        the other on the mailbox's partition (the SMTP receiver took ~140 mails/s)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((topic, key, value, done))
+        if self._writing is None:
+            self._writing = asyncio.create_task(self._write_waiting())
+        await asyncio.shield(done)  # (a caller giving up does not cancel the others' write)
+
+    async def _write_waiting(self) -> None:
+        """Write what callers of :meth:`publish` wait for, a batch per broker round trip,
+        until nobody waits."""
+        waiting: list[_Waiting] = []
+        try:
+            while self._waiting:
+                waiting, self._waiting = self._waiting, []
+                by_topic: dict[str, list[_Waiting]] = {}
+                for item in waiting:
+                    by_topic.setdefault(item[0].name, []).append(item)
+                for items in by_topic.values():
+                    try:
+                        outcomes = await self.publish_many(items[0][0],
+                                                           [(k, v) for _, k, v, _ in items])
+                    except Exception as exc:  # e.g. not encodable: every caller hears of it
+                        outcomes = [exc] * len(items)
+                    for (_, _, _, done), outcome in zip(items, outcomes, strict=True):
+                        if done.done():
+                            continue
+                        if outcome is None:
+                            done.set_result(None)
+                        else:
+                            done.set_exception(outcome)
+        except asyncio.CancelledError:  # stopping: nobody is left waiting forever
+            for *_, done in (*waiting, *self._waiting):
+                if not done.done():
+                    done.set_exception(BrokerUnavailable(self._conn.bootstrap_servers,
+                                                         "publisher stopped"))
+            self._waiting = []
+            raise
+        finally:
+            self._writing = None
+
+    def _account(self, outcomes: Sequence[BaseException | None]) -> None:
+        now = self._clock()
+        failures = [e for e in outcomes
+                    if e is not None and not isinstance(e, MessageSizeTooLargeError)]
+        if failures:
+            self.health.failed(now, repr(failures[0]))
+            self._doomed |= any(isinstance(e, FATAL_PRODUCER_ERRORS) for e in failures)
+        elif any(e is None for e in outcomes):
+            self.health.succeeded(now)
+
+    def _error(self, topic: TopicSpec, exc: BaseException, size: int) -> BaseException:
+        if isinstance(exc, MessageSizeTooLargeError):
+            return RecordTooLarge(topic.name, size)
+        return BrokerUnavailable(self._conn.bootstrap_servers,
+                                 f"write to {topic.name} not acknowledged: {exc!r}")
+
+    # -- a producer that can write -------------------------------------------------------
+
+    async def _usable(self) -> bool:
+        """A started producer whose sender is alive, replacing a dead one (at most once per
+        ``RESTART_BACKOFF_S``); False while no producer could be started."""
+        if self._alive():
+            return True
+        async with self._replacing:
+            if self._alive():
+                return True  # another writer replaced it meanwhile
+            now = self._clock()
+            if now - self._last_restart < RESTART_BACKOFF_S:
+                return False
+            self._last_restart = now
+            await self._replace()
+            return self._producer is not None
+
+    def _alive(self) -> bool:
+        return self._producer is not None and not self._doomed and \
+            not producer_broken(self._producer)
+
+    async def _replace(self) -> None:
+        old, self._producer, self._doomed = self._producer, None, False
+        if old is not None:
+            log.warning("producer can no longer write (sender stopped); starting a new one")
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(old.stop(), STOP_TIMEOUT_S)
+        fresh = self._new_producer()
+        try:
+            await asyncio.wait_for(start_client(fresh, self._conn), self._timeout_s)
+        except (BrokerUnavailable, TimeoutError, KafkaError, OSError) as exc:
+            self.health.failed(self._clock(), f"new producer did not start: {exc}")
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(fresh.stop(), STOP_TIMEOUT_S)
+            return
+        self._producer, self._sender = fresh, BatchSender(fresh)
+        self.health.producer_restarts += 1
+
+    # -- the probe -------------------------------------------------------------------------
+
+    async def _probe_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._probe_interval_s)
+            try:
+                await self.probe()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a probe never ends the worker; it reports
+                self.health.failed(self._clock(), f"probe: {exc!r}")
+
+    async def probe(self) -> bool:
+        """Replace a dead producer; then ask the cluster for metadata and check that every
+        partition of the topics written so far has a leader this process can connect to."""
+        if not await self._usable() or self._producer is None:
+            return False
+        client = self._producer.client
+        try:
+            async with asyncio.timeout(self._probe_timeout_s):
+                cluster = await client.fetch_all_metadata()
+                leaders: set[int] = set()
+                for name in self._written:
+                    parts = cluster.partitions_for_topic(name) or set()
+                    available = cluster.available_partitions_for_topic(name) or set()
+                    if parts != available:
+                        raise KafkaError(f"{name}: partitions without a leader: "
+                                         f"{sorted(parts - available)}")
+                    leaders |= {cluster.leader_for_partition(TopicPartition(name, p))
+                                for p in parts}
+                for node in leaders:
+                    if not await client.ready(node):
+                        raise KafkaError(f"leader {node} not reachable")
+        except (KafkaError, TimeoutError, OSError) as exc:
+            self.health.failed(self._clock(), f"probe: {exc!r}")
+            return False
+        self.health.probed(self._clock(), self._probe_interval_s)
+        return self.health.writable
+
+
+def _raw_outcome(f: asyncio.Future[Any] | BaseException) -> BaseException | None:
+    if isinstance(f, BaseException):
+        return f
+    if not f.done():
+        return TimeoutError()
+    if f.cancelled():
+        return asyncio.CancelledError()
+    return f.exception()
 
 
 @dataclass(frozen=True)

@@ -321,7 +321,7 @@ def _make(name: str, spec: MetricSpec, registry: CollectorRegistry) -> Counter |
 
 
 class BrokerHealth(Protocol):
-    """What :class:`BrokerCollector` reads (``runtime.publisher.WriteHealth``)."""
+    """What :class:`BrokerCollector` reads (``runtime.broker_health.WriteHealth``)."""
 
     writable: bool
     outages: int

@@ -22,8 +22,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from runtime.kafka_io import start_client
-from runtime.publisher import KafkaPublisher
+from runtime.kafka_io import KafkaPublisher, start_client
 from schemas.builders import constructor
 from schemas.codec import DecodeError, decoder
 from schemas.errors import BrokerUnavailable

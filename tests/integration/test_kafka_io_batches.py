@@ -16,8 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import MessageSizeTooLargeError
 
 from runtime.errors import RecordTooLarge
-from runtime.kafka_io import BatchSender, make_producer, start_client
-from runtime.publisher import KafkaPublisher
+from runtime.kafka_io import BatchSender, KafkaPublisher, make_producer, start_client
 from schemas.raw import RawEmail
 from schemas.stage import KafkaConnection
 from schemas.topics import RAW_EMAIL, TopicSpec

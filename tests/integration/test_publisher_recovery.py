@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from runtime.publisher import ClusterWatch, KafkaPublisher, producer_broken
+from runtime.broker_health import ClusterWatch, producer_broken
+from runtime.kafka_io import KafkaPublisher
 from schemas.raw import RawEmail
 from schemas.stage import KafkaConnection
 from schemas.topics import RAW_EMAIL

@@ -14,7 +14,7 @@ import pytest
 
 from ingest.settings import EmailSettings, ReceiverSettings
 from ingest.smtp import service as smtp_service
-from runtime.publisher import KafkaPublisher
+from runtime.kafka_io import KafkaPublisher
 from schemas.stage import KafkaConnection, StageContext
 from tests.support.dovecot import free_port
 from tests.support.imap_connector import raw_records

@@ -13,7 +13,7 @@ from typing import Any
 
 from ingest.chat.service import ChatService
 from ingest.chat.settings import ChatSettings
-from runtime.publisher import KafkaPublisher
+from runtime.kafka_io import KafkaPublisher
 from runtime.topic_io import KafkaTopicIO
 from schemas.stage import KafkaConnection
 

@@ -17,7 +17,7 @@ from typing import Any
 from ingest.imap.service import run_mailboxes
 from ingest.imap.status import StatusBoard
 from ingest.settings import EmailSettings, MailboxSettings
-from runtime.publisher import KafkaPublisher
+from runtime.kafka_io import KafkaPublisher
 from schemas.stage import KafkaConnection
 from schemas.topics import RAW_EMAIL
 from tests.support.dovecot import Dovecot

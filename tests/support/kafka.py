@@ -10,7 +10,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from runtime import topic_io
-from runtime.publisher import KafkaPublisher
+from runtime.kafka_io import KafkaPublisher
 from schemas.codec import DecodeError, decode
 from schemas.stage import KafkaConnection
 from schemas.topics import TopicSpec

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from prometheus_client import CollectorRegistry
 
 from ingest.imap.status import StatusBoard
+from runtime.broker_health import WriteHealth
 from runtime.metrics import CATALOGUE, PromMeter, StageMetrics
-from runtime.publisher import WriteHealth
 from schemas.events import Actor, Classified, TicketEvent
 from schemas.stage import Out
 from schemas.topics import TICKET_EVENTS

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, generate_latest
 
+from runtime.broker_health import WriteHealth
 from runtime.metrics import StageMetrics
-from runtime.publisher import WriteHealth
 
 
 def test_a_failed_write_makes_it_unwritable_and_counts_one_outage() -> None:
