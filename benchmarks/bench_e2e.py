@@ -605,7 +605,8 @@ async def helpline_stack(bootstrap: str, broker_pid: int, tmp: Path, prefix: str
         with workers(config, tmp / "logs", ports.health) as ps:
             from runtime.dev import wait_ready  # every worker ready, as `helpline dev` waits
 
-            not_ready = await asyncio.to_thread(wait_ready, ports.health, 120)
+            urls = {w: f"http://127.0.0.1:{p}/readyz" for w, p in ports.health.items()}
+            not_ready = await asyncio.to_thread(wait_ready, urls, 120)
             if not_ready:
                 raise RuntimeError(f"workers not ready: {not_ready}; see {tmp / 'logs'}")
             procs = {"broker": broker_pid, "load generator": os.getpid(), "sink": sink.pid}
