@@ -597,6 +597,10 @@ async def helpline_stack(bootstrap: str, broker_pid: int, tmp: Path, prefix: str
         write_config(config, bootstrap, ports, prefix)
         # one replica per stage, as `helpline dev`; the run's partitions as the baseline's
         text = config.read_text().replace("partitions = 2", f"partitions = {PARTITIONS}")
+        # every visitor comes from the load generator's one address: the per-address limits
+        # that stop one abuser (10 conversations a minute) would refuse nearly all of them
+        text += "".join(f"\n[chat.{limit}]\nper_minute = 1000000\nburst = 100000\n"
+                        for limit in ("ip_conversations", "ip_messages"))
         config.write_text(text)
         cli = [sys.executable, "-m", "runtime.cli", "--config", str(config)]
         for step in (["topics", "create"], ["rules", "push", str(DEMO / "rules.toml")]):
