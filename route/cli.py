@@ -42,8 +42,8 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
     app.add_typer(agents, name="agents")
     app.add_typer(escalations, name="escalations")
 
-    @agents.command("load")
-    def agents_load(
+    @agents.command("push")
+    def agents_push(
         file: Annotated[Path, typer.Argument(help="TOML file with [[agents]]")],
     ) -> None:
         """Publish every agent of a routing TOML file (replacing their directory entries)."""
@@ -58,6 +58,8 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
         asyncio.run(ctx.topics.publish(AGENTS, records, _timeout(ctx)))
         typer.echo(f"{len(records)} agents published")
 
+    agents.command("load", hidden=True)(agents_push)  # the old spelling, kept for scripts
+
     @agents.command("set-presence")
     def agents_set_presence(
         agent_id: str, state: Annotated[str, typer.Argument(help="online / away / offline")]
@@ -69,7 +71,7 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
         ctx = get_ctx()
         current = _directory(ctx).get(agent_id)
         if current is None:
-            typer.echo(f"unknown agent {agent_id!r}: load it first", err=True)
+            typer.echo(f"unknown agent {agent_id!r}: push it first", err=True)
             raise typer.Exit(1)
         updated = dataclasses.replace(current, presence=state, updated_at=datetime.now(UTC))
         asyncio.run(ctx.topics.publish(AGENTS, [(agent_id.encode(), updated)], _timeout(ctx)))
