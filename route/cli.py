@@ -1,4 +1,4 @@
-"""Route commands: ``helpline agents load FILE | set-presence AGENT STATE | list``,
+"""Route commands: ``helpline agents push FILE | set-presence AGENT STATE | list``,
 ``helpline queue``, ``helpline escalations report``."""
 
 from __future__ import annotations

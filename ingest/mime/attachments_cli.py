@@ -1,11 +1,11 @@
-"""``helpline attachment list|get``: an attachment's bytes, read back from the raw mail it came in.
+"""``helpline attachments list|get``: an attachment's bytes, read back from the raw mail it came in.
 
 A normalized message (InboundMessage) names each attachment by ``content_ref``
 (``sha256:<hex>``) and its raw record by ``raw_ref`` (``raw.email/<partition>/<offset>``); the
 bytes live only in that raw record, never in the event. So::
 
-    helpline attachment list raw.email/1/4711
-    helpline attachment get raw.email/1/4711 sha256:9f86d0... -o invoice.pdf
+    helpline attachments list raw.email/1/4711
+    helpline attachments get raw.email/1/4711 sha256:9f86d0... -o invoice.pdf
 
 RAW_REF may also be a local ``.eml`` file (what ``helpline parse`` reads). Exit code 1 with a
 one-line reason when the record, the mail or the attachment is not there.
