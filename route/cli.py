@@ -1,5 +1,5 @@
 """Route commands: ``helpline agents push FILE | set-presence AGENT STATE | list``,
-``helpline queue``, ``helpline escalations report``."""
+``helpline queue``, ``helpline escalations``."""
 
 from __future__ import annotations
 
@@ -107,6 +107,13 @@ def queue(
     _print(rows, as_json)
 
 
+def escalations(cli: typer.Context,
+                as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Escalations from the event log, by tag, category, trigger and tier move."""
+    if cli.invoked_subcommand is None:  # `escalations report` (the old spelling) runs alone
+        escalations_report(cli, as_json)
+
+
 def escalations_report(cli: typer.Context,
                        as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Escalations from the event log, by tag, category, trigger and tier move."""
@@ -129,18 +136,19 @@ def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
     settings = {"obj": get_ctx}
     agents = typer.Typer(help="The agent directory on the compacted agents topic.",
                          no_args_is_help=True, context_settings=settings)
-    escalations = typer.Typer(help="What the escalations say.", no_args_is_help=True,
-                              context_settings=settings)
+    # One command, so no group verb: `helpline escalations` reads like `helpline queue`.
+    escalations_group = typer.Typer(invoke_without_command=True, context_settings=settings)
     app.add_typer(agents, name="agents")
-    app.add_typer(escalations, name="escalations")
+    app.add_typer(escalations_group, name="escalations")
 
     agents.command("push")(agents_push)
     agents.command("set-presence")(agents_set_presence)
     agents.command("list")(agents_list)
     app.command("queue", context_settings=settings)(queue)
-    escalations.command("report")(escalations_report)
+    escalations_group.callback()(escalations)
     # The old spellings, kept hidden so scripts and docs keep working.
     agents.command("load", hidden=True)(agents_push)
+    escalations_group.command("report", hidden=True)(escalations_report)
 
 
 def _print(rows: list[dict[str, Any]], as_json: bool) -> None:

@@ -97,3 +97,15 @@ def test_hidden_aliases_are_not_listed_in_help(old: str) -> None:
         commands = listing.split("Commands", 1)[1]
         names = [line.strip("│ ").split(" ", 1)[0] for line in commands.splitlines()]
         assert leaf not in names and ALIASES[old].split()[-1] in names
+
+
+def test_a_one_command_group_folds_into_its_noun() -> None:
+    """`helpline escalations` runs the report (like `helpline queue`); `escalations report`
+    still runs it, unlisted."""
+    tree = _tree()
+    assert tree["escalations report"][2]
+    assert [p for p in tree if p.startswith("escalations ") and not tree[p][2]] == []
+    runner = CliRunner()
+    help_text = runner.invoke(cli.app, ["escalations", "--help"]).output
+    assert "--json" in help_text and "report" not in help_text.split("Options", 1)[1]
+    assert runner.invoke(cli.app, ["escalations", "report", "--help"]).exit_code == 0
