@@ -128,9 +128,10 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # click usage errors come here with standalone_mode=False
         import click
 
-        if isinstance(exc, click.ClickException):
+        # typer >= 0.26 raises its own vendored click's exceptions (under typer.TyperException)
+        if isinstance(exc, (click.ClickException, typer.TyperException)) and hasattr(exc, "show"):
             exc.show()
-            sys.exit(exc.exit_code)
+            sys.exit(getattr(exc, "exit_code", 1))
         raise
 
 

@@ -109,3 +109,15 @@ def test_a_one_command_group_folds_into_its_noun() -> None:
     help_text = runner.invoke(cli.app, ["escalations", "--help"]).output
     assert "--json" in help_text and "report" not in help_text.split("Options", 1)[1]
     assert runner.invoke(cli.app, ["escalations", "report", "--help"]).exit_code == 0
+
+
+def test_a_usage_error_is_a_message_and_exit_2_not_a_traceback() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    proc = subprocess.run([sys.executable, "-m", "runtime.cli", "worker", "nope"],
+                          cwd=Path(__file__).resolve().parents[2], capture_output=True,
+                          text=True, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "unknown worker 'nope'" in proc.stderr and "Traceback" not in proc.stderr
