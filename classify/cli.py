@@ -40,218 +40,238 @@ def _print_json(value: Any) -> None:
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
-def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
-    rules = typer.Typer(help="Classification rules: check and publish rules files.",
-                        no_args_is_help=True)
-    model = typer.Typer(help="The ML classifier: train, evaluate, predict.", no_args_is_help=True)
+def _get_ctx(cli: typer.Context) -> StageContext:
+    """The stage context: ``register`` puts its ``get_ctx`` on the click context's obj."""
+    get_ctx: Callable[[], StageContext] = cli.obj
+    return get_ctx()
 
-    @rules.command("check")
-    def check(file: RulesFile, fmt: FormatOpt = None, against: AgainstOpt = None) -> None:
-        """Compile a rules file; print every error with its line and column (exit 1 if any).
-        With --against 30d: how many tickets of that history it would classify differently."""
-        source, chosen = _read_rules(file, fmt)
-        rs = _compiled(file, source, chosen, "default")
-        typer.echo(f"{file}: ok, {len(rs.rules)} rules, mode {rs.mode}, version {rs.version}")
-        if against is not None:
-            def use_rules(stage: Any) -> None:
-                stage.ruleset = rs
 
-            with _reported():
-                _print_json(_what_if(get_ctx(), against, use_rules))
-
-    @rules.command("push")
-    def push(
-        file: RulesFile,
-        name: Annotated[str | None, typer.Option(
-            "--name", help="ruleset name (default: [ruleset] name, else the stage's)")] = None,
-        fmt: FormatOpt = None,
-    ) -> None:
-        """Check a rules file, then publish it to the rules topic; the classify stage reloads
-        it. A file with errors is not published."""
-        from classify.publish import PublishError, publish_ruleset
-        from classify.rules_loader import content_version
-        from schemas.directory import RulesetRecord
-
-        source, file_format = _read_rules(file, fmt)
-        ruleset = _compiled(file, source, file_format, "")  # "": no name declared in the file
-        ctx = get_ctx()
-        chosen = name or ruleset.name or ctx.section("classify").ruleset_name
-        record = RulesetRecord(name=chosen, version=content_version(source), source=source,
-                               format=file_format, pushed_at=datetime.now(UTC))
-        try:
-            asyncio.run(publish_ruleset(ctx.topics, record))
-        except PublishError as exc:
-            typer.echo(f"helpline: rules not pushed: {exc}", err=True)
-            raise SystemExit(1) from None
-        typer.echo(f"pushed ruleset {chosen!r} version {record.version} "
-                   f"({len(ruleset.rules)} rules, {file_format})")
-
-    @model.command("train")
-    def train(text_col: TextOpt, label_col: LabelOpt,
-              out: Annotated[Path, typer.Option("--out", help="directory to write the model")],
-              data: Annotated[Path | None, typer.Option(
-                  "--data", help="CSV file with a header row (with --from-topic: the cold "
-                                 "start)", exists=True, dir_okay=False)] = None,
-              target: Annotated[str, typer.Option(
-                  help="ticket field predicted: category, department, priority, type")]
-              = "category",
-              from_topic: Annotated[bool, typer.Option(
-                  "--from-topic", help="add the desk's own labelled tickets: agents' "
-                                       "corrections on the model.examples topic")] = False,
-              holdout: Annotated[float, typer.Option(
-                  help="fraction held out (stratified) and scored after training")] = 0.0,
-              target_precision: Annotated[float, typer.Option(
-                  help="precision wanted when not abstaining; sets the threshold")] = 0.95,
-              features: Annotated[str, typer.Option(
-                  help="words+chars (most accurate) or words (faster on long text)")]
-              = "words+chars",
-              seed: int = 13) -> None:
-        """Train on labelled tickets; print the model card (and held-out scores) as JSON.
-        With --from-topic, also on agents' corrections, and print per-class drift."""
-        from classify.evaluation import read_labelled_csv, score
-        from classify.model import TrainingOptions, save_model, train_model
+def check(cli: typer.Context, file: RulesFile, fmt: FormatOpt = None,
+          against: AgainstOpt = None) -> None:
+    """Compile a rules file; print every error with its line and column (exit 1 if any).
+    With --against 30d: how many tickets of that history it would classify differently."""
+    source, chosen = _read_rules(file, fmt)
+    rs = _compiled(file, source, chosen, "default")
+    typer.echo(f"{file}: ok, {len(rs.rules)} rules, mode {rs.mode}, version {rs.version}")
+    if against is not None:
+        def use_rules(stage: Any) -> None:
+            stage.ruleset = rs
 
         with _reported():
-            texts: list[str] = []
-            labels: list[str] = []
-            if data is not None:
-                texts, labels = read_labelled_csv(data, text_col, label_col)
-            report: dict[str, Any] = {}
-            desk: tuple[list[str], list[str]] = ([], [])
-            if from_topic:
-                from classify.learning import drift, read_examples
+            _print_json(_what_if(_get_ctx(cli), against, use_rules))
 
-                ctx = get_ctx()
-                examples = asyncio.run(read_examples(
-                    ctx.topics, target, ctx.section("classify").model_push_timeout_s))
-                report["drift"] = drift(labels, examples)
-                desk = ([x.text for x in examples], [x.label for x in examples])
-            elif data is None:
-                raise ValueError("give --data, --from-topic, or both")
-            held: tuple[list[str], list[str]] = ([], [])
-            if holdout > 0:
-                from sklearn.model_selection import train_test_split
 
-                texts, x_test, labels, y_test = train_test_split(
-                    texts, labels, test_size=holdout, random_state=seed, stratify=labels)
-                held = (x_test, y_test)
-            options = TrainingOptions(target=target, target_precision=target_precision, seed=seed,
-                                      features=features)
-            trained = train_model([*texts, *desk[0]], [*labels, *desk[1]], options)
-            card = save_model(trained, out)
-            report = {"model": asdict(card), **report}
-            if held[0]:
-                report["holdout"] = score(trained.predict(held[0]), held[1])
-            if desk[0]:  # in-sample: how much of the desk's corrections the model now follows
-                report["desk_examples_fit"] = score(trained.predict(desk[0]), desk[1])
-            _print_json(report)
+def push(
+    cli: typer.Context,
+    file: RulesFile,
+    name: Annotated[str | None, typer.Option(
+        "--name", help="ruleset name (default: [ruleset] name, else the stage's)")] = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Check a rules file, then publish it to the rules topic; the classify stage reloads
+    it. A file with errors is not published."""
+    from classify.publish import PublishError, publish_ruleset
+    from classify.rules_loader import content_version
+    from schemas.directory import RulesetRecord
 
-    @model.command("evaluate")
-    def evaluate(data: DataOpt, text_col: TextOpt, label_col: LabelOpt, model_dir: ModelOpt,
-                 out_of_scope: Annotated[Path | None, typer.Option(
-                     help="CSV of unrelated text: how often the model abstains on it")] = None,
-                 out_of_scope_col: Annotated[str, typer.Option(
-                     help="text column of --out-of-scope")] = "text") -> None:
-        """Score a model on labelled data: accuracy, macro-F1, per-class precision/recall,
-        confusion matrix, abstention (JSON)."""
-        from classify.evaluation import abstention_on, open_set, read_labelled_csv, score
-        from classify.model import load_model
+    source, file_format = _read_rules(file, fmt)
+    ruleset = _compiled(file, source, file_format, "")  # "": no name declared in the file
+    ctx = _get_ctx(cli)
+    chosen = name or ruleset.name or ctx.section("classify").ruleset_name
+    record = RulesetRecord(name=chosen, version=content_version(source), source=source,
+                           format=file_format, pushed_at=datetime.now(UTC))
+    try:
+        asyncio.run(publish_ruleset(ctx.topics, record))
+    except PublishError as exc:
+        typer.echo(f"helpline: rules not pushed: {exc}", err=True)
+        raise SystemExit(1) from None
+    typer.echo(f"pushed ruleset {chosen!r} version {record.version} "
+               f"({len(ruleset.rules)} rules, {file_format})")
 
-        with _reported():
-            loaded = load_model(model_dir)
+
+def train(cli: typer.Context, text_col: TextOpt, label_col: LabelOpt,
+          out: Annotated[Path, typer.Option("--out", help="directory to write the model")],
+          data: Annotated[Path | None, typer.Option(
+              "--data", help="CSV file with a header row (with --from-topic: the cold "
+                             "start)", exists=True, dir_okay=False)] = None,
+          target: Annotated[str, typer.Option(
+              help="ticket field predicted: category, department, priority, type")]
+          = "category",
+          from_topic: Annotated[bool, typer.Option(
+              "--from-topic", help="add the desk's own labelled tickets: agents' "
+                                   "corrections on the model.examples topic")] = False,
+          holdout: Annotated[float, typer.Option(
+              help="fraction held out (stratified) and scored after training")] = 0.0,
+          target_precision: Annotated[float, typer.Option(
+              help="precision wanted when not abstaining; sets the threshold")] = 0.95,
+          features: Annotated[str, typer.Option(
+              help="words+chars (most accurate) or words (faster on long text)")]
+          = "words+chars",
+          seed: int = 13) -> None:
+    """Train on labelled tickets; print the model card (and held-out scores) as JSON.
+    With --from-topic, also on agents' corrections, and print per-class drift."""
+    from classify.evaluation import read_labelled_csv, score
+    from classify.model import TrainingOptions, save_model, train_model
+
+    with _reported():
+        texts: list[str] = []
+        labels: list[str] = []
+        if data is not None:
             texts, labels = read_labelled_csv(data, text_col, label_col)
-            report = score(loaded.predict(texts), labels)
-            report["model_version"] = loaded.card.version
-            if out_of_scope is not None:
-                oos, _ = read_labelled_csv(out_of_scope, [out_of_scope_col], None)
-                report["out_of_scope"] = abstention_on(loaded, oos)
-                report["open_set"] = open_set(loaded, texts, oos)
-            _print_json(report)
+        report: dict[str, Any] = {}
+        desk: tuple[list[str], list[str]] = ([], [])
+        if from_topic:
+            from classify.learning import drift, read_examples
 
-    @model.command("predict")
-    def predict(data: DataOpt, text_col: TextOpt, model_dir: ModelOpt,
-                batch: Annotated[int, typer.Option(min=1, help="rows per batch")] = 1000) -> None:
-        """One JSON object per row: label (null when abstained), confidence, abstained."""
-        from classify.evaluation import read_labelled_csv
-        from classify.model import load_model
+            ctx = _get_ctx(cli)
+            examples = asyncio.run(read_examples(
+                ctx.topics, target, ctx.section("classify").model_push_timeout_s))
+            report["drift"] = drift(labels, examples)
+            desk = ([x.text for x in examples], [x.label for x in examples])
+        elif data is None:
+            raise ValueError("give --data, --from-topic, or both")
+        held: tuple[list[str], list[str]] = ([], [])
+        if holdout > 0:
+            from sklearn.model_selection import train_test_split
 
-        with _reported():
-            loaded = load_model(model_dir)
-            texts, _ = read_labelled_csv(data, text_col, None)
-            for start in range(0, len(texts), batch):
-                for p in loaded.predict(texts[start:start + batch]):
-                    sys.stdout.write(orjson.dumps({
-                        "label": p.label, "confidence": round(p.confidence, 4),
-                        "abstained": p.abstained, "best_guess": p.best_guess, "reason": p.reason,
-                    }).decode() + "\n")
+            texts, x_test, labels, y_test = train_test_split(
+                texts, labels, test_size=holdout, random_state=seed, stratify=labels)
+            held = (x_test, y_test)
+        options = TrainingOptions(target=target, target_precision=target_precision, seed=seed,
+                                  features=features)
+        trained = train_model([*texts, *desk[0]], [*labels, *desk[1]], options)
+        card = save_model(trained, out)
+        report = {"model": asdict(card), **report}
+        if held[0]:
+            report["holdout"] = score(trained.predict(held[0]), held[1])
+        if desk[0]:  # in-sample: how much of the desk's corrections the model now follows
+            report["desk_examples_fit"] = score(trained.predict(desk[0]), desk[1])
+        _print_json(report)
 
-    @model.command("push")
-    def push_model_cmd(
-        directory: Annotated[Path, typer.Argument(exists=True, file_okay=False,
-                                                  help="a directory written by `model train`")],
-        name: Annotated[str | None, typer.Option(
-            "--name", help="model slot (default: the card's target, e.g. category)")] = None,
-        shadow: Annotated[bool, typer.Option(
-            "--shadow", help="run beside the active model without acting; "
-                             "`model promote NAME` makes it active")] = False,
-    ) -> None:
-        """Sign a trained model and publish it to the models topic; classify workers verify
-        the signature and their library versions, then hot-reload it."""
-        from classify.model import read_card
-        from classify.model_push import push_model, read_model_dir
-        from classify.publish import PublishError
-        from classify.stage import model_signing_key
 
-        ctx = get_ctx()
-        settings = ctx.section("classify")
-        with _reported():
-            card_text, weights = read_model_dir(directory)
-            card = read_card(card_text, str(directory))
-            slot = name or card.target
-            try:
-                manifest = asyncio.run(push_model(
-                    ctx.topics, slot, card_text, weights,
-                    model_signing_key(settings, ctx.signing_key),
-                    "shadow" if shadow else "active", datetime.now(UTC),
-                    settings.model_chunk_bytes, settings.model_push_timeout_s))
-            except PublishError as exc:
-                typer.echo(f"helpline: model not pushed: {exc}", err=True)
-                raise SystemExit(1) from None
-            typer.echo(f"pushed model {slot!r} version {manifest.version} "
-                       f"({'shadow' if shadow else 'active'}, target {card.target}, "
-                       f"{len(weights)} bytes in {manifest.count} chunks)")
+def evaluate(data: DataOpt, text_col: TextOpt, label_col: LabelOpt, model_dir: ModelOpt,
+             out_of_scope: Annotated[Path | None, typer.Option(
+                 help="CSV of unrelated text: how often the model abstains on it")] = None,
+             out_of_scope_col: Annotated[str, typer.Option(
+                 help="text column of --out-of-scope")] = "text") -> None:
+    """Score a model on labelled data: accuracy, macro-F1, per-class precision/recall,
+    confusion matrix, abstention (JSON)."""
+    from classify.evaluation import abstention_on, open_set, read_labelled_csv, score
+    from classify.model import load_model
 
-    @model.command("compare")
-    def compare(model_dir: Annotated[Path, typer.Argument(
-                    exists=True, file_okay=False, help="a directory written by `model train` "
-                    "(joblib weights: trusted paths only)")],
-                against: AgainstOpt = "30d") -> None:
-        """What a candidate model would change over history, beside what runs now (the rules
-        and models on their topics): tickets whose category, team or priority would differ,
-        with examples."""
-        from classify.model import load_model
-        from classify.what_if import with_model
+    with _reported():
+        loaded = load_model(model_dir)
+        texts, labels = read_labelled_csv(data, text_col, label_col)
+        report = score(loaded.predict(texts), labels)
+        report["model_version"] = loaded.card.version
+        if out_of_scope is not None:
+            oos, _ = read_labelled_csv(out_of_scope, [out_of_scope_col], None)
+            report["out_of_scope"] = abstention_on(loaded, oos)
+            report["open_set"] = open_set(loaded, texts, oos)
+        _print_json(report)
 
-        with _reported():
-            candidate = load_model(model_dir)
 
-            def use_model(stage: Any) -> None:
-                with_model(stage, candidate)
+def predict(data: DataOpt, text_col: TextOpt, model_dir: ModelOpt,
+            batch: Annotated[int, typer.Option(min=1, help="rows per batch")] = 1000) -> None:
+    """One JSON object per row: label (null when abstained), confidence, abstained."""
+    from classify.evaluation import read_labelled_csv
+    from classify.model import load_model
 
-            _print_json({"model": candidate.card.version, "target": candidate.card.target,
-                         **_what_if(get_ctx(), against or "30d", use_model)})
+    with _reported():
+        loaded = load_model(model_dir)
+        texts, _ = read_labelled_csv(data, text_col, None)
+        for start in range(0, len(texts), batch):
+            for p in loaded.predict(texts[start:start + batch]):
+                sys.stdout.write(orjson.dumps({
+                    "label": p.label, "confidence": round(p.confidence, 4),
+                    "abstained": p.abstained, "best_guess": p.best_guess, "reason": p.reason,
+                }).decode() + "\n")
 
-    @model.command("promote")
-    def promote(name: Annotated[str, typer.Argument(help="the model slot")]) -> None:
-        """Make the shadow model of NAME the active one (the same signed model)."""
-        from classify.model_push import promote_shadow
 
-        ctx = get_ctx()
-        with _reported():
-            manifest = asyncio.run(promote_shadow(
-                ctx.topics, name, ctx.section("classify").model_push_timeout_s))
-            typer.echo(f"model {name!r} version {manifest.version} is now active")
+def push_model_cmd(
+    cli: typer.Context,
+    directory: Annotated[Path, typer.Argument(exists=True, file_okay=False,
+                                              help="a directory written by `model train`")],
+    name: Annotated[str | None, typer.Option(
+        "--name", help="model slot (default: the card's target, e.g. category)")] = None,
+    shadow: Annotated[bool, typer.Option(
+        "--shadow", help="run beside the active model without acting; "
+                         "`model promote NAME` makes it active")] = False,
+) -> None:
+    """Sign a trained model and publish it to the models topic; classify workers verify
+    the signature and their library versions, then hot-reload it."""
+    from classify.model import read_card
+    from classify.model_push import push_model, read_model_dir
+    from classify.publish import PublishError
+    from classify.stage import model_signing_key
 
+    ctx = _get_ctx(cli)
+    settings = ctx.section("classify")
+    with _reported():
+        card_text, weights = read_model_dir(directory)
+        card = read_card(card_text, str(directory))
+        slot = name or card.target
+        try:
+            manifest = asyncio.run(push_model(
+                ctx.topics, slot, card_text, weights,
+                model_signing_key(settings, ctx.signing_key),
+                "shadow" if shadow else "active", datetime.now(UTC),
+                settings.model_chunk_bytes, settings.model_push_timeout_s))
+        except PublishError as exc:
+            typer.echo(f"helpline: model not pushed: {exc}", err=True)
+            raise SystemExit(1) from None
+        typer.echo(f"pushed model {slot!r} version {manifest.version} "
+                   f"({'shadow' if shadow else 'active'}, target {card.target}, "
+                   f"{len(weights)} bytes in {manifest.count} chunks)")
+
+
+def compare(cli: typer.Context, model_dir: Annotated[Path, typer.Argument(
+                exists=True, file_okay=False, help="a directory written by `model train` "
+                "(joblib weights: trusted paths only)")],
+            against: AgainstOpt = "30d") -> None:
+    """What a candidate model would change over history, beside what runs now (the rules
+    and models on their topics): tickets whose category, team or priority would differ,
+    with examples."""
+    from classify.model import load_model
+    from classify.what_if import with_model
+
+    with _reported():
+        candidate = load_model(model_dir)
+
+        def use_model(stage: Any) -> None:
+            with_model(stage, candidate)
+
+        _print_json({"model": candidate.card.version, "target": candidate.card.target,
+                     **_what_if(_get_ctx(cli), against or "30d", use_model)})
+
+
+def promote(cli: typer.Context,
+            name: Annotated[str, typer.Argument(help="the model slot")]) -> None:
+    """Make the shadow model of NAME the active one (the same signed model)."""
+    from classify.model_push import promote_shadow
+
+    ctx = _get_ctx(cli)
+    with _reported():
+        manifest = asyncio.run(promote_shadow(
+            ctx.topics, name, ctx.section("classify").model_push_timeout_s))
+        typer.echo(f"model {name!r} version {manifest.version} is now active")
+
+
+def register(app: typer.Typer, get_ctx: Callable[[], StageContext]) -> None:
+    # The commands find get_ctx as the click context's obj (inherited by every subcommand).
+    settings = {"obj": get_ctx}
+    rules = typer.Typer(help="Classification rules: check and publish rules files.",
+                        no_args_is_help=True, context_settings=settings)
+    model = typer.Typer(help="The ML classifier: train, evaluate, predict.", no_args_is_help=True,
+                        context_settings=settings)
+    rules.command("check")(check)
+    rules.command("push")(push)
+    model.command("train")(train)
+    model.command("evaluate")(evaluate)
+    model.command("predict")(predict)
+    model.command("push")(push_model_cmd)
+    model.command("compare")(compare)
+    model.command("promote")(promote)
     app.add_typer(rules, name="rules")
     app.add_typer(model, name="model")
 

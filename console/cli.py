@@ -78,7 +78,7 @@ def register(app: typer.Typer, get_ctx: Callable[..., StageContext]) -> None:
         ctx = get_ctx() if check_directory else get_ctx(broker=False)
         s = _settings(ctx)
         if check_directory and agent_id not in _directory(ctx, s):
-            typer.echo(f"unknown agent {agent_id!r}: load it with `helpline agents load`",
+            typer.echo(f"unknown agent {agent_id!r}: push it with `helpline agents push`",
                        err=True)
             raise typer.Exit(1)
         if password_stdin:

@@ -45,7 +45,7 @@ EN: dict[str, str] = {
     "bad_request": "That did not work:", "escalate": "Escalate", "reason": "reason",
     "hidden_chars": "not shown", "merge_into": "Merge into ticket",
     "link_master": "Child of master ticket", "agents": "Agents", "name": "Name",
-    "agents_hint": "The agent directory (helpline agents load); passwords are set with "
+    "agents_hint": "The agent directory (helpline agents push); passwords are set with "
                    "helpline console passwd.",
     "set_yes": "set", "set_no": "not set", "open_ticket": "open", "countdown_in": "in",
     "keyboard": "Keys: j/k move in the queue, Enter opens, / filters, r replies, "
@@ -87,7 +87,7 @@ FR: dict[str, str] = {
     "bad_request": "Cela n'a pas fonctionné :", "escalate": "Escalader", "reason": "motif",
     "hidden_chars": "masqué", "merge_into": "Fusionner dans le ticket",
     "link_master": "Enfant du ticket maître", "agents": "Agents", "name": "Nom",
-    "agents_hint": "L'annuaire des agents (helpline agents load) ; les mots de passe se "
+    "agents_hint": "L'annuaire des agents (helpline agents push) ; les mots de passe se "
                    "définissent avec helpline console passwd.",
     "set_yes": "défini", "set_no": "non défini", "open_ticket": "ouvrir", "countdown_in": "dans",
     "keyboard": "Touches : j/k pour se déplacer dans la file, Entrée ouvre, / filtre, "

@@ -25,7 +25,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_state: dict[str, Any] = {"config": None, "settings": None}
+_state: dict[str, Any] = {"config": None, "settings": None, "registered": False}
 
 PLUGINS = (
     "ingest.mime.cli",
@@ -96,9 +96,17 @@ def _register_core() -> None:
     dev.register(app, get_settings)
 
 
+def build() -> typer.Typer:
+    """The ``helpline`` app with every command registered (once, however often it is called)."""
+    if not _state["registered"]:
+        _state["registered"] = True
+        _register_core()
+        _register_plugins()
+    return app
+
+
 def main(argv: list[str] | None = None) -> None:
-    _register_core()
-    _register_plugins()
+    build()
     try:
         # With standalone_mode=False click returns the code of a `typer.Exit` instead of raising.
         rc = app(args=argv, standalone_mode=False)
@@ -120,9 +128,10 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # click usage errors come here with standalone_mode=False
         import click
 
-        if isinstance(exc, click.ClickException):
+        # typer >= 0.26 raises its own vendored click's exceptions (under typer.TyperException)
+        if isinstance(exc, (click.ClickException, typer.TyperException)) and hasattr(exc, "show"):
             exc.show()
-            sys.exit(exc.exit_code)
+            sys.exit(getattr(exc, "exit_code", 1))
         raise
 
 

@@ -24,152 +24,186 @@ from schemas.topics import CONSUMERS as TOPIC_CONSUMERS
 CONSUMERS: dict[str, tuple[str, ...]] = TOPIC_CONSUMERS
 
 
+@dataclasses.dataclass(frozen=True)
+class _Edge:
+    """What ``register`` hands the commands, as the click context's obj (inherited by every
+    subcommand): settings and the stage context, both read lazily at the edge."""
+
+    settings: Callable[[], Settings]
+    ctx: Callable[..., StageContext]
+
+
+def _get_settings(cli: typer.Context) -> Settings:
+    edge: _Edge = cli.obj
+    return edge.settings()
+
+
+def _get_ctx(cli: typer.Context) -> StageContext:
+    edge: _Edge = cli.obj
+    return edge.ctx()
+
+
+def kafka_fetch(cli: typer.Context) -> None:
+    """Download the broker jars from Maven Central into the versioned cache."""
+    from runtime.kafka import fetch, project_root
+
+    libs = fetch(_get_settings(cli).local_kafka, project_root())
+    typer.echo(f"Apache Kafka {_get_settings(cli).local_kafka.version}: {libs}")
+
+
+def kafka_up(
+    cli: typer.Context,
+    nodes: Annotated[int, typer.Option(help="1, or 3 for a fault-test cluster")] = 1,
+) -> None:
+    """Start a local broker in the background (no-op when one is running)."""
+    from runtime.kafka import KafkaCluster, fetch, local_cluster, project_root, state_dir
+
+    s = _get_settings(cli)
+    if s.kafka.bootstrap_servers:
+        typer.echo(f"kafka.bootstrap_servers is set ({s.kafka.bootstrap_servers}): "
+                   "using that broker, nothing started")
+        return
+    running = local_cluster(s)
+    if running is not None:
+        typer.echo(f"already running: {running.bootstrap}")
+        return
+    libs = fetch(s.local_kafka, project_root())
+    base = state_dir(s)
+    if base.exists():
+        import shutil
+
+        shutil.rmtree(base)
+    cluster = KafkaCluster(libs=libs, base_dir=base, size=nodes, heap=s.local_kafka.heap,
+                           start_timeout_s=s.local_kafka.start_timeout_s)
+    started = time.monotonic()
+    cluster.start()
+    cluster.save()
+    typer.echo(f"Kafka {s.local_kafka.version} up at {cluster.bootstrap} "
+               f"({time.monotonic() - started:.1f}s); logs in {base}")
+
+
+def kafka_down(cli: typer.Context) -> None:
+    """Stop the local broker."""
+    from runtime.kafka import KafkaCluster, state_dir
+
+    cluster = KafkaCluster.load(state_dir(_get_settings(cli)))
+    if cluster is None or not cluster.running():
+        typer.echo("not running")
+        return
+    cluster.stop()
+    typer.echo("stopped")
+
+
+def kafka_status(cli: typer.Context) -> None:
+    """Say whether a broker is reachable, and where."""
+    from runtime.kafka import local_cluster, resolve_bootstrap
+
+    s = _get_settings(cli)
+    bootstrap = resolve_bootstrap(s)
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    with socket.socket() as sock:
+        sock.settimeout(2)
+        reachable = sock.connect_ex((host or "127.0.0.1", int(port))) == 0
+    where = "local" if local_cluster(s) is not None and not s.kafka.bootstrap_servers \
+        else "configured"
+    typer.echo(f"{where} broker {bootstrap}: {'reachable' if reachable else 'NOT reachable'}")
+    if not reachable:
+        raise typer.Exit(1)
+
+
+def topics_create(
+    cli: typer.Context,
+    partitions: Annotated[int | None, typer.Option(help="default: kafka.partitions")] = None,
+    replication_factor: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Create every topic of the registry that does not exist yet (idempotent)."""
+    from runtime.kafka_io import create_topics
+
+    s = _get_settings(cli)
+    ctx = _get_ctx(cli)
+    created = asyncio.run(create_topics(
+        ctx.kafka, partitions=partitions or s.kafka.partitions,
+        replication_factor=replication_factor or s.kafka.replication_factor))
+    typer.echo(f"created {len(created)} topic(s)" + (": " + ", ".join(created)
+                                                     if created else " (all existed)"))
+
+
+def topics_list(cli: typer.Context) -> None:
+    """Every topic with its key, cleanup policy, records and the lag of its consumers."""
+    from runtime.kafka_io import topic_status
+    from schemas.topics import ALL
+
+    ctx = _get_ctx(cli)
+    rows = asyncio.run(topic_status(ctx.kafka, ALL, {k: list(v) for k, v in
+                                                      CONSUMERS.items()}))
+    typer.echo(f"{'topic':<22} {'parts':>5} {'cleanup':<8} {'records':>9}  lag  (key)")
+    for r in rows:
+        if r.end_offsets < 0:
+            typer.echo(f"{r.name:<22} {'-':>5} {r.cleanup:<8} {'missing':>9}")
+            continue
+        lag = " ".join(f"{k}={v}" for k, v in r.lag.items()) or "-"
+        typer.echo(f"{r.name:<22} {r.partitions:>5} {r.cleanup:<8} {r.end_offsets:>9}  "
+                   f"{lag}  ({r.key})")
+
+
+def worker(
+    cli: typer.Context,
+    name: Annotated[str, typer.Argument(help="normalize | tickets | classify | route | "
+                                             "notify | imap | smtp | chat")],
+    instance_id: Annotated[str, typer.Option(help="unique per replica")] =
+        os.environ.get("HOSTNAME", "0"),
+) -> None:
+    """Run one stage (or connector) of the pipeline; scale each on its own."""
+    from runtime.workers import SERVICES, STAGES
+
+    if name not in STAGES and name not in SERVICES:
+        raise typer.BadParameter(
+            f"unknown worker {name!r}; one of: {', '.join([*STAGES, *SERVICES])}")
+    s = _get_settings(cli)
+    logs.configure(s.observability.log_level, s.observability.log_format)
+    ctx = _get_ctx(cli)
+    ctx = dataclasses.replace(ctx, instance_id=instance_id)
+    asyncio.run(_run_worker(name, s, ctx))
+
+
+def replay(
+    cli: typer.Context,
+    source: Annotated[str, typer.Option("--from", help="a dead-letter topic, e.g. "
+                                                       "dlq.normalize")],
+    limit: Annotated[int, typer.Option(help="at most this many records")] = 1_000_000,
+    dry_run: Annotated[bool, typer.Option(help="list, do not republish")] = False,
+) -> None:
+    """Put dead-lettered records back on the topic they came from (after a fix)."""
+    from schemas.topics import BY_NAME
+
+    spec = BY_NAME.get(source.removeprefix(_get_settings(cli).kafka.topic_prefix))
+    if spec is None or not spec.name.startswith("dlq."):
+        raise typer.BadParameter(f"{source!r} is not a dead-letter topic")
+    n = asyncio.run(replay_dead_letters(_get_ctx(cli).kafka, spec.name, limit, dry_run))
+    typer.echo(f"{'would replay' if dry_run else 'replayed'} {n} record(s) from {spec.name}")
+
+
 def register(
     app: typer.Typer,
     get_settings: Callable[[], Settings],
     get_ctx: Callable[..., StageContext],
 ) -> None:
+    settings = {"obj": _Edge(get_settings, get_ctx)}
     kafka = typer.Typer(help="The local Apache Kafka broker (KRaft) helpline runs for you.",
-                        no_args_is_help=True)
-    topics = typer.Typer(help="Create and inspect helpline's topics.", no_args_is_help=True)
+                        no_args_is_help=True, context_settings=settings)
+    topics = typer.Typer(help="Create and inspect helpline's topics.", no_args_is_help=True,
+                         context_settings=settings)
     app.add_typer(kafka, name="kafka")
     app.add_typer(topics, name="topics")
 
-    @kafka.command("fetch")
-    def kafka_fetch() -> None:
-        """Download the broker jars from Maven Central into the versioned cache."""
-        from runtime.kafka import fetch, project_root
-
-        libs = fetch(get_settings().local_kafka, project_root())
-        typer.echo(f"Apache Kafka {get_settings().local_kafka.version}: {libs}")
-
-    @kafka.command("up")
-    def kafka_up(
-        nodes: Annotated[int, typer.Option(help="1, or 3 for a fault-test cluster")] = 1,
-    ) -> None:
-        """Start a local broker in the background (no-op when one is running)."""
-        from runtime.kafka import KafkaCluster, fetch, local_cluster, project_root, state_dir
-
-        s = get_settings()
-        if s.kafka.bootstrap_servers:
-            typer.echo(f"kafka.bootstrap_servers is set ({s.kafka.bootstrap_servers}): "
-                       "using that broker, nothing started")
-            return
-        running = local_cluster(s)
-        if running is not None:
-            typer.echo(f"already running: {running.bootstrap}")
-            return
-        libs = fetch(s.local_kafka, project_root())
-        base = state_dir(s)
-        if base.exists():
-            import shutil
-
-            shutil.rmtree(base)
-        cluster = KafkaCluster(libs=libs, base_dir=base, size=nodes, heap=s.local_kafka.heap,
-                               start_timeout_s=s.local_kafka.start_timeout_s)
-        started = time.monotonic()
-        cluster.start()
-        cluster.save()
-        typer.echo(f"Kafka {s.local_kafka.version} up at {cluster.bootstrap} "
-                   f"({time.monotonic() - started:.1f}s); logs in {base}")
-
-    @kafka.command("down")
-    def kafka_down() -> None:
-        """Stop the local broker."""
-        from runtime.kafka import KafkaCluster, state_dir
-
-        cluster = KafkaCluster.load(state_dir(get_settings()))
-        if cluster is None or not cluster.running():
-            typer.echo("not running")
-            return
-        cluster.stop()
-        typer.echo("stopped")
-
-    @kafka.command("status")
-    def kafka_status() -> None:
-        """Say whether a broker is reachable, and where."""
-        from runtime.kafka import local_cluster, resolve_bootstrap
-
-        s = get_settings()
-        bootstrap = resolve_bootstrap(s)
-        host, _, port = bootstrap.split(",")[0].rpartition(":")
-        with socket.socket() as sock:
-            sock.settimeout(2)
-            reachable = sock.connect_ex((host or "127.0.0.1", int(port))) == 0
-        where = "local" if local_cluster(s) is not None and not s.kafka.bootstrap_servers \
-            else "configured"
-        typer.echo(f"{where} broker {bootstrap}: {'reachable' if reachable else 'NOT reachable'}")
-        if not reachable:
-            raise typer.Exit(1)
-
-    @topics.command("create")
-    def topics_create(
-        partitions: Annotated[int | None, typer.Option(help="default: kafka.partitions")] = None,
-        replication_factor: Annotated[int | None, typer.Option()] = None,
-    ) -> None:
-        """Create every topic of the registry that does not exist yet (idempotent)."""
-        from runtime.kafka_io import create_topics
-
-        s = get_settings()
-        ctx = get_ctx()
-        created = asyncio.run(create_topics(
-            ctx.kafka, partitions=partitions or s.kafka.partitions,
-            replication_factor=replication_factor or s.kafka.replication_factor))
-        typer.echo(f"created {len(created)} topic(s)" + (": " + ", ".join(created)
-                                                         if created else " (all existed)"))
-
-    @topics.command("list")
-    def topics_list() -> None:
-        """Every topic with its key, cleanup policy, records and the lag of its consumers."""
-        from runtime.kafka_io import topic_status
-        from schemas.topics import ALL
-
-        ctx = get_ctx()
-        rows = asyncio.run(topic_status(ctx.kafka, ALL, {k: list(v) for k, v in
-                                                          CONSUMERS.items()}))
-        typer.echo(f"{'topic':<22} {'parts':>5} {'cleanup':<8} {'records':>9}  lag  (key)")
-        for r in rows:
-            if r.end_offsets < 0:
-                typer.echo(f"{r.name:<22} {'-':>5} {r.cleanup:<8} {'missing':>9}")
-                continue
-            lag = " ".join(f"{k}={v}" for k, v in r.lag.items()) or "-"
-            typer.echo(f"{r.name:<22} {r.partitions:>5} {r.cleanup:<8} {r.end_offsets:>9}  "
-                       f"{lag}  ({r.key})")
-
-    @app.command("worker")
-    def worker(
-        name: Annotated[str, typer.Argument(help="normalize | tickets | classify | route | "
-                                                 "notify | imap | smtp | chat")],
-        instance_id: Annotated[str, typer.Option(help="unique per replica")] =
-            os.environ.get("HOSTNAME", "0"),
-    ) -> None:
-        """Run one stage (or connector) of the pipeline; scale each on its own."""
-        from runtime.workers import SERVICES, STAGES
-
-        if name not in STAGES and name not in SERVICES:
-            raise typer.BadParameter(
-                f"unknown worker {name!r}; one of: {', '.join([*STAGES, *SERVICES])}")
-        s = get_settings()
-        logs.configure(s.observability.log_level, s.observability.log_format)
-        ctx = get_ctx()
-        ctx = dataclasses.replace(ctx, instance_id=instance_id)
-        asyncio.run(_run_worker(name, s, ctx))
-
-    @app.command("replay")
-    def replay(
-        source: Annotated[str, typer.Option("--from", help="a dead-letter topic, e.g. "
-                                                           "dlq.normalize")],
-        limit: Annotated[int, typer.Option(help="at most this many records")] = 1_000_000,
-        dry_run: Annotated[bool, typer.Option(help="list, do not republish")] = False,
-    ) -> None:
-        """Put dead-lettered records back on the topic they came from (after a fix)."""
-        from schemas.topics import BY_NAME
-
-        spec = BY_NAME.get(source.removeprefix(get_settings().kafka.topic_prefix))
-        if spec is None or not spec.name.startswith("dlq."):
-            raise typer.BadParameter(f"{source!r} is not a dead-letter topic")
-        n = asyncio.run(replay_dead_letters(get_ctx().kafka, spec.name, limit, dry_run))
-        typer.echo(f"{'would replay' if dry_run else 'replayed'} {n} record(s) from {spec.name}")
+    kafka.command("fetch")(kafka_fetch)
+    kafka.command("up")(kafka_up)
+    kafka.command("down")(kafka_down)
+    kafka.command("status")(kafka_status)
+    topics.command("create")(topics_create)
+    topics.command("list")(topics_list)
+    app.command("worker", context_settings=settings)(worker)
+    app.command("replay", context_settings=settings)(replay)
 
 
 async def _run_worker(name: str, s: Settings, ctx: StageContext) -> None:

@@ -7,7 +7,7 @@ visitor to that address's customer (otherwise anyone could chat as the CEO and i
 VIP tier). A verified identifier links the visitor id to its customer; if the visitor was
 already a separate (anonymous) customer, that record is merged into the verified one.
 
-The directory comes from the operator (``helpline customers load FILE``) through the compacted
+The directory comes from the operator (``helpline customers push FILE``) through the compacted
 ``customers`` topic. A customer first seen by email address or visitor id gets an id derived
 from it (nothing to store: every replay and replica derives the same); the stage publishes to
 the same topic only what cannot be derived: records extended with a verified identity and

@@ -1,11 +1,11 @@
-"""``helpline attachment list|get``: an attachment's bytes, read back from the raw mail it came in.
+"""``helpline attachments list|get``: an attachment's bytes, read back from the raw mail it came in.
 
 A normalized message (InboundMessage) names each attachment by ``content_ref``
 (``sha256:<hex>``) and its raw record by ``raw_ref`` (``raw.email/<partition>/<offset>``); the
 bytes live only in that raw record, never in the event. So::
 
-    helpline attachment list raw.email/1/4711
-    helpline attachment get raw.email/1/4711 sha256:9f86d0... -o invoice.pdf
+    helpline attachments list raw.email/1/4711
+    helpline attachments get raw.email/1/4711 sha256:9f86d0... -o invoice.pdf
 
 RAW_REF may also be a local ``.eml`` file (what ``helpline parse`` reads). Exit code 1 with a
 one-line reason when the record, the mail or the attachment is not there.
@@ -119,8 +119,8 @@ def render_list(attachments: tuple[Attachment, ...]) -> str:
 
 
 def register(app: typer.Typer, get_ctx: Callable[..., StageContext]) -> None:
-    attachment = typer.Typer(help="Attachments of received mail (bytes kept in raw.email).",
-                             no_args_is_help=True)
+    attachments = typer.Typer(help="Attachments of received mail (bytes kept in raw.email).",
+                              no_args_is_help=True)
 
     def topics() -> TopicIO:
         return get_ctx().topics
@@ -130,7 +130,7 @@ def register(app: typer.Typer, get_ctx: Callable[..., StageContext]) -> None:
         typer.echo(f"helpline attachment: {reason}", err=True)
         raise SystemExit(1)
 
-    @attachment.command("list")
+    @attachments.command("list")
     def list_(
         raw_ref: Annotated[str, typer.Argument(help=RAW_REF_HELP)],
         as_json: Annotated[bool, typer.Option("--json", help="one JSON object a line")] = False,
@@ -148,7 +148,7 @@ def register(app: typer.Typer, get_ctx: Callable[..., StageContext]) -> None:
         else:
             typer.echo(render_list(found))
 
-    @attachment.command("get")
+    @attachments.command("get")
     def get(
         raw_ref: Annotated[str, typer.Argument(help=RAW_REF_HELP)],
         content_ref: Annotated[str, typer.Argument(help="the attachment's content_ref "
@@ -169,4 +169,5 @@ def register(app: typer.Typer, get_ctx: Callable[..., StageContext]) -> None:
         except (AttachmentUnavailable, OSError) as exc:
             fail(str(exc))
 
-    app.add_typer(attachment, name="attachment")
+    app.add_typer(attachments, name="attachments")
+    app.add_typer(attachments, name="attachment", hidden=True)  # the old spelling

@@ -1,4 +1,4 @@
-"""`helpline attachment get` against a real Kafka broker: the raw_ref of a normalized message
+"""`helpline attachments get` against a real Kafka broker: the raw_ref of a normalized message
 and an attachment's content_ref give back the attachment's exact bytes from raw.email."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""``helpline agents …``, ``helpline queue`` and ``helpline escalations report`` against the
-real broker, run as the command users type."""
+"""``helpline agents …``, ``helpline queue`` and ``helpline escalations`` (and its old spelling
+``escalations report``) against the real broker, run as the command users type."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def test_agents_queue_and_escalation_report(kafka_conn, tmp_path: Path) -> None:
     conn: KafkaConnection = kafka_conn
     config = worker_config(tmp_path / "helpline.toml", conn, "")
 
-    assert "3 agents published" in helpline(config, "agents", "load", str(EXAMPLE))
+    assert "3 agents published" in helpline(config, "agents", "push", str(EXAMPLE))
     assert "bob: away" in helpline(config, "agents", "set-presence", "bob", "away")
     listed = {a["agent"]: a for a in json.loads(helpline(config, "agents", "list", "--json"))}
     assert set(listed) == {"alice", "bob", "carol"}
@@ -60,8 +60,8 @@ def test_agents_queue_and_escalation_report(kafka_conn, tmp_path: Path) -> None:
     log = [classified("e1", at(1), tags=("outage",), category="network"),
            event("e1", esc, at(2), Actor(kind="system", id="route"), event_id="esc-1")]
     asyncio.run(produce(conn, TICKET_EVENTS, [(e.ticket_id.encode(), e) for e in log]))
-    report = json.loads(helpline(config, "escalations", "report", "--json"))
+    report = json.loads(helpline(config, "escalations", "report", "--json"))  # the old spelling
     assert report["total"] == 1
     assert report["by_tag"] == {"outage": 1} and report["by_category"] == {"network": 1}
-    text = helpline(config, "escalations", "report")
+    text = helpline(config, "escalations")
     assert "1 escalations on 1 tickets" in text

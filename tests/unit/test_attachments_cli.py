@@ -1,4 +1,4 @@
-"""`helpline attachment list|get` on local .eml files (no broker): the bytes come back exactly,
+"""`helpline attachments list|get` on local .eml files (no broker): the bytes come back exactly,
 and what is not there is a one-line reason with exit code 1."""
 
 from __future__ import annotations
