@@ -209,7 +209,7 @@ def register(
 async def _run_worker(name: str, s: Settings, ctx: StageContext) -> None:
     from prometheus_client import CollectorRegistry
 
-    from runtime.broker_health import ClusterWatch
+    from runtime.broker_health import STAGE_PROBE_INTERVAL_S, ClusterWatch
     from runtime.http import health_app, serve
     from runtime.kafka_io import KafkaPublisher
     from runtime.metrics import StageMetrics
@@ -242,7 +242,8 @@ async def _run_worker(name: str, s: Settings, ctx: StageContext) -> None:
                     "records_in": st.records_in, "dead_letters": st.dead_letters, **extra}
 
         tasks.append(asyncio.create_task(runner.run(stop)))
-        watch = ClusterWatch(ctx.kafka)  # counts broker outages for the metrics
+        # counts broker outages for the metrics
+        watch = ClusterWatch(ctx.kafka, interval_s=STAGE_PROBE_INTERVAL_S)
         metrics.broker(name, watch.health)
         tasks.append(asyncio.create_task(watch.run(stop)))
     else:
