@@ -394,14 +394,9 @@ def spawn(role: str, *args: str, log: Path) -> subprocess.Popen[bytes]:
 
 
 def stop_all(procs: Sequence[subprocess.Popen[bytes]]) -> None:
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(20)
-        except subprocess.TimeoutExpired:
-            p.kill()
+    from runtime.dev import stop_processes
+
+    stop_processes(procs, 20)
 
 
 def wait_port(port: int, timeout_s: float) -> None:

@@ -49,6 +49,7 @@ SUPPORT = "support@example.com"
 DONE = {"created", "classified", "assigned", "ack-sent"}  # what the demo waits to see per ticket
 WATCH_POLL_S = 0.3  # a poll of ticket.events while the demo waits
 READY_POLL_S = 0.2  # between looks at the workers' /readyz
+STOP_WAIT_S = 15.0  # a worker's time to stop on SIGTERM before it is killed
 READY_PROBE_TIMEOUT_S = 2.0
 WORKERS_READY_TIMEOUT_S = 120.0  # a cold start on a busy 2-core machine: JVM, tables, groups
 
@@ -211,14 +212,20 @@ def workers(config: Path, log_dir: Path, health: Mapping[str, int] | None = None
             log.close()
         yield procs
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(procs, STOP_WAIT_S)
+
+
+def stop_processes(procs: Sequence[subprocess.Popen[bytes]], wait_s: float) -> None:
+    """SIGTERM to every process still running, then up to ``wait_s`` each to stop on its own
+    before SIGKILL."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(wait_s)
+        except subprocess.TimeoutExpired:
+            p.kill()
 
 
 def _helpline(config: Path, *args: str, quiet: bool = False) -> None:
@@ -361,7 +368,7 @@ def run_dev(settings: Any, demo_only: bool, timeout_s: float) -> int:
     _helpline(config, "topics", "create")
     _helpline(config, "rules", "push", str(DEMO / "rules.toml"))
     # the agent directory, which the console signs in against (route reads it too)
-    _helpline(config, "agents", "load", str(DEMO / "routing.toml"), quiet=True)
+    _helpline(config, "agents", "push", str(DEMO / "routing.toml"), quiet=True)
     console_passwords = make_console_passwords(dev_dir / "console" / "passwords.json",
                                                CONSOLE_USERS)
     # a category model trained now, from the small set the project ships, and pushed as an
