@@ -25,7 +25,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, ProducerFenced
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalOperation,
+    IllegalStateError,
+    InvalidProducerEpoch,
+    KafkaError,
+    ProducerFenced,
+)
 
 from runtime.errors import HelplineError
 from runtime.kafka_io import BatchSender, Headers, OutRecord, make_producer, start_client
@@ -171,9 +178,28 @@ class Writer:
     def _fail(self, exc: BaseException) -> BaseException:
         if isinstance(exc, ProducerFenced | Fenced):
             return exc if isinstance(exc, Fenced) else self._fenced(exc)
+        if isinstance(exc, IllegalOperation):
+            # A transaction stays open across batches until the commit interval: when the
+            # producer's sender meets the fence in between, the transaction ends under us and
+            # the next send only says "not in transaction". The cause is kept by aiokafka.
+            cause = self._transaction_error()
+            if isinstance(cause, ProducerFenced | InvalidProducerEpoch):
+                return self._fenced(cause)
         if not isinstance(exc, asyncio.CancelledError):
             self._failed = exc
         return exc
+
+    def _transaction_error(self) -> BaseException | None:
+        """The error that ended this producer's transaction under it, if one did (aiokafka
+        keeps it on its transaction manager, which has no public accessor)."""
+        txn = getattr(self._producer, "_txn_manager", None)
+        if txn is None or not txn.is_fatal_error():
+            return None
+        ended = txn.wait_for_transaction_end()
+        if not ended.done() or ended.cancelled():
+            return None
+        error: BaseException | None = ended.exception()
+        return error
 
     async def _begin(self) -> None:
         if self.transactional and not self._in_txn:
