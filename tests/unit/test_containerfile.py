@@ -52,3 +52,16 @@ def test_the_shape_the_deployments_rely_on() -> None:
     assert users and users[-1] not in ("USER root", "USER 0")
     assert any(ln.startswith("HEALTHCHECK ") for ln in lines)
     assert 'ENTRYPOINT ["helpline"]' in lines
+
+
+def test_every_package_the_distribution_ships_is_copied_into_the_image() -> None:
+    """The image installs what it copied: a package added to pyproject but not copied makes
+    `helpline` fail at import in the image (the console once did)."""
+    import re
+    import tomllib
+
+    include = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"]["find"]["include"]
+    packages = {p.rstrip("*") for p in include}
+    copied = set(re.findall(r"^COPY (\w+)/ \1/$", CONTAINERFILE.read_text(), re.MULTILINE))
+    assert packages - copied == set()
