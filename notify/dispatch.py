@@ -97,18 +97,23 @@ class Dispatcher:
         )
 
     async def finish(
-        self, results: Sequence[NotificationResult], now: datetime, publish: bool = False
+        self, results: Sequence[NotificationResult], now: datetime, publish: bool = False,
+        *, shared_write: bool = False,
     ) -> list[Out]:
         """Make final records durable and return what follows from them — or, with
         ``publish`` (timer work, where no redelivered input would re-create the follow-ups),
         publish the follow-ups first and only then the final records. A sent ack's follow-ups
         are always published first: the ack-sent event is then written once, not again with
-        every redelivery of the batch that caused it."""
+        every redelivery of the batch that caused it. ``shared_write``: each final goes in the
+        next write shared with concurrent sends (:meth:`_write_final`)."""
         first = [o for r in results if publish or ack_sent(r) for o in self.followups(r, now)]
         outs = [o for r in results if not (publish or ack_sent(r))
                 for o in self.followups(r, now)]
         await self.journal.publish(first)
-        await self.journal.write(results)
+        if shared_write:
+            await asyncio.gather(*(self._write_final(r) for r in results))
+        else:
+            await self.journal.write(results)
         for r in results:
             self.sentlog.apply(r)
             self.retry_at.pop(r.notification_id, None)
@@ -234,17 +239,8 @@ class Dispatcher:
                 return await self._failed(intent, err, now, publish)
             self._attempted(n.channel, started, "ok")
             final = replace(intent, outcome="sent", phase="final", server_reply=reply[:500])
-            if publish:
-                return await self.finish([final], now, publish)
-            outs = self.followups(final, now)
-            if ack_sent(final):  # its ack-sent event before its final record: written once
-                await self.journal.publish(outs)
-                outs = []
-            await self._write_final(final)  # durable right after its send, as before
-            self.sentlog.apply(final)
-            self.retry_at.pop(final.notification_id, None)
-            self._count(final)
-            return outs
+            # durable right after its send; a batch's sends share the writes of their finals
+            return await self.finish([final], now, publish, shared_write=not publish)
 
     async def _write_final(self, final: NotificationResult) -> None:
         """Make one sent mail's final record durable. The finals of sends that end while a
