@@ -400,13 +400,12 @@ def stop_all(procs: Sequence[subprocess.Popen[bytes]]) -> None:
 
 
 def wait_port(port: int, timeout_s: float) -> None:
-    import socket
+    from runtime.kafka import _port_open
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
+        if _port_open(port):
+            return
         time.sleep(0.2)
     raise RuntimeError(f"nothing listening on {port} after {timeout_s:.0f}s")
 
@@ -602,10 +601,9 @@ async def helpline_stack(bootstrap: str, broker_pid: int, tmp: Path, prefix: str
             await asyncio.to_thread(subprocess.run, [*cli, *step], check=True,
                                     stdout=subprocess.DEVNULL)
         with workers(config, tmp / "logs", ports.health) as ps:
-            from runtime.dev import wait_ready  # every worker ready, as `helpline dev` waits
+            from runtime.dev import wait_ready, worker_ready_urls  # as `helpline dev` waits
 
-            urls = {w: f"http://127.0.0.1:{p}/readyz" for w, p in ports.health.items()}
-            not_ready = await asyncio.to_thread(wait_ready, urls, 120)
+            not_ready = await asyncio.to_thread(wait_ready, worker_ready_urls(ports), 120)
             if not_ready:
                 raise RuntimeError(f"workers not ready: {not_ready}; see {tmp / 'logs'}")
             procs = {"broker": broker_pid, "load generator": os.getpid(), "sink": sink.pid}

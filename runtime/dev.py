@@ -234,12 +234,15 @@ def _helpline(config: Path, *args: str, quiet: bool = False) -> None:
                    stdout=subprocess.DEVNULL if quiet else None)
 
 
+def worker_ready_urls(ports: DevPorts) -> dict[str, str]:
+    """Where each worker says it is ready: its ``/readyz``."""
+    return {w: f"http://127.0.0.1:{p}/readyz" for w, p in ports.health.items()}
+
+
 def ready_urls(ports: DevPorts) -> dict[str, str]:
-    """Where each process says it is ready: a worker's ``/readyz``; the console's ``/healthz``
-    (served once it has read the ticket and agent topics to their end)."""
-    urls = {w: f"http://127.0.0.1:{p}/readyz" for w, p in ports.health.items()}
-    urls["console"] = f"http://127.0.0.1:{ports.console}/healthz"
-    return urls
+    """The workers' readiness URLs and the console's ``/healthz`` (served once it has read the
+    ticket and agent topics to their end)."""
+    return {**worker_ready_urls(ports), "console": f"http://127.0.0.1:{ports.console}/healthz"}
 
 
 def wait_ready(urls: Mapping[str, str], timeout_s: float) -> list[str]:
