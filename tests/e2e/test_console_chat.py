@@ -66,7 +66,7 @@ def test_a_visitor_sees_the_agents_answer_live(kafka_conn: KafkaConnection,
         v: Any = visitor_driver
         a: Any = agent_driver
         # the console re-renders its live parts: an element read may go stale, try again
-        vwait = WebDriverWait(v, WAIT_S)
+        vwait = WebDriverWait(v, WAIT_S, ignored_exceptions=(StaleElementReferenceException,))
         await_ = WebDriverWait(a, WAIT_S, ignored_exceptions=(StaleElementReferenceException,))
 
         v.get(chat.url + "/demo?site=demo")

@@ -57,6 +57,7 @@ def _week(now: datetime) -> list[Any]:
 
 def test_a_supervisor_sees_the_week_in_charts(kafka_conn: KafkaConnection,
                                               tmp_path: Path) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
@@ -103,7 +104,7 @@ def test_a_supervisor_sees_the_week_in_charts(kafka_conn: KafkaConnection,
 
     with running_console(env) as console, chromium(tmp_path / "sup") as driver:
         d: Any = driver
-        wait = WebDriverWait(d, WAIT_S)
+        wait = WebDriverWait(d, WAIT_S, ignored_exceptions=(StaleElementReferenceException,))
         d.get(console.url + "/login?next=/reports%3Fdays%3D30")
         d.find_element(By.ID, "agent").send_keys("sup-1")
         d.find_element(By.ID, "password").send_keys(PASSWORD + Keys.ENTER)

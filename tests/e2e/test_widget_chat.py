@@ -67,7 +67,7 @@ def test_a_visitor_chats_through_the_widget(kafka_conn: KafkaConnection, tmp_pat
             running_chat(kafka_conn, _settings()) as chat, \
             chromium(tmp_path / "profile") as driver:
         d: Any = driver
-        wait = WebDriverWait(d, WAIT_S)
+        wait = WebDriverWait(d, WAIT_S, ignored_exceptions=(StaleElementReferenceException,))
 
         def ready() -> None:
             wait.until(lambda _: d.find_element(By.ID, "hl-chat").get_attribute("data-ready"))

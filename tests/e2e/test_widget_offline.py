@@ -45,13 +45,14 @@ def _eventually_on_topic(conn: KafkaConnection, count: int) -> list[Any]:
 
 
 def test_offline_form_in_french(kafka_conn: KafkaConnection, tmp_path: Path) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     with running_chat(kafka_conn, _settings()) as chat, \
             chromium(tmp_path / "profile", lang="fr-FR") as driver:
         d: Any = driver
-        wait = WebDriverWait(d, WAIT_S)
+        wait = WebDriverWait(d, WAIT_S, ignored_exceptions=(StaleElementReferenceException,))
         d.get(chat.url + "/demo?site=closed&lang=fr")
         wait.until(lambda _: d.find_element(By.ID, "hl-chat").get_attribute("data-ready"))
         launcher = d.find_element(By.ID, "hl-launcher")
@@ -81,6 +82,7 @@ def test_offline_form_in_french(kafka_conn: KafkaConnection, tmp_path: Path) -> 
 
 def test_a_message_typed_offline_is_delivered_when_the_network_is_back(
         kafka_conn: KafkaConnection, tmp_path: Path) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
@@ -88,7 +90,7 @@ def test_a_message_typed_offline_is_delivered_when_the_network_is_back(
     with running_chat(kafka_conn, _settings()) as chat, \
             chromium(tmp_path / "profile") as driver:
         d: Any = driver
-        wait = WebDriverWait(d, WAIT_S)
+        wait = WebDriverWait(d, WAIT_S, ignored_exceptions=(StaleElementReferenceException,))
         d.get(chat.url + "/demo?site=open")
         wait.until(lambda _: d.find_element(By.ID, "hl-chat").get_attribute("data-ready"))
         d.find_element(By.ID, "hl-launcher").click()
